@@ -1,0 +1,522 @@
+//! Typed settings and secrets.
+//!
+//! Settings come from environment variables (the SAM template sets them in the cloud; a local
+//! `.env`-style shell or the local bridge sets them locally). Secrets come from one JSON document,
+//! read from AWS Secrets Manager in the cloud (`BRIDGE_SECRET_ID`), or locally from a file
+//! (`BRIDGE_SECRETS_FILE`) or an environment variable (`BRIDGE_SECRETS_JSON`). Secret values are held
+//! in [`Secret`], which never prints its contents.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use jiff::SignedDuration;
+use serde::Deserialize;
+
+use crate::domain::{DepotCode, Network, UkRegion};
+use crate::error::{ConfigError, ParseError};
+
+/// A secret value. `Debug` and `Display` print `***`, so it can sit in structs that are logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that must send it (an auth header, a login body).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// What to do with a collection dated today when the dispatch arrives after the 12:00 cut-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutoffPolicy {
+    /// Refuse the dispatch and suggest the next working day (the default).
+    Reject,
+    /// Move the collection to the next working day and say so in the answer.
+    Roll,
+}
+
+/// One of our depots, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepotSettings {
+    /// The depot's network code.
+    pub code: DepotCode,
+    /// Whose bank holidays it keeps.
+    pub region: UkRegion,
+    /// Whether it prints on thermal printers and wants ZPL labels beside the PDF.
+    pub zpl_labels: bool,
+}
+
+/// Where the secrets document is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretsSource {
+    /// AWS Secrets Manager, by secret name or ARN.
+    SecretsManager(String),
+    /// A local JSON file.
+    File(PathBuf),
+    /// The JSON document itself, from `BRIDGE_SECRETS_JSON`.
+    Inline,
+}
+
+/// All non-secret settings of the bridge.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// DynamoDB table (`BRIDGE_TABLE`): ledger, cursors, sync state, tokens.
+    pub table_name: String,
+    /// S3 bucket (`BRIDGE_BUCKET`): labels and POD files.
+    pub bucket_name: String,
+    /// Our depots (`BRIDGE_DEPOTS`), e.g. `PGD302:ENGLAND_AND_WALES:zpl,UKD101:SCOTLAND`.
+    pub depots: Vec<DepotSettings>,
+    /// Nexus API base (`NEXUS_BASE_URL`), default the LIVE host.
+    pub nexus_base_url: String,
+    /// Qargo API base (`QARGO_BASE_URL`).
+    pub qargo_base_url: String,
+    /// How far each delta poll reaches back before its cursor (`POLL_OVERLAP_SECONDS`, default
+    /// 120): covers clock skew between Nexus and us; events are de-duplicated by id.
+    pub poll_overlap: SignedDuration,
+    /// Page size of Nexus list calls (`NEXUS_PAGE_SIZE`, 1–100, default 100).
+    pub nexus_page_size: u32,
+    /// After-cut-off behaviour (`CUTOFF_POLICY`: `reject` or `roll`).
+    pub cutoff_policy: CutoffPolicy,
+    /// How long after delivery late PODs are still looked for (`POD_LATE_WINDOW_HOURS`, default 72).
+    pub pod_late_window: SignedDuration,
+    /// Smallest ETA move worth sending (`ETA_THRESHOLD_MINUTES`, default 15).
+    pub eta_threshold: SignedDuration,
+    /// Where the secrets are.
+    pub secrets_source: SecretsSource,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str, fix: &'static str| {
+            get(name).ok_or(ConfigError::Missing { name, fix })
+        };
+        let number = |name: &'static str,
+                      default: i64,
+                      range: std::ops::RangeInclusive<i64>|
+         -> Result<i64, ConfigError> {
+            let Some(raw) = get(name) else {
+                return Ok(default);
+            };
+            match raw.parse::<i64>() {
+                Ok(value) if range.contains(&value) => Ok(value),
+                _ => Err(invalid(
+                    name,
+                    &raw,
+                    format!(
+                        "expected a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )),
+            }
+        };
+
+        let depots = parse_depots(&required(
+            "BRIDGE_DEPOTS",
+            "list our depot codes, e.g. BRIDGE_DEPOTS=PGD302:ENGLAND_AND_WALES:zpl,UKD101",
+        )?)?;
+        let cutoff_policy = match get("CUTOFF_POLICY")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("reject") => CutoffPolicy::Reject,
+            Some("roll") => CutoffPolicy::Roll,
+            Some(other) => return Err(invalid("CUTOFF_POLICY", other, "use reject or roll")),
+        };
+        let secrets_source = match (
+            get("BRIDGE_SECRET_ID"),
+            get("BRIDGE_SECRETS_FILE"),
+            get("BRIDGE_SECRETS_JSON"),
+        ) {
+            (Some(id), _, _) => SecretsSource::SecretsManager(id),
+            (None, Some(path), _) => SecretsSource::File(PathBuf::from(path)),
+            (None, None, Some(_)) => SecretsSource::Inline,
+            (None, None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "BRIDGE_SECRET_ID",
+                    fix: "set BRIDGE_SECRET_ID (Secrets Manager) in the cloud, or BRIDGE_SECRETS_FILE / BRIDGE_SECRETS_JSON locally",
+                });
+            }
+        };
+        Ok(Settings {
+            table_name: required(
+                "BRIDGE_TABLE",
+                "name the DynamoDB table, e.g. BRIDGE_TABLE=nexus-bridge",
+            )?,
+            bucket_name: required("BRIDGE_BUCKET", "name the S3 bucket for labels and PODs")?,
+            depots,
+            nexus_base_url: get("NEXUS_BASE_URL")
+                .unwrap_or_else(|| "https://rest-api-nexus.pallex.com/v1/".into()),
+            qargo_base_url: get("QARGO_BASE_URL")
+                .unwrap_or_else(|| "https://api.qargo.com/v1/".into()),
+            poll_overlap: SignedDuration::from_secs(number("POLL_OVERLAP_SECONDS", 120, 0..=3600)?),
+            nexus_page_size: number("NEXUS_PAGE_SIZE", 100, 1..=100)? as u32,
+            cutoff_policy,
+            pod_late_window: SignedDuration::from_hours(number(
+                "POD_LATE_WINDOW_HOURS",
+                72,
+                1..=24 * 30,
+            )?),
+            eta_threshold: SignedDuration::from_mins(number(
+                "ETA_THRESHOLD_MINUTES",
+                15,
+                1..=24 * 60,
+            )?),
+            secrets_source,
+        })
+    }
+
+    /// Our settings for `depot`, if it is one of ours.
+    pub fn depot(&self, depot: &DepotCode) -> Option<&DepotSettings> {
+        self.depots.iter().find(|d| &d.code == depot)
+    }
+
+    /// Every (depot, network) pair we poll: a PGD depot polls both networks.
+    pub fn depot_networks(&self) -> impl Iterator<Item = (&DepotCode, Network)> {
+        self.depots.iter().flat_map(|d| {
+            d.code
+                .networks()
+                .iter()
+                .map(move |network| (&d.code, *network))
+        })
+    }
+}
+
+fn invalid(name: &str, value: &str, fix: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_owned(),
+        source: ParseError::new("setting", value, fix),
+    }
+}
+
+/// Parses `CODE[:REGION][:zpl]` entries separated by commas.
+fn parse_depots(raw: &str) -> Result<Vec<DepotSettings>, ConfigError> {
+    let mut depots: Vec<DepotSettings> = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.split(':').map(str::trim);
+        let as_setting = |source: ParseError| ConfigError::Invalid {
+            name: "BRIDGE_DEPOTS".into(),
+            source,
+        };
+        let code: DepotCode = parts
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .map_err(as_setting)?;
+        let mut depot = DepotSettings {
+            code,
+            region: UkRegion::EnglandAndWales,
+            zpl_labels: false,
+        };
+        for part in parts {
+            if part.eq_ignore_ascii_case("zpl") {
+                depot.zpl_labels = true;
+            } else {
+                depot.region = part.parse().map_err(as_setting)?;
+            }
+        }
+        if depots.iter().any(|d| d.code == depot.code) {
+            return Err(invalid(
+                "BRIDGE_DEPOTS",
+                entry,
+                "each depot may be listed once",
+            ));
+        }
+        depots.push(depot);
+    }
+    if depots.is_empty() {
+        return Err(invalid(
+            "BRIDGE_DEPOTS",
+            raw,
+            "list at least one depot code, e.g. PGD302",
+        ));
+    }
+    Ok(depots)
+}
+
+/// A username and password.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+}
+
+/// Qargo OAuth client credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct QargoClient {
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The OAuth client secret.
+    pub client_secret: Secret,
+}
+
+/// Everything secret the bridge uses, as one JSON document:
+///
+/// ```json
+/// { "nexus": { "PGD302": { "username": "…", "password": "…" } },
+///   "qargo": { "client_id": "…", "client_secret": "…" },
+///   "qargo_webhook": { "username": "…", "password": "…" },
+///   "inbound": { "username": "…", "password": "…" },
+///   "optimize_api_key": "…" }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    /// Nexus API users, one per depot.
+    pub nexus: BTreeMap<DepotCode, Credentials>,
+    /// Qargo OAuth client.
+    pub qargo: QargoClient,
+    /// HTTP Basic credentials of Qargo's webhooks (`/v1/webhook/…`).
+    pub qargo_webhook: Credentials,
+    /// The credential Qargo must present when it calls the bridge.
+    pub inbound: Credentials,
+    /// The Optimize module's key; ETA export is off without it.
+    #[serde(default)]
+    pub optimize_api_key: Option<Secret>,
+}
+
+impl Secrets {
+    /// Parses the JSON document; `source_name` says where it came from in errors (never the text).
+    pub fn from_json(json: &str, source_name: &str) -> Result<Secrets, ConfigError> {
+        serde_json::from_str(json).map_err(|err| {
+            let message = err.to_string();
+            // Type and value errors quote the offending value, which may be a secret: keep only
+            // where it is. Missing and unknown fields are named, which is what the fix needs.
+            let reason =
+                if message.starts_with("invalid type") || message.starts_with("invalid value") {
+                    format!(
+                        "a value has the wrong type at line {} column {}",
+                        err.line(),
+                        err.column()
+                    )
+                } else {
+                    message
+                };
+            ConfigError::Secrets {
+                source_name: source_name.to_owned(),
+                reason,
+            }
+        })
+    }
+
+    /// Checks that every configured depot has its Nexus user.
+    pub fn check_covers(&self, settings: &Settings) -> Result<(), ConfigError> {
+        for depot in &settings.depots {
+            if !self.nexus.contains_key(&depot.code) {
+                return Err(ConfigError::Secrets {
+                    source_name: "secrets".into(),
+                    reason: format!(
+                        "no Nexus user for depot {code}: add \"nexus\": {{\"{code}\": {{\"username\": …, \"password\": …}}}}",
+                        code = depot.code
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the secrets from `source`. `aws` is needed only for Secrets Manager.
+    pub async fn load(
+        source: &SecretsSource,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> Result<Secrets, ConfigError> {
+        match source {
+            SecretsSource::File(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Secrets {
+                    source_name: name.clone(),
+                    reason: err.to_string(),
+                })?;
+                Secrets::from_json(&text, &name)
+            }
+            SecretsSource::Inline => {
+                let text = std::env::var("BRIDGE_SECRETS_JSON").unwrap_or_default();
+                Secrets::from_json(&text, "BRIDGE_SECRETS_JSON")
+            }
+            SecretsSource::SecretsManager(id) => {
+                let failed = |reason: String| ConfigError::Secrets {
+                    source_name: format!("Secrets Manager secret {id}"),
+                    reason,
+                };
+                let aws = aws.ok_or_else(|| failed("no AWS configuration was given".into()))?;
+                let answer = aws_sdk_secretsmanager::Client::new(aws)
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|err| {
+                        failed(format!(
+                            "{}",
+                            aws_sdk_secretsmanager::error::DisplayErrorContext(err)
+                        ))
+                    })?;
+                let text = answer
+                    .secret_string()
+                    .ok_or_else(|| failed("the secret has no string value".into()))?;
+                Secrets::from_json(text, &format!("Secrets Manager secret {id}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("BRIDGE_TABLE", "t"),
+        ("BRIDGE_BUCKET", "b"),
+        (
+            "BRIDGE_DEPOTS",
+            "PGD302:ENGLAND_AND_WALES:zpl, ukd101:scotland",
+        ),
+        ("BRIDGE_SECRETS_FILE", "/tmp/secrets.json"),
+    ];
+
+    #[test]
+    fn reads_settings_with_defaults() {
+        let settings = Settings::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!(settings.table_name, "t");
+        assert_eq!(settings.depots.len(), 2);
+        assert!(settings.depots[0].zpl_labels);
+        assert_eq!(settings.depots[1].code.as_str(), "UKD101");
+        assert_eq!(settings.depots[1].region, UkRegion::Scotland);
+        assert_eq!(settings.cutoff_policy, CutoffPolicy::Reject);
+        assert_eq!(settings.eta_threshold, SignedDuration::from_mins(15));
+        assert_eq!(settings.pod_late_window, SignedDuration::from_hours(72));
+        assert_eq!(settings.nexus_page_size, 100);
+        assert_eq!(
+            settings.secrets_source,
+            SecretsSource::File("/tmp/secrets.json".into())
+        );
+        let pairs: Vec<String> = settings
+            .depot_networks()
+            .map(|(d, n)| format!("{d}/{n}"))
+            .collect();
+        assert_eq!(pairs, ["PGD302/PALLEX", "PGD302/FORTEC", "UKD101/PALLEX"]);
+    }
+
+    #[test]
+    fn names_the_variable_and_the_fix() {
+        let without_table: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "BRIDGE_TABLE")
+            .collect();
+        let err = Settings::from_lookup(lookup(&without_table)).unwrap_err();
+        assert!(err.to_string().contains("BRIDGE_TABLE"), "{err}");
+
+        let mut bad = BASE.to_vec();
+        bad.push(("CUTOFF_POLICY", "later"));
+        let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(
+            err.to_string().contains("CUTOFF_POLICY") && err.to_string().contains("roll"),
+            "{err}"
+        );
+
+        let mut bad = BASE.to_vec();
+        bad[2] = ("BRIDGE_DEPOTS", "PGD302,XYZ1");
+        let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(
+            err.to_string().contains("BRIDGE_DEPOTS") && err.to_string().contains("XYZ1"),
+            "{err}"
+        );
+
+        let mut bad = BASE.to_vec();
+        bad.push(("NEXUS_PAGE_SIZE", "500"));
+        let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("1 to 100"), "{err}");
+
+        let without_secrets: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "BRIDGE_SECRETS_FILE")
+            .collect();
+        let err = Settings::from_lookup(lookup(&without_secrets)).unwrap_err();
+        assert!(err.to_string().contains("BRIDGE_SECRET_ID"), "{err}");
+    }
+
+    const SECRETS: &str = r#"{
+        "nexus": {"PGD302": {"username": "pgd302-api", "password": "hunter2"}},
+        "qargo": {"client_id": "cid", "client_secret": "csecret"},
+        "qargo_webhook": {"username": "hook", "password": "hookpw"},
+        "inbound": {"username": "qargo", "password": "inpw"}
+    }"#;
+
+    #[test]
+    fn secrets_never_print() {
+        let secrets = Secrets::from_json(SECRETS, "test").unwrap();
+        let shown = format!("{secrets:?}");
+        for value in ["hunter2", "csecret", "hookpw", "inpw"] {
+            assert!(!shown.contains(value), "{value} leaked: {shown}");
+        }
+        assert!(shown.contains("***") && shown.contains("pgd302-api"));
+        assert_eq!(format!("{}", Secret::new("x")), "***");
+        assert_eq!(
+            secrets.nexus[&"PGD302".parse().unwrap()].password.expose(),
+            "hunter2"
+        );
+        assert!(secrets.optimize_api_key.is_none());
+    }
+
+    #[test]
+    fn secrets_errors_name_the_field_not_the_value() {
+        let err = Secrets::from_json(r#"{"nexus": {"PGD302": {"username": "u"}}}"#, "file.json")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("file.json") && text.contains("password"),
+            "{text}"
+        );
+
+        let err =
+            Secrets::from_json(&SECRETS.replace("\"hunter2\"", "31337"), "file.json").unwrap_err();
+        assert!(!err.to_string().contains("31337"), "{err}");
+
+        let secrets = Secrets::from_json(SECRETS, "test").unwrap();
+        let settings = Settings::from_lookup(lookup(&BASE)).unwrap();
+        let err = secrets.check_covers(&settings).unwrap_err();
+        assert!(err.to_string().contains("UKD101"), "{err}");
+    }
+}

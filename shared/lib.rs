@@ -1,0 +1,10 @@
+//! `bridge`: the library behind nexus-bridge, which connects the Qargo TMS to the PALL-EX and
+//! Fortec pallet networks on Nexus. All logic lives here; the Lambda functions in `functions/` only
+//! parse their trigger, build ports from [`config`], call a job and map its outcome.
+
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,99 @@
+//! In-memory adapters, for unit tests and benchmarks.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::documents::check_key;
+use super::kv::{KvBackend, KvStore};
+use super::{DocumentStore, StoredDocument, sha256_hex};
+use crate::error::StoreError;
+
+/// A [`KvBackend`] in a mutex-guarded map.
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    entries: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl KvBackend for MemoryKv {
+    const NAME: &'static str = "memory store";
+
+    fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .entries
+            .lock()
+            .expect("memory store lock")
+            .get(key)
+            .cloned())
+    }
+
+    fn update(
+        &self,
+        key: &str,
+        decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let mut entries = self.entries.lock().expect("memory store lock");
+        if let Some(next) = decide(entries.get(key).map(Vec::as_slice)) {
+            entries.insert(key.to_owned(), next);
+        }
+        Ok(())
+    }
+}
+
+/// Ledger, cursors, sync state and tokens in memory.
+pub type MemoryStore = KvStore<MemoryKv>;
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn in_memory() -> Self {
+        KvStore::new(MemoryKv::default())
+    }
+}
+
+/// Documents in memory.
+#[derive(Debug, Default)]
+pub struct MemoryDocuments {
+    documents: Mutex<HashMap<String, (StoredDocument, Vec<u8>)>>,
+}
+
+#[async_trait]
+impl DocumentStore for MemoryDocuments {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<StoredDocument, StoreError> {
+        check_key(key)?;
+        let stored = StoredDocument {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+        };
+        self.documents
+            .lock()
+            .expect("memory documents lock")
+            .insert(key.to_owned(), (stored.clone(), bytes));
+        Ok(stored)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(StoredDocument, Vec<u8>)>, StoreError> {
+        Ok(self
+            .documents
+            .lock()
+            .expect("memory documents lock")
+            .get(key)
+            .cloned())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<StoredDocument>, StoreError> {
+        Ok(self
+            .documents
+            .lock()
+            .expect("memory documents lock")
+            .get(key)
+            .map(|(meta, _)| meta.clone()))
+    }
+}

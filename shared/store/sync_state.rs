@@ -1,0 +1,110 @@
+//! Sync state per Nexus consignment: which events were applied in Qargo, which documents were
+//! synced (by SHA-256), which ETA was last sent. Saved with optimistic versioning so two
+//! invocations never both apply the same event.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{DocumentKind, Network, NexusConsignmentId};
+use crate::error::StoreError;
+
+/// Which consignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SyncKey {
+    /// Its network.
+    pub network: Network,
+    /// Its Nexus id.
+    pub nexus_consignment_id: NexusConsignmentId,
+}
+
+impl SyncKey {
+    /// The storage key, `CONS#<network>#<nexus id>`.
+    pub fn storage_key(&self) -> String {
+        format!("CONS#{}#{}", self.network, self.nexus_consignment_id)
+    }
+}
+
+/// Which way a document travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncDirection {
+    /// Nexus → Qargo.
+    Download,
+    /// Qargo → Nexus.
+    Upload,
+}
+
+/// A document that has been synced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncedDocument {
+    /// Its kind.
+    pub kind: DocumentKind,
+    /// Which way it went.
+    pub direction: SyncDirection,
+    /// Where its bytes are in the document store.
+    pub store_key: String,
+    /// When it was synced.
+    pub synced_at: Timestamp,
+}
+
+/// The last ETA sent to Nexus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtaSent {
+    /// Estimated delivery date.
+    pub date: Date,
+    /// Estimated delivery time.
+    pub time: Option<Time>,
+    /// Window start.
+    pub start_window: Option<Time>,
+    /// Window end.
+    pub end_window: Option<Time>,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+}
+
+/// The sync state of one consignment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsignmentSync {
+    /// Nexus `eventID`s already applied in Qargo.
+    #[serde(default)]
+    pub applied_event_ids: BTreeSet<i64>,
+    /// Documents synced, by SHA-256 of their bytes.
+    #[serde(default)]
+    pub documents: BTreeMap<String, SyncedDocument>,
+    /// The last ETA sent.
+    #[serde(default)]
+    pub eta_last_sent: Option<EtaSent>,
+    /// When the record may be forgotten (set once the consignment is finished and its late-POD
+    /// window has passed); DynamoDB's TTL removes it then.
+    #[serde(default)]
+    pub forget_after: Option<Timestamp>,
+    /// Storage version: 0 for a record never saved; compared on save.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// The sync-state port.
+#[async_trait]
+pub trait SyncState: Send + Sync {
+    /// Reads the state of a consignment (`None` if never saved).
+    async fn load(&self, key: &SyncKey) -> Result<Option<ConsignmentSync>, StoreError>;
+
+    /// Saves `state` if the stored version is still `state.version`; the saved record has the
+    /// next version. Returns `false` when another writer saved first: reload and re-apply.
+    async fn save(&self, key: &SyncKey, state: &ConsignmentSync) -> Result<bool, StoreError>;
+}
+
+/// The record a save writes over `current`, or `None` when the versions differ.
+pub(crate) fn next_sync(
+    current: Option<&ConsignmentSync>,
+    state: &ConsignmentSync,
+) -> Option<ConsignmentSync> {
+    (current.map_or(0, |c| c.version) == state.version).then(|| ConsignmentSync {
+        version: state.version + 1,
+        ..state.clone()
+    })
+}

@@ -1,0 +1,4 @@
+//! One test binary for the workspace's cross-cutting tests (one link instead of many).
+
+mod secrets;
+mod storage;

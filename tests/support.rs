@@ -1,0 +1,71 @@
+//! Test support: the AWS stand-in (moto) the real adapters are tested against.
+//!
+//! The tests never skip: without `BRIDGE_TEST_AWS_ENDPOINT` they fail and say how to start moto.
+//! `infra/scripts/test.sh` (the README's test command) starts it and sets the variable.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use bridge::store::dynamo::DynamoStore;
+use bridge::store::s3::S3Documents;
+
+/// The variable that points the tests at the AWS stand-in.
+pub const ENDPOINT_VARIABLE: &str = "BRIDGE_TEST_AWS_ENDPOINT";
+
+/// The stand-in's endpoint, e.g. `http://127.0.0.1:5055`.
+pub fn aws_endpoint() -> String {
+    std::env::var(ENDPOINT_VARIABLE).unwrap_or_else(|_| {
+        panic!(
+            "{ENDPOINT_VARIABLE} is not set: the DynamoDB and S3 adapters are tested against moto. \
+             Run the tests with infra/scripts/test.sh, which starts moto, or start \
+             `moto_server -H 127.0.0.1 -p 5055` yourself and set {ENDPOINT_VARIABLE}=http://127.0.0.1:5055"
+        )
+    })
+}
+
+/// AWS configuration for the stand-in: dummy credentials, eu-west-2.
+pub fn aws_config() -> SdkConfig {
+    let credentials =
+        aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto");
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-2"))
+        .endpoint_url(aws_endpoint())
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            credentials,
+        ))
+        .build()
+}
+
+/// A unique resource name, so tests never share state on the stand-in.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A DynamoDB store on a new table.
+pub async fn dynamo_store() -> DynamoStore {
+    let config = aws_config();
+    let client = bridge::aws::dynamodb_client(&config);
+    let table = unique_name("bridge-test");
+    DynamoStore::create_table(&client, &table)
+        .await
+        .expect("create table on moto");
+    DynamoStore::new(client, table)
+}
+
+/// An S3 document store on a new bucket.
+pub async fn s3_documents() -> S3Documents {
+    let config = aws_config();
+    let client = bridge::aws::s3_client(&config);
+    let bucket = unique_name("bridge-test");
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket on moto");
+    S3Documents::new(client, bucket)
+}
