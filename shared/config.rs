@@ -112,53 +112,33 @@ impl Settings {
 
     /// Reads the settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str, fix: &'static str| {
-            get(name).ok_or(ConfigError::Missing { name, fix })
-        };
-        let number = |name: &'static str,
-                      default: i64,
-                      range: std::ops::RangeInclusive<i64>|
-         -> Result<i64, ConfigError> {
-            let Some(raw) = get(name) else {
-                return Ok(default);
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &'static str, fix: &'static str| get(name).ok_or(ConfigError::Missing { name, fix });
+        let number =
+            |name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| -> Result<i64, ConfigError> {
+                let Some(raw) = get(name) else {
+                    return Ok(default);
+                };
+                match raw.parse::<i64>() {
+                    Ok(value) if range.contains(&value) => Ok(value),
+                    _ => Err(invalid(
+                        name,
+                        &raw,
+                        format!("expected a whole number from {} to {}", range.start(), range.end()),
+                    )),
+                }
             };
-            match raw.parse::<i64>() {
-                Ok(value) if range.contains(&value) => Ok(value),
-                _ => Err(invalid(
-                    name,
-                    &raw,
-                    format!(
-                        "expected a whole number from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )),
-            }
-        };
 
         let depots = parse_depots(&required(
             "BRIDGE_DEPOTS",
             "list our depot codes, e.g. BRIDGE_DEPOTS=PGD302:ENGLAND_AND_WALES:zpl,UKD101",
         )?)?;
-        let cutoff_policy = match get("CUTOFF_POLICY")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let cutoff_policy = match get("CUTOFF_POLICY").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("reject") => CutoffPolicy::Reject,
             Some("roll") => CutoffPolicy::Roll,
             Some(other) => return Err(invalid("CUTOFF_POLICY", other, "use reject or roll")),
         };
-        let secrets_source = match (
-            get("BRIDGE_SECRET_ID"),
-            get("BRIDGE_SECRETS_FILE"),
-            get("BRIDGE_SECRETS_JSON"),
-        ) {
+        let secrets_source = match (get("BRIDGE_SECRET_ID"), get("BRIDGE_SECRETS_FILE"), get("BRIDGE_SECRETS_JSON")) {
             (Some(id), _, _) => SecretsSource::SecretsManager(id),
             (None, Some(path), _) => SecretsSource::File(PathBuf::from(path)),
             (None, None, Some(_)) => SecretsSource::Inline,
@@ -170,29 +150,16 @@ impl Settings {
             }
         };
         Ok(Settings {
-            table_name: required(
-                "BRIDGE_TABLE",
-                "name the DynamoDB table, e.g. BRIDGE_TABLE=nexus-bridge",
-            )?,
+            table_name: required("BRIDGE_TABLE", "name the DynamoDB table, e.g. BRIDGE_TABLE=nexus-bridge")?,
             bucket_name: required("BRIDGE_BUCKET", "name the S3 bucket for labels and PODs")?,
             depots,
-            nexus_base_url: get("NEXUS_BASE_URL")
-                .unwrap_or_else(|| "https://rest-api-nexus.pallex.com/v1/".into()),
-            qargo_base_url: get("QARGO_BASE_URL")
-                .unwrap_or_else(|| "https://api.qargo.com/v1/".into()),
+            nexus_base_url: get("NEXUS_BASE_URL").unwrap_or_else(|| "https://rest-api-nexus.pallex.com/v1/".into()),
+            qargo_base_url: get("QARGO_BASE_URL").unwrap_or_else(|| "https://api.qargo.com/v1/".into()),
             poll_overlap: SignedDuration::from_secs(number("POLL_OVERLAP_SECONDS", 120, 0..=3600)?),
             nexus_page_size: number("NEXUS_PAGE_SIZE", 100, 1..=100)? as u32,
             cutoff_policy,
-            pod_late_window: SignedDuration::from_hours(number(
-                "POD_LATE_WINDOW_HOURS",
-                72,
-                1..=24 * 30,
-            )?),
-            eta_threshold: SignedDuration::from_mins(number(
-                "ETA_THRESHOLD_MINUTES",
-                15,
-                1..=24 * 60,
-            )?),
+            pod_late_window: SignedDuration::from_hours(number("POD_LATE_WINDOW_HOURS", 72, 1..=24 * 30)?),
+            eta_threshold: SignedDuration::from_mins(number("ETA_THRESHOLD_MINUTES", 15, 1..=24 * 60)?),
             secrets_source,
         })
     }
@@ -204,20 +171,12 @@ impl Settings {
 
     /// Every (depot, network) pair we poll: a PGD depot polls both networks.
     pub fn depot_networks(&self) -> impl Iterator<Item = (&DepotCode, Network)> {
-        self.depots.iter().flat_map(|d| {
-            d.code
-                .networks()
-                .iter()
-                .map(move |network| (&d.code, *network))
-        })
+        self.depots.iter().flat_map(|d| d.code.networks().iter().map(move |network| (&d.code, *network)))
     }
 }
 
 fn invalid(name: &str, value: &str, fix: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.to_owned(),
-        source: ParseError::new("setting", value, fix),
-    }
+    ConfigError::Invalid { name: name.to_owned(), source: ParseError::new("setting", value, fix) }
 }
 
 /// Parses `CODE[:REGION][:zpl]` entries separated by commas.
@@ -225,20 +184,9 @@ fn parse_depots(raw: &str) -> Result<Vec<DepotSettings>, ConfigError> {
     let mut depots: Vec<DepotSettings> = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let mut parts = entry.split(':').map(str::trim);
-        let as_setting = |source: ParseError| ConfigError::Invalid {
-            name: "BRIDGE_DEPOTS".into(),
-            source,
-        };
-        let code: DepotCode = parts
-            .next()
-            .unwrap_or_default()
-            .parse()
-            .map_err(as_setting)?;
-        let mut depot = DepotSettings {
-            code,
-            region: UkRegion::EnglandAndWales,
-            zpl_labels: false,
-        };
+        let as_setting = |source: ParseError| ConfigError::Invalid { name: "BRIDGE_DEPOTS".into(), source };
+        let code: DepotCode = parts.next().unwrap_or_default().parse().map_err(as_setting)?;
+        let mut depot = DepotSettings { code, region: UkRegion::EnglandAndWales, zpl_labels: false };
         for part in parts {
             if part.eq_ignore_ascii_case("zpl") {
                 depot.zpl_labels = true;
@@ -247,20 +195,12 @@ fn parse_depots(raw: &str) -> Result<Vec<DepotSettings>, ConfigError> {
             }
         }
         if depots.iter().any(|d| d.code == depot.code) {
-            return Err(invalid(
-                "BRIDGE_DEPOTS",
-                entry,
-                "each depot may be listed once",
-            ));
+            return Err(invalid("BRIDGE_DEPOTS", entry, "each depot may be listed once"));
         }
         depots.push(depot);
     }
     if depots.is_empty() {
-        return Err(invalid(
-            "BRIDGE_DEPOTS",
-            raw,
-            "list at least one depot code, e.g. PGD302",
-        ));
+        return Err(invalid("BRIDGE_DEPOTS", raw, "list at least one depot code, e.g. PGD302"));
     }
     Ok(depots)
 }
@@ -315,20 +255,12 @@ impl Secrets {
             let message = err.to_string();
             // Type and value errors quote the offending value, which may be a secret: keep only
             // where it is. Missing and unknown fields are named, which is what the fix needs.
-            let reason =
-                if message.starts_with("invalid type") || message.starts_with("invalid value") {
-                    format!(
-                        "a value has the wrong type at line {} column {}",
-                        err.line(),
-                        err.column()
-                    )
-                } else {
-                    message
-                };
-            ConfigError::Secrets {
-                source_name: source_name.to_owned(),
-                reason,
-            }
+            let reason = if message.starts_with("invalid type") || message.starts_with("invalid value") {
+                format!("a value has the wrong type at line {} column {}", err.line(), err.column())
+            } else {
+                message
+            };
+            ConfigError::Secrets { source_name: source_name.to_owned(), reason }
         })
     }
 
@@ -349,17 +281,12 @@ impl Secrets {
     }
 
     /// Reads the secrets from `source`. `aws` is needed only for Secrets Manager.
-    pub async fn load(
-        source: &SecretsSource,
-        aws: Option<&aws_config::SdkConfig>,
-    ) -> Result<Secrets, ConfigError> {
+    pub async fn load(source: &SecretsSource, aws: Option<&aws_config::SdkConfig>) -> Result<Secrets, ConfigError> {
         match source {
             SecretsSource::File(path) => {
                 let name = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Secrets {
-                    source_name: name.clone(),
-                    reason: err.to_string(),
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|err| ConfigError::Secrets { source_name: name.clone(), reason: err.to_string() })?;
                 Secrets::from_json(&text, &name)
             }
             SecretsSource::Inline => {
@@ -372,20 +299,11 @@ impl Secrets {
                     reason,
                 };
                 let aws = aws.ok_or_else(|| failed("no AWS configuration was given".into()))?;
-                let answer = aws_sdk_secretsmanager::Client::new(aws)
-                    .get_secret_value()
-                    .secret_id(id)
-                    .send()
-                    .await
-                    .map_err(|err| {
-                        failed(format!(
-                            "{}",
-                            aws_sdk_secretsmanager::error::DisplayErrorContext(err)
-                        ))
-                    })?;
-                let text = answer
-                    .secret_string()
-                    .ok_or_else(|| failed("the secret has no string value".into()))?;
+                let answer =
+                    aws_sdk_secretsmanager::Client::new(aws).get_secret_value().secret_id(id).send().await.map_err(
+                        |err| failed(format!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(err))),
+                    )?;
+                let text = answer.secret_string().ok_or_else(|| failed("the secret has no string value".into()))?;
                 Secrets::from_json(text, &format!("Secrets Manager secret {id}"))
             }
         }
@@ -397,20 +315,14 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
     const BASE: [(&str, &str); 4] = [
         ("BRIDGE_TABLE", "t"),
         ("BRIDGE_BUCKET", "b"),
-        (
-            "BRIDGE_DEPOTS",
-            "PGD302:ENGLAND_AND_WALES:zpl, ukd101:scotland",
-        ),
+        ("BRIDGE_DEPOTS", "PGD302:ENGLAND_AND_WALES:zpl, ukd101:scotland"),
         ("BRIDGE_SECRETS_FILE", "/tmp/secrets.json"),
     ];
 
@@ -426,53 +338,33 @@ mod tests {
         assert_eq!(settings.eta_threshold, SignedDuration::from_mins(15));
         assert_eq!(settings.pod_late_window, SignedDuration::from_hours(72));
         assert_eq!(settings.nexus_page_size, 100);
-        assert_eq!(
-            settings.secrets_source,
-            SecretsSource::File("/tmp/secrets.json".into())
-        );
-        let pairs: Vec<String> = settings
-            .depot_networks()
-            .map(|(d, n)| format!("{d}/{n}"))
-            .collect();
+        assert_eq!(settings.secrets_source, SecretsSource::File("/tmp/secrets.json".into()));
+        let pairs: Vec<String> = settings.depot_networks().map(|(d, n)| format!("{d}/{n}")).collect();
         assert_eq!(pairs, ["PGD302/PALLEX", "PGD302/FORTEC", "UKD101/PALLEX"]);
     }
 
     #[test]
     fn names_the_variable_and_the_fix() {
-        let without_table: Vec<_> = BASE
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != "BRIDGE_TABLE")
-            .collect();
+        let without_table: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != "BRIDGE_TABLE").collect();
         let err = Settings::from_lookup(lookup(&without_table)).unwrap_err();
         assert!(err.to_string().contains("BRIDGE_TABLE"), "{err}");
 
         let mut bad = BASE.to_vec();
         bad.push(("CUTOFF_POLICY", "later"));
         let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
-        assert!(
-            err.to_string().contains("CUTOFF_POLICY") && err.to_string().contains("roll"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("CUTOFF_POLICY") && err.to_string().contains("roll"), "{err}");
 
         let mut bad = BASE.to_vec();
         bad[2] = ("BRIDGE_DEPOTS", "PGD302,XYZ1");
         let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
-        assert!(
-            err.to_string().contains("BRIDGE_DEPOTS") && err.to_string().contains("XYZ1"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("BRIDGE_DEPOTS") && err.to_string().contains("XYZ1"), "{err}");
 
         let mut bad = BASE.to_vec();
         bad.push(("NEXUS_PAGE_SIZE", "500"));
         let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
         assert!(err.to_string().contains("1 to 100"), "{err}");
 
-        let without_secrets: Vec<_> = BASE
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != "BRIDGE_SECRETS_FILE")
-            .collect();
+        let without_secrets: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != "BRIDGE_SECRETS_FILE").collect();
         let err = Settings::from_lookup(lookup(&without_secrets)).unwrap_err();
         assert!(err.to_string().contains("BRIDGE_SECRET_ID"), "{err}");
     }
@@ -493,25 +385,17 @@ mod tests {
         }
         assert!(shown.contains("***") && shown.contains("pgd302-api"));
         assert_eq!(format!("{}", Secret::new("x")), "***");
-        assert_eq!(
-            secrets.nexus[&"PGD302".parse().unwrap()].password.expose(),
-            "hunter2"
-        );
+        assert_eq!(secrets.nexus[&"PGD302".parse().unwrap()].password.expose(), "hunter2");
         assert!(secrets.optimize_api_key.is_none());
     }
 
     #[test]
     fn secrets_errors_name_the_field_not_the_value() {
-        let err = Secrets::from_json(r#"{"nexus": {"PGD302": {"username": "u"}}}"#, "file.json")
-            .unwrap_err();
+        let err = Secrets::from_json(r#"{"nexus": {"PGD302": {"username": "u"}}}"#, "file.json").unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.contains("file.json") && text.contains("password"),
-            "{text}"
-        );
+        assert!(text.contains("file.json") && text.contains("password"), "{text}");
 
-        let err =
-            Secrets::from_json(&SECRETS.replace("\"hunter2\"", "31337"), "file.json").unwrap_err();
+        let err = Secrets::from_json(&SECRETS.replace("\"hunter2\"", "31337"), "file.json").unwrap_err();
         assert!(!err.to_string().contains("31337"), "{err}");
 
         let secrets = Secrets::from_json(SECRETS, "test").unwrap();

@@ -18,11 +18,7 @@ pub struct ParseError {
 impl ParseError {
     /// A refusal of `value` as a `what`, with the fix a user should apply.
     pub fn new(what: &'static str, value: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self {
-            what,
-            value: value.into(),
-            fix: fix.into(),
-        }
+        Self { what, value: value.into(), fix: fix.into() }
     }
 }
 
@@ -92,10 +88,6 @@ pub enum StoreError {
 impl StoreError {
     /// A backend failure, with the backend's error rendered in full (source chain included).
     pub fn backend(backend: &'static str, operation: &'static str, err: impl fmt::Debug) -> Self {
-        Self::Backend {
-            backend,
-            operation,
-            reason: format!("{err:?}"),
-        }
+        Self::Backend { backend, operation, reason: format!("{err:?}") }
     }
 }

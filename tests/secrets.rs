@@ -14,32 +14,14 @@ async fn secrets_come_from_secrets_manager() {
         "inbound": {"username": "qargo", "password": "inbound-pw"},
         "optimize_api_key": "opt-key"
     });
-    client
-        .create_secret()
-        .name(&name)
-        .secret_string(document.to_string())
-        .send()
-        .await
-        .expect("create secret on moto");
+    client.create_secret().name(&name).secret_string(document.to_string()).send().await.expect("create secret on moto");
 
-    let secrets = Secrets::load(&SecretsSource::SecretsManager(name.clone()), Some(&config))
-        .await
-        .unwrap();
-    assert_eq!(
-        secrets.nexus[&"PGD302".parse().unwrap()].password.expose(),
-        "pw-302"
-    );
-    assert_eq!(
-        secrets.optimize_api_key.as_ref().unwrap().expose(),
-        "opt-key"
-    );
+    let secrets = Secrets::load(&SecretsSource::SecretsManager(name.clone()), Some(&config)).await.unwrap();
+    assert_eq!(secrets.nexus[&"PGD302".parse().unwrap()].password.expose(), "pw-302");
+    assert_eq!(secrets.optimize_api_key.as_ref().unwrap().expose(), "opt-key");
     assert!(!format!("{secrets:?}").contains("pw-302"));
 
-    let missing = Secrets::load(
-        &SecretsSource::SecretsManager(format!("{name}-absent")),
-        Some(&config),
-    )
-    .await
-    .unwrap_err();
+    let missing =
+        Secrets::load(&SecretsSource::SecretsManager(format!("{name}-absent")), Some(&config)).await.unwrap_err();
     assert!(missing.to_string().contains("absent"), "{missing}");
 }

@@ -10,8 +10,8 @@ use bridge::error::StoreError;
 use bridge::store::embedded::{DirectoryDocuments, EmbeddedStore};
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::store::{
-    Booking, CachedToken, ClaimOutcome, ConsignmentSync, CursorKey, Cursors, DispatchClaim,
-    DispatchLedger, DispatchState, DocumentStore, SyncKey, SyncState, TokenCache, sha256_hex,
+    Booking, CachedToken, ClaimOutcome, ConsignmentSync, CursorKey, Cursors, DispatchClaim, DispatchLedger,
+    DispatchState, DocumentStore, SyncKey, SyncState, TokenCache, sha256_hex,
 };
 use jiff::{SignedDuration, Timestamp};
 use tokio::task::JoinSet;
@@ -31,48 +31,30 @@ impl<S> Deref for Fixture<S> {
 }
 
 async fn memory() -> Fixture<MemoryStore> {
-    Fixture {
-        store: Arc::new(MemoryStore::in_memory()),
-        _folder: None,
-    }
+    Fixture { store: Arc::new(MemoryStore::in_memory()), _folder: None }
 }
 
 async fn embedded() -> Fixture<EmbeddedStore> {
     let folder = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(&folder.path().join("bridge.redb")).unwrap();
-    Fixture {
-        store: Arc::new(store),
-        _folder: Some(folder),
-    }
+    Fixture { store: Arc::new(store), _folder: Some(folder) }
 }
 
 async fn dynamodb() -> Fixture<bridge::store::dynamo::DynamoStore> {
-    Fixture {
-        store: Arc::new(end_to_end::dynamo_store().await),
-        _folder: None,
-    }
+    Fixture { store: Arc::new(end_to_end::dynamo_store().await), _folder: None }
 }
 
 async fn memory_documents() -> Fixture<MemoryDocuments> {
-    Fixture {
-        store: Arc::new(MemoryDocuments::default()),
-        _folder: None,
-    }
+    Fixture { store: Arc::new(MemoryDocuments::default()), _folder: None }
 }
 
 async fn folder_documents() -> Fixture<DirectoryDocuments> {
     let folder = tempfile::tempdir().unwrap();
-    Fixture {
-        store: Arc::new(DirectoryDocuments::new(folder.path())),
-        _folder: Some(folder),
-    }
+    Fixture { store: Arc::new(DirectoryDocuments::new(folder.path())), _folder: Some(folder) }
 }
 
 async fn s3_documents() -> Fixture<bridge::store::s3::S3Documents> {
-    Fixture {
-        store: Arc::new(end_to_end::s3_documents().await),
-        _folder: None,
-    }
+    Fixture { store: Arc::new(end_to_end::s3_documents().await), _folder: None }
 }
 
 fn t0() -> Timestamp {
@@ -92,10 +74,7 @@ fn booking() -> Booking {
         network: Network::Fortec,
         nexus_consignment_id: NexusConsignmentId(10001),
         consignment_number: "QG-1001".into(),
-        barcodes: vec![
-            "1044000106606774".parse().unwrap(),
-            "1044000106606775".parse().unwrap(),
-        ],
+        barcodes: vec!["1044000106606774".parse().unwrap(), "1044000106606775".parse().unwrap()],
         label_keys: vec![],
     }
 }
@@ -124,34 +103,21 @@ async fn ledger_records_the_whole_life_of_a_dispatch(ledger: &dyn DispatchLedger
         other => panic!("a held claim must answer Busy, got {other:?}"),
     }
 
-    let booked = ledger
-        .record_booked(&claim, booking(), t0() + secs(2))
-        .await
-        .unwrap();
+    let booked = ledger.record_booked(&claim, booking(), t0() + secs(2)).await.unwrap();
     assert_eq!(booked.state, DispatchState::Booked);
     assert_eq!(booked.booking.as_ref(), Some(&booking()));
 
     // A retry long after the lease gets the recorded answer, never a second claim.
-    match ledger
-        .claim(&id, t0() + secs(3600), secs(30))
-        .await
-        .unwrap()
-    {
+    match ledger.claim(&id, t0() + secs(3600), secs(30)).await.unwrap() {
         ClaimOutcome::Done(record) => assert_eq!(record, booked),
         other => panic!("a booked dispatch must answer Done, got {other:?}"),
     }
 
     let keys = vec!["labels/FORTEC/10001/all.pdf".to_owned()];
-    let labelled = ledger
-        .record_labelled(&id, keys.clone(), t0() + secs(4))
-        .await
-        .unwrap();
+    let labelled = ledger.record_labelled(&id, keys.clone(), t0() + secs(4)).await.unwrap();
     assert_eq!(labelled.state, DispatchState::Labelled);
     assert_eq!(labelled.booking.as_ref().unwrap().label_keys, keys);
-    assert_eq!(
-        labelled.booking.as_ref().unwrap().barcodes,
-        booking().barcodes
-    );
+    assert_eq!(labelled.booking.as_ref().unwrap().barcodes, booking().barcodes);
     assert_eq!(ledger.get(&id).await.unwrap().unwrap(), labelled);
 
     let cancelled = ledger.record_cancelled(&id, t0() + secs(5)).await.unwrap();
@@ -166,50 +132,27 @@ async fn ledger_records_the_whole_life_of_a_dispatch(ledger: &dyn DispatchLedger
 async fn ledger_failed_dispatch_can_be_retried(ledger: &dyn DispatchLedger) {
     let id = dispatch_id();
     let (claim, _) = claimed(ledger.claim(&id, t0(), secs(30)).await.unwrap());
-    let failed = ledger
-        .record_failed(&claim, "customer has no FortecID", t0())
-        .await
-        .unwrap();
+    let failed = ledger.record_failed(&claim, "customer has no FortecID", t0()).await.unwrap();
     assert_eq!(failed.state, DispatchState::Failed);
     assert_eq!(failed.failure.as_deref(), Some("customer has no FortecID"));
 
     // Labels and cancels need a booking.
-    assert!(matches!(
-        ledger.record_labelled(&id, vec![], t0()).await,
-        Err(StoreError::ClaimLost { .. })
-    ));
-    assert!(matches!(
-        ledger.record_cancelled(&id, t0()).await,
-        Err(StoreError::ClaimLost { .. })
-    ));
+    assert!(matches!(ledger.record_labelled(&id, vec![], t0()).await, Err(StoreError::ClaimLost { .. })));
+    assert!(matches!(ledger.record_cancelled(&id, t0()).await, Err(StoreError::ClaimLost { .. })));
     // The finished claim cannot record twice.
-    assert!(matches!(
-        ledger.record_booked(&claim, booking(), t0()).await,
-        Err(StoreError::ClaimLost { .. })
-    ));
+    assert!(matches!(ledger.record_booked(&claim, booking(), t0()).await, Err(StoreError::ClaimLost { .. })));
 
     let (retry, previous) = claimed(ledger.claim(&id, t0() + secs(1), secs(30)).await.unwrap());
     assert_eq!(retry.attempt, 2);
-    assert_eq!(
-        previous.unwrap().failure.as_deref(),
-        Some("customer has no FortecID")
-    );
-    let booked = ledger
-        .record_booked(&retry, booking(), t0() + secs(2))
-        .await
-        .unwrap();
+    assert_eq!(previous.unwrap().failure.as_deref(), Some("customer has no FortecID"));
+    let booked = ledger.record_booked(&retry, booking(), t0() + secs(2)).await.unwrap();
     assert_eq!(booked.failure, None);
 }
 
-async fn ledger_expired_lease_is_reclaimed_and_the_old_holder_is_shut_out(
-    ledger: &dyn DispatchLedger,
-) {
+async fn ledger_expired_lease_is_reclaimed_and_the_old_holder_is_shut_out(ledger: &dyn DispatchLedger) {
     let id = dispatch_id();
     let (crashed, _) = claimed(ledger.claim(&id, t0(), secs(30)).await.unwrap());
-    assert!(matches!(
-        ledger.claim(&id, t0() + secs(29), secs(30)).await.unwrap(),
-        ClaimOutcome::Busy { .. }
-    ));
+    assert!(matches!(ledger.claim(&id, t0() + secs(29), secs(30)).await.unwrap(), ClaimOutcome::Busy { .. }));
 
     let (recovery, previous) = claimed(ledger.claim(&id, t0() + secs(30), secs(30)).await.unwrap());
     assert_eq!(recovery.attempt, 2);
@@ -218,17 +161,9 @@ async fn ledger_expired_lease_is_reclaimed_and_the_old_holder_is_shut_out(
     assert_eq!(previous.claim_token, crashed.token);
 
     // The crashed holder wakes up late: its booking must not be recorded over the new claim.
-    let late = ledger
-        .record_booked(&crashed, booking(), t0() + secs(31))
-        .await;
-    assert!(
-        matches!(late, Err(StoreError::ClaimLost { .. })),
-        "{late:?}"
-    );
-    let record = ledger
-        .record_booked(&recovery, booking(), t0() + secs(32))
-        .await
-        .unwrap();
+    let late = ledger.record_booked(&crashed, booking(), t0() + secs(31)).await;
+    assert!(matches!(late, Err(StoreError::ClaimLost { .. })), "{late:?}");
+    let record = ledger.record_booked(&recovery, booking(), t0() + secs(32)).await.unwrap();
     assert_eq!(record.claim_token, recovery.token);
 }
 
@@ -241,98 +176,45 @@ async fn ledger_fifty_concurrent_claims_one_wins<S: DispatchLedger + 'static>(le
         claims.spawn(async move { ledger.claim(&id, t0(), secs(60)).await.unwrap() });
     }
     let outcomes = claims.join_all().await;
-    let winners = outcomes
-        .iter()
-        .filter(|o| matches!(o, ClaimOutcome::Claimed { .. }))
-        .count();
-    let busy = outcomes
-        .iter()
-        .filter(|o| matches!(o, ClaimOutcome::Busy { .. }))
-        .count();
+    let winners = outcomes.iter().filter(|o| matches!(o, ClaimOutcome::Claimed { .. })).count();
+    let busy = outcomes.iter().filter(|o| matches!(o, ClaimOutcome::Busy { .. })).count();
     assert_eq!((winners, busy), (1, 49), "{outcomes:?}");
 }
 
 // ---- cursors -----------------------------------------------------------------------------------
 
 fn cursor_key() -> CursorKey {
-    CursorKey {
-        job: "order-import",
-        depot: "PGD302".parse().unwrap(),
-        network: Network::Fortec,
-    }
+    CursorKey { job: "order-import", depot: "PGD302".parse().unwrap(), network: Network::Fortec }
 }
 
 async fn cursor_compare_and_set(cursors: &dyn Cursors) {
     // Unique per run: the job name is static, so vary the depot.
-    let key = CursorKey {
-        depot: format!("PGD{}", rand_digits()).parse().unwrap(),
-        ..cursor_key()
-    };
+    let key = CursorKey { depot: format!("PGD{}", rand_digits()).parse().unwrap(), ..cursor_key() };
     assert_eq!(cursors.read(&key).await.unwrap(), None);
-    assert!(
-        cursors
-            .compare_and_set(&key, None, "2026-06-17T10:00:00", t0())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !cursors
-            .compare_and_set(&key, None, "2026-06-17T11:00:00", t0())
-            .await
-            .unwrap()
-    );
+    assert!(cursors.compare_and_set(&key, None, "2026-06-17T10:00:00", t0()).await.unwrap());
+    assert!(!cursors.compare_and_set(&key, None, "2026-06-17T11:00:00", t0()).await.unwrap());
     let cursor = cursors.read(&key).await.unwrap().unwrap();
-    assert_eq!(
-        (cursor.position.as_str(), cursor.version),
-        ("2026-06-17T10:00:00", 1)
-    );
-    assert!(
-        cursors
-            .compare_and_set(&key, Some(1), "2026-06-17T10:05:00", t0() + secs(300))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !cursors
-            .compare_and_set(&key, Some(1), "2026-06-17T10:04:00", t0())
-            .await
-            .unwrap()
-    );
+    assert_eq!((cursor.position.as_str(), cursor.version), ("2026-06-17T10:00:00", 1));
+    assert!(cursors.compare_and_set(&key, Some(1), "2026-06-17T10:05:00", t0() + secs(300)).await.unwrap());
+    assert!(!cursors.compare_and_set(&key, Some(1), "2026-06-17T10:04:00", t0()).await.unwrap());
     let cursor = cursors.read(&key).await.unwrap().unwrap();
-    assert_eq!(
-        (cursor.position.as_str(), cursor.version),
-        ("2026-06-17T10:05:00", 2)
-    );
+    assert_eq!((cursor.position.as_str(), cursor.version), ("2026-06-17T10:05:00", 2));
     assert_eq!(cursor.updated_at, t0() + secs(300));
 
-    let other_network = CursorKey {
-        network: Network::Pallex,
-        ..key
-    };
+    let other_network = CursorKey { network: Network::Pallex, ..key };
     assert_eq!(cursors.read(&other_network).await.unwrap(), None);
 }
 
 async fn cursor_race_one_wins<S: Cursors + 'static>(cursors: Arc<S>) {
-    let key = CursorKey {
-        depot: format!("PGD{}", rand_digits()).parse().unwrap(),
-        ..cursor_key()
-    };
-    assert!(
-        cursors
-            .compare_and_set(&key, None, "start", t0())
-            .await
-            .unwrap()
-    );
+    let key = CursorKey { depot: format!("PGD{}", rand_digits()).parse().unwrap(), ..cursor_key() };
+    assert!(cursors.compare_and_set(&key, None, "start", t0()).await.unwrap());
     let mut racers = JoinSet::new();
     for racer in 0..20 {
         let cursors = Arc::clone(&cursors);
         let key = key.clone();
         racers.spawn(async move {
             let position = format!("racer-{racer}");
-            let won = cursors
-                .compare_and_set(&key, Some(1), &position, t0())
-                .await
-                .unwrap();
+            let won = cursors.compare_and_set(&key, Some(1), &position, t0()).await.unwrap();
             (won, position)
         });
     }
@@ -340,10 +222,7 @@ async fn cursor_race_one_wins<S: Cursors + 'static>(cursors: Arc<S>) {
     let winners: Vec<_> = results.iter().filter(|(won, _)| *won).collect();
     assert_eq!(winners.len(), 1, "{results:?}");
     let cursor = cursors.read(&key).await.unwrap().unwrap();
-    assert_eq!(
-        (cursor.position.as_str(), cursor.version),
-        (winners[0].1.as_str(), 2)
-    );
+    assert_eq!((cursor.position.as_str(), cursor.version), (winners[0].1.as_str(), 2));
 }
 
 fn rand_digits() -> u32 {
@@ -353,10 +232,7 @@ fn rand_digits() -> u32 {
 // ---- sync state --------------------------------------------------------------------------------
 
 fn sync_key() -> SyncKey {
-    SyncKey {
-        network: Network::Pallex,
-        nexus_consignment_id: NexusConsignmentId(i64::from(rand_digits())),
-    }
+    SyncKey { network: Network::Pallex, nexus_consignment_id: NexusConsignmentId(i64::from(rand_digits())) }
 }
 
 async fn sync_state_saves_with_versions(sync: &dyn SyncState) {
@@ -382,20 +258,11 @@ async fn sync_state_saves_with_versions(sync: &dyn SyncState) {
     );
     state.forget_after = Some(t0() + secs(72 * 3600));
     assert!(sync.save(&key, &state).await.unwrap());
-    assert!(
-        !sync.save(&key, &state).await.unwrap(),
-        "a stale version must not save"
-    );
+    assert!(!sync.save(&key, &state).await.unwrap(), "a stale version must not save");
 
     let mut loaded = sync.load(&key).await.unwrap().unwrap();
     assert_eq!(loaded.version, 1);
-    assert_eq!(
-        ConsignmentSync {
-            version: 0,
-            ..loaded.clone()
-        },
-        state
-    );
+    assert_eq!(ConsignmentSync { version: 0, ..loaded.clone() }, state);
 
     loaded.applied_event_ids.insert(4);
     assert!(sync.save(&key, &loaded).await.unwrap());
@@ -415,22 +282,9 @@ async fn sync_state_race_one_wins<S: SyncState + 'static>(sync: Arc<S>) {
         state.applied_event_ids.insert(event);
         racers.spawn(async move { sync.save(&key, &state).await.unwrap() });
     }
-    let saved = racers
-        .join_all()
-        .await
-        .into_iter()
-        .filter(|won| *won)
-        .count();
+    let saved = racers.join_all().await.into_iter().filter(|won| *won).count();
     assert_eq!(saved, 1);
-    assert_eq!(
-        sync.load(&key)
-            .await
-            .unwrap()
-            .unwrap()
-            .applied_event_ids
-            .len(),
-        1
-    );
+    assert_eq!(sync.load(&key).await.unwrap().unwrap().applied_event_ids.len(), 1);
 }
 
 // ---- token cache -------------------------------------------------------------------------------
@@ -445,42 +299,17 @@ async fn token_cache_shares_one_token<S: TokenCache + 'static>(tokens: Arc<S>) {
         let name = name.clone();
         racers.spawn(async move { tokens.claim_refresh(&name, t0(), secs(30)).await.unwrap() });
     }
-    let granted = racers
-        .join_all()
-        .await
-        .into_iter()
-        .filter(|granted| *granted)
-        .count();
+    let granted = racers.join_all().await.into_iter().filter(|granted| *granted).count();
     assert_eq!(granted, 1, "exactly one instance may fetch a token");
-    assert!(
-        !tokens
-            .claim_refresh(&name, t0() + secs(29), secs(30))
-            .await
-            .unwrap()
-    );
-    assert!(
-        tokens
-            .claim_refresh(&name, t0() + secs(30), secs(30))
-            .await
-            .unwrap(),
-        "an expired lock frees"
-    );
+    assert!(!tokens.claim_refresh(&name, t0() + secs(29), secs(30)).await.unwrap());
+    assert!(tokens.claim_refresh(&name, t0() + secs(30), secs(30)).await.unwrap(), "an expired lock frees");
 
-    let token = CachedToken {
-        token: Secret::new("eyJ.token.1"),
-        expires_at: t0() + secs(3600),
-    };
+    let token = CachedToken { token: Secret::new("eyJ.token.1"), expires_at: t0() + secs(3600) };
     tokens.put(&name, &token).await.unwrap();
     assert_eq!(tokens.get(&name).await.unwrap(), Some(token));
-    let newer = CachedToken {
-        token: Secret::new("eyJ.token.2"),
-        expires_at: t0() + secs(7200),
-    };
+    let newer = CachedToken { token: Secret::new("eyJ.token.2"), expires_at: t0() + secs(7200) };
     tokens.put(&name, &newer).await.unwrap();
-    assert_eq!(
-        tokens.get(&name).await.unwrap().unwrap().token.expose(),
-        "eyJ.token.2"
-    );
+    assert_eq!(tokens.get(&name).await.unwrap().unwrap().token.expose(), "eyJ.token.2");
 }
 
 // ---- documents ---------------------------------------------------------------------------------
@@ -491,50 +320,26 @@ async fn documents_round_trip(documents: &dyn DocumentStore) {
     assert!(documents.get(&key).await.unwrap().is_none());
 
     let pdf = b"%PDF-1.4 one label".to_vec();
-    let stored = documents
-        .put(&key, pdf.clone(), "application/pdf")
-        .await
-        .unwrap();
+    let stored = documents.put(&key, pdf.clone(), "application/pdf").await.unwrap();
     assert_eq!(stored.sha256, sha256_hex(&pdf));
-    assert_eq!(
-        (stored.size, stored.content_type.as_str()),
-        (pdf.len() as u64, "application/pdf")
-    );
+    assert_eq!((stored.size, stored.content_type.as_str()), (pdf.len() as u64, "application/pdf"));
     assert_eq!(documents.head(&key).await.unwrap(), Some(stored.clone()));
     let (meta, bytes) = documents.get(&key).await.unwrap().unwrap();
     assert_eq!((meta, bytes), (stored, pdf));
 
     let zpl = b"^XA^FDlabel^FS^XZ".to_vec();
-    let replaced = documents
-        .put(&key, zpl.clone(), "text/plain")
-        .await
-        .unwrap();
-    assert_eq!(
-        documents.head(&key).await.unwrap().unwrap().sha256,
-        sha256_hex(&zpl)
-    );
+    let replaced = documents.put(&key, zpl.clone(), "text/plain").await.unwrap();
+    assert_eq!(documents.head(&key).await.unwrap().unwrap().sha256, sha256_hex(&zpl));
     assert_eq!(documents.get(&key).await.unwrap().unwrap().1, zpl);
     assert_eq!(replaced.content_type, "text/plain");
 
     let empty_key = format!("pod/FORTEC/{}/POD/empty.pdf", rand_digits());
-    let empty = documents
-        .put(&empty_key, Vec::new(), "application/pdf")
-        .await
-        .unwrap();
+    let empty = documents.put(&empty_key, Vec::new(), "application/pdf").await.unwrap();
     assert_eq!(empty.size, 0);
-    assert_eq!(
-        documents.get(&empty_key).await.unwrap().unwrap().1,
-        Vec::<u8>::new()
-    );
+    assert_eq!(documents.get(&empty_key).await.unwrap().unwrap().1, Vec::<u8>::new());
 
     for bad in ["../escape.pdf", "/absolute.pdf", "labels//x.pdf"] {
-        assert!(
-            documents
-                .put(bad, b"x".to_vec(), "text/plain")
-                .await
-                .is_err(),
-            "{bad}"
-        );
+        assert!(documents.put(bad, b"x".to_vec(), "text/plain").await.is_err(), "{bad}");
     }
 }
 
@@ -553,18 +358,13 @@ macro_rules! record_contract {
 
             #[tokio::test]
             async fn ledger_expired_lease_is_reclaimed_and_the_old_holder_is_shut_out() {
-                super::ledger_expired_lease_is_reclaimed_and_the_old_holder_is_shut_out(
-                    &*super::$adapter().await,
-                )
-                .await;
+                super::ledger_expired_lease_is_reclaimed_and_the_old_holder_is_shut_out(&*super::$adapter().await)
+                    .await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
             async fn ledger_fifty_concurrent_claims_one_wins() {
-                super::ledger_fifty_concurrent_claims_one_wins(
-                    super::$adapter().await.store.clone(),
-                )
-                .await;
+                super::ledger_fifty_concurrent_claims_one_wins(super::$adapter().await.store.clone()).await;
             }
 
             #[tokio::test]

@@ -23,15 +23,12 @@ pub fn aws_endpoint() -> String {
 
 /// AWS configuration for the stand-in: dummy credentials, eu-west-2.
 pub fn aws_config() -> SdkConfig {
-    let credentials =
-        aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto");
+    let credentials = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto");
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-2"))
         .endpoint_url(aws_endpoint())
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            credentials,
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
         .build()
 }
 
@@ -45,9 +42,7 @@ pub async fn dynamo_store() -> DynamoStore {
     let config = aws_config();
     let client = bridge::aws::dynamodb_client(&config);
     let table = unique_name("bridge-test");
-    DynamoStore::create_table(&client, &table)
-        .await
-        .expect("create table on moto");
+    DynamoStore::create_table(&client, &table).await.expect("create table on moto");
     DynamoStore::new(client, table)
 }
 

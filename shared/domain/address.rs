@@ -11,10 +11,7 @@ pub struct Postcode(String);
 impl Postcode {
     /// The postcode area: its leading letters (`DE` of `DE1 1AA`, `G` of `G2 1DY`).
     pub fn area(&self) -> &str {
-        let end = self
-            .0
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(self.0.len());
+        let end = self.0.find(|c: char| c.is_ascii_digit()).unwrap_or(self.0.len());
         &self.0[..end]
     }
 
@@ -26,10 +23,7 @@ impl Postcode {
 
 /// Whether `outward` has one of the UK outward shapes: A9, A99, AA9, AA99, A9A, AA9A.
 fn is_outward_code(outward: &[u8]) -> bool {
-    let letters = outward
-        .iter()
-        .take_while(|b| b.is_ascii_alphabetic())
-        .count();
+    let letters = outward.iter().take_while(|b| b.is_ascii_alphabetic()).count();
     if !(1..=2).contains(&letters) {
         return false;
     }
@@ -44,11 +38,7 @@ impl FromStr for Postcode {
     type Err = ParseError;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let compact: String = raw
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_uppercase();
+        let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
         let bytes = compact.as_bytes();
         let valid = (5..=7).contains(&bytes.len()) && {
             let (outward, inward) = bytes.split_at(bytes.len() - 3);
@@ -65,11 +55,7 @@ impl FromStr for Postcode {
             ));
         }
         let split = compact.len() - 3;
-        Ok(Postcode(format!(
-            "{} {}",
-            &compact[..split],
-            &compact[split..]
-        )))
+        Ok(Postcode(format!("{} {}", &compact[..split], &compact[split..])))
     }
 }
 
@@ -91,10 +77,8 @@ impl UkRegion {
     /// The region a postcode lies in, by its area (`BT` is Northern Ireland; the Scottish areas
     /// are Scotland; the rest England and Wales). Border areas (`TD`, `DG`) count as Scotland.
     pub fn of_postcode(postcode: &Postcode) -> UkRegion {
-        const SCOTTISH_AREAS: [&str; 16] = [
-            "AB", "DD", "DG", "EH", "FK", "G", "HS", "IV", "KA", "KW", "KY", "ML", "PA", "PH",
-            "TD", "ZE",
-        ];
+        const SCOTTISH_AREAS: [&str; 16] =
+            ["AB", "DD", "DG", "EH", "FK", "G", "HS", "IV", "KA", "KW", "KY", "ML", "PA", "PH", "TD", "ZE"];
         match postcode.area() {
             "BT" => UkRegion::NorthernIreland,
             area if SCOTTISH_AREAS.contains(&area) => UkRegion::Scotland,
@@ -127,9 +111,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_uk_postcode() {
-        for bad in [
-            "", "DE1", "12345", "DE1 AAA", "DEF1 1AA", "D 1AA", "DE1 1A", "75008", "DE1-1AA",
-        ] {
+        for bad in ["", "DE1", "12345", "DE1 AAA", "DEF1 1AA", "D 1AA", "DE1 1A", "75008", "DE1-1AA"] {
             let err = bad.parse::<Postcode>().unwrap_err();
             assert_eq!(err.what, "UK postcode", "{bad}");
         }
@@ -143,9 +125,6 @@ mod tests {
         assert_eq!(region("G2 1DY"), UkRegion::Scotland);
         assert_eq!(region("GL1 1AA"), UkRegion::EnglandAndWales);
         assert_eq!(region("CF10 1AA"), UkRegion::EnglandAndWales);
-        assert_eq!(
-            "england-and-wales".parse::<UkRegion>().unwrap(),
-            UkRegion::EnglandAndWales
-        );
+        assert_eq!("england-and-wales".parse::<UkRegion>().unwrap(), UkRegion::EnglandAndWales);
     }
 }

@@ -5,9 +5,7 @@ use crate::error::ParseError;
 
 /// A depot code assigned by the networks: `UKD…` (PALL-EX only), `FTD…` (Fortec only) or `PGD…`
 /// (member of both), followed by digits, e.g. `PGD302`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DepotCode(String);
 
@@ -34,11 +32,7 @@ impl FromStr for DepotCode {
         let code = raw.trim().to_ascii_uppercase();
         let valid_prefix = ["UKD", "FTD", "PGD"].iter().any(|p| code.starts_with(p));
         let digits = code.get(3..).unwrap_or("");
-        if !valid_prefix
-            || digits.is_empty()
-            || digits.len() > 6
-            || !digits.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !valid_prefix || digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::new(
                 "depot code",
                 raw,
@@ -90,10 +84,7 @@ mod tests {
 
     #[test]
     fn roles_parse() {
-        assert_eq!(
-            "delivery".parse::<DepotRole>().unwrap(),
-            DepotRole::Delivery
-        );
+        assert_eq!("delivery".parse::<DepotRole>().unwrap(), DepotRole::Delivery);
         assert!("HUB".parse::<DepotRole>().is_err());
     }
 }

@@ -33,10 +33,10 @@ impl DocumentKind {
 
     /// The kind of a Qargo document type, if it is one we exchange with Nexus.
     pub fn from_qargo_document_type(document_type: &str) -> Option<DocumentKind> {
-        DocumentKind::ALL.iter().copied().find(|kind| {
-            kind.qargo_document_type()
-                .eq_ignore_ascii_case(document_type.trim())
-        })
+        DocumentKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.qargo_document_type().eq_ignore_ascii_case(document_type.trim()))
     }
 }
 
@@ -47,10 +47,7 @@ mod tests {
     #[test]
     fn maps_both_ways() {
         for kind in DocumentKind::ALL {
-            assert_eq!(
-                DocumentKind::from_qargo_document_type(kind.qargo_document_type()),
-                Some(*kind)
-            );
+            assert_eq!(DocumentKind::from_qargo_document_type(kind.qargo_document_type()), Some(*kind));
             assert_eq!(kind.code().parse::<DocumentKind>().unwrap(), *kind);
         }
         assert_eq!(DocumentKind::from_qargo_document_type("INVOICE"), None);

@@ -4,9 +4,7 @@ use super::string_newtype_serde;
 use crate::error::ParseError;
 
 /// A Nexus consignment id (`consignmentID`, an integer on Nexus).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct NexusConsignmentId(pub i64);
 
@@ -33,9 +31,7 @@ impl std::fmt::Display for NexusConsignmentId {
 
 /// A Qargo consignment id: the key of the dispatch ledger. Opaque to us, but never empty and never
 /// containing `#`, which separates the parts of our storage keys.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct QargoConsignmentId(String);
 
@@ -58,9 +54,7 @@ impl FromStr for QargoConsignmentId {
 string_newtype_serde!(QargoConsignmentId);
 
 /// A pallet barcode: the 16-digit number printed on the label and scanned across the network.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Barcode(String);
 
@@ -88,32 +82,18 @@ mod tests {
 
     #[test]
     fn barcodes_are_sixteen_digits() {
-        assert_eq!(
-            "1044000106606774".parse::<Barcode>().unwrap().as_str(),
-            "1044000106606774"
-        );
-        for bad in [
-            "104400010660677",
-            "10440001066067745",
-            "104400010660677X",
-            "",
-        ] {
+        assert_eq!("1044000106606774".parse::<Barcode>().unwrap().as_str(), "1044000106606774");
+        for bad in ["104400010660677", "10440001066067745", "104400010660677X", ""] {
             assert!(bad.parse::<Barcode>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn ids() {
-        assert_eq!(
-            "10001".parse::<NexusConsignmentId>().unwrap(),
-            NexusConsignmentId(10001)
-        );
+        assert_eq!("10001".parse::<NexusConsignmentId>().unwrap(), NexusConsignmentId(10001));
         assert!("0".parse::<NexusConsignmentId>().is_err());
         assert!("abc".parse::<NexusConsignmentId>().is_err());
-        assert_eq!(
-            "  c-42 ".parse::<QargoConsignmentId>().unwrap().as_str(),
-            "c-42"
-        );
+        assert_eq!("  c-42 ".parse::<QargoConsignmentId>().unwrap().as_str(), "c-42");
         assert!("a#b".parse::<QargoConsignmentId>().is_err());
         assert!("".parse::<QargoConsignmentId>().is_err());
     }

@@ -68,24 +68,15 @@ mod tests {
 
     #[test]
     fn resource_codes_choose_the_network() {
-        assert_eq!(
-            Network::from_resource_code("PALLEX_OUT").unwrap(),
-            Network::Pallex
-        );
-        assert_eq!(
-            Network::from_resource_code("fortec_out").unwrap(),
-            Network::Fortec
-        );
+        assert_eq!(Network::from_resource_code("PALLEX_OUT").unwrap(), Network::Pallex);
+        assert_eq!(Network::from_resource_code("fortec_out").unwrap(), Network::Fortec);
         let err = Network::from_resource_code("OWN_FLEET").unwrap_err();
         assert!(err.fix.contains("PALLEX_OUT"), "{err}");
     }
 
     #[test]
     fn serialises_as_its_code() {
-        assert_eq!(
-            serde_json::to_string(&Network::Fortec).unwrap(),
-            "\"FORTEC\""
-        );
+        assert_eq!(serde_json::to_string(&Network::Fortec).unwrap(), "\"FORTEC\"");
         let back: Network = serde_json::from_str("\"PALL-EX\"").unwrap();
         assert_eq!(back, Network::Pallex);
         assert!(serde_json::from_str::<Network>("\"X\"").is_err());

@@ -108,10 +108,7 @@ mod tests {
     #[test]
     fn ids_round_trip_and_limits_hold() {
         for pallet_type in PalletType::ALL {
-            assert_eq!(
-                PalletType::from_nexus_id(pallet_type.nexus_id()),
-                Some(*pallet_type)
-            );
+            assert_eq!(PalletType::from_nexus_id(pallet_type.nexus_id()), Some(*pallet_type));
             assert!(pallet_type.max_weight_kg() >= 150 && pallet_type.max_height_cm() >= 60);
         }
         assert_eq!(PalletType::from_nexus_id(99), None);

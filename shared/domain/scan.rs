@@ -75,11 +75,7 @@ impl ScanCode {
     pub fn code(&self) -> &str {
         match self {
             ScanCode::NotDelivered(code) | ScanCode::Unrecognised(code) => code,
-            known => FIXED_CODES
-                .iter()
-                .find(|(_, c)| c == known)
-                .map(|(code, _)| *code)
-                .unwrap_or("?"),
+            known => FIXED_CODES.iter().find(|(_, c)| c == known).map(|(code, _)| *code).unwrap_or("?"),
         }
     }
 
@@ -87,10 +83,7 @@ impl ScanCode {
     pub fn is_delivery(&self) -> bool {
         matches!(
             self,
-            ScanCode::DeliveredSigned
-                | ScanCode::Delivered
-                | ScanCode::DeliveredDamaged
-                | ScanCode::DeliveredShort
+            ScanCode::DeliveredSigned | ScanCode::Delivered | ScanCode::DeliveredDamaged | ScanCode::DeliveredShort
         )
     }
 
@@ -173,9 +166,7 @@ pub struct ScanEvent {
 }
 
 /// A consignment-level status rolled up by Nexus (`consignmentStatuses`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ConsignmentStatus {
     id: u16,
@@ -202,24 +193,17 @@ const STATUSES: [(u16, &str, &str, bool); 15] = [
 impl ConsignmentStatus {
     /// The status with Nexus id `id`.
     pub fn from_id(id: u16) -> Result<ConsignmentStatus, ParseError> {
-        STATUSES
-            .iter()
-            .find(|(known, ..)| *known == id)
-            .map(|_| ConsignmentStatus { id })
-            .ok_or_else(|| {
-                ParseError::new(
-                    "consignment status id",
-                    id.to_string(),
-                    "expected a Nexus consignmentStatuses id, e.g. 10 (Booked) or 100 (Delivered)",
-                )
-            })
+        STATUSES.iter().find(|(known, ..)| *known == id).map(|_| ConsignmentStatus { id }).ok_or_else(|| {
+            ParseError::new(
+                "consignment status id",
+                id.to_string(),
+                "expected a Nexus consignmentStatuses id, e.g. 10 (Booked) or 100 (Delivered)",
+            )
+        })
     }
 
     fn entry(self) -> &'static (u16, &'static str, &'static str, bool) {
-        STATUSES
-            .iter()
-            .find(|(id, ..)| *id == self.id)
-            .expect("constructed from the table")
+        STATUSES.iter().find(|(id, ..)| *id == self.id).expect("constructed from the table")
     }
 
     /// The Nexus id.
@@ -258,16 +242,10 @@ impl FromStr for ConsignmentStatus {
         }
         STATUSES
             .iter()
-            .find(|(_, code, name, _)| {
-                code.eq_ignore_ascii_case(wanted) || name.eq_ignore_ascii_case(wanted)
-            })
+            .find(|(_, code, name, _)| code.eq_ignore_ascii_case(wanted) || name.eq_ignore_ascii_case(wanted))
             .map(|(id, ..)| ConsignmentStatus { id: *id })
             .ok_or_else(|| {
-                ParseError::new(
-                    "consignment status",
-                    raw,
-                    "expected a Nexus status code such as BKD, OFD or DEL",
-                )
+                ParseError::new("consignment status", raw, "expected a Nexus status code such as BKD, OFD or DEL")
             })
     }
 }
@@ -306,23 +284,15 @@ mod tests {
 
     #[test]
     fn not_delivered_family_and_unknown_codes_are_kept() {
-        assert_eq!(
-            "NDPC".parse::<ScanCode>().unwrap(),
-            ScanCode::NotDelivered("NDPC".into())
-        );
+        assert_eq!("NDPC".parse::<ScanCode>().unwrap(), ScanCode::NotDelivered("NDPC".into()));
         let novel = "NDXX".parse::<ScanCode>().unwrap();
         assert!(novel.is_exception() && !novel.is_delivery());
         let unknown = "ZZTOP".parse::<ScanCode>().unwrap();
         assert_eq!(unknown, ScanCode::Unrecognised("ZZTOP".into()));
         assert_eq!(unknown.code(), "ZZTOP");
         assert!(!unknown.is_exception());
-        assert!(
-            ScanCode::DeliveredDamaged.is_delivery() && ScanCode::DeliveredDamaged.is_exception()
-        );
-        assert_eq!(
-            serde_json::to_string(&ScanCode::OutForDelivery).unwrap(),
-            "\"SCDV\""
-        );
+        assert!(ScanCode::DeliveredDamaged.is_delivery() && ScanCode::DeliveredDamaged.is_exception());
+        assert_eq!(serde_json::to_string(&ScanCode::OutForDelivery).unwrap(), "\"SCDV\"");
     }
 
     #[test]
@@ -331,10 +301,7 @@ mod tests {
         assert_eq!(delivered.code(), "DEL");
         assert!(delivered.is_terminal());
         assert_eq!("at hub".parse::<ConsignmentStatus>().unwrap().id(), 60);
-        assert_eq!(
-            "OFD".parse::<ConsignmentStatus>().unwrap().name(),
-            "Out for Delivery"
-        );
+        assert_eq!("OFD".parse::<ConsignmentStatus>().unwrap().name(), "Out for Delivery");
         assert!("MAN".parse::<ConsignmentStatus>().unwrap().is_cancellable());
         assert!(!"COL".parse::<ConsignmentStatus>().unwrap().is_cancellable());
         assert!(ConsignmentStatus::from_id(55).is_err());
@@ -353,10 +320,7 @@ mod tests {
             notes: None,
         };
         let json = serde_json::to_string(&event).unwrap();
-        assert!(
-            json.contains("\"ARRD\"") && json.contains("\"FTD118\""),
-            "{json}"
-        );
+        assert!(json.contains("\"ARRD\"") && json.contains("\"FTD118\""), "{json}");
         assert_eq!(serde_json::from_str::<ScanEvent>(&json).unwrap(), event);
     }
 }

@@ -27,10 +27,7 @@ impl ServiceLevel {
 
     /// The level with Nexus `serviceID` `id`.
     pub fn from_nexus_service_id(id: u32) -> Option<ServiceLevel> {
-        ServiceLevel::ALL
-            .iter()
-            .copied()
-            .find(|s| s.nexus_service_id() == id)
+        ServiceLevel::ALL.iter().copied().find(|s| s.nexus_service_id() == id)
     }
 
     /// Working days from collection to delivery; `None` when the date is the customer's choice.
@@ -97,25 +94,13 @@ impl TimeWindow {
     pub fn timed(start: Time, end: Time) -> Result<TimeWindow, ParseError> {
         let shown = format!("{}–{}", start.strftime("%H:%M"), end.strftime("%H:%M"));
         if start >= end {
-            return Err(ParseError::new(
-                "timed window",
-                shown,
-                "the start must be before the end",
-            ));
+            return Err(ParseError::new("timed window", shown, "the start must be before the end"));
         }
         if start < Self::TIMED_OPENS || end > Self::TIMED_CLOSES {
-            return Err(ParseError::new(
-                "timed window",
-                shown,
-                "a TD window must lie within 08:00–17:00",
-            ));
+            return Err(ParseError::new("timed window", shown, "a TD window must lie within 08:00–17:00"));
         }
         if end.duration_since(start).as_mins() > Self::TIMED_MAX_MINUTES {
-            return Err(ParseError::new(
-                "timed window",
-                shown,
-                "a TD window is at most 4 hours wide",
-            ));
+            return Err(ParseError::new("timed window", shown, "a TD window is at most 4 hours wide"));
         }
         Ok(TimeWindow::Timed { start, end })
     }
@@ -129,11 +114,7 @@ impl TimeWindow {
                 "a BI delivery needs the name of the person who books the slot",
             ));
         }
-        let digits = book_in
-            .contact_phone
-            .chars()
-            .filter(char::is_ascii_digit)
-            .count();
+        let digits = book_in.contact_phone.chars().filter(char::is_ascii_digit).count();
         if digits < 10 {
             return Err(ParseError::new(
                 "book-in contact phone",
@@ -178,58 +159,24 @@ mod tests {
 
     #[test]
     fn service_levels() {
-        assert_eq!(
-            "sd".parse::<ServiceLevel>().unwrap(),
-            ServiceLevel::SpecificDay
-        );
+        assert_eq!("sd".parse::<ServiceLevel>().unwrap(), ServiceLevel::SpecificDay);
         assert_eq!(ServiceLevel::SpecificDay.nexus_service_id(), 3);
-        assert_eq!(
-            ServiceLevel::from_nexus_service_id(1),
-            Some(ServiceLevel::Premium)
-        );
+        assert_eq!(ServiceLevel::from_nexus_service_id(1), Some(ServiceLevel::Premium));
         assert_eq!(ServiceLevel::Economy.lead_working_days(), Some(2));
         assert_eq!(ServiceLevel::SpecificDay.lead_working_days(), None);
-        assert!(
-            "C".parse::<ServiceLevel>()
-                .unwrap_err()
-                .fix
-                .contains("A, B, SD")
-        );
+        assert!("C".parse::<ServiceLevel>().unwrap_err().fix.contains("A, B, SD"));
     }
 
     #[test]
     fn timed_windows() {
         let t = |h, m| time(h, m, 0, 0);
-        assert_eq!(
-            TimeWindow::timed(t(9, 0), t(13, 0)).unwrap().code(),
-            TimeWindowCode::Timed
-        );
+        assert_eq!(TimeWindow::timed(t(9, 0), t(13, 0)).unwrap().code(), TimeWindowCode::Timed);
         assert!(TimeWindow::timed(t(8, 0), t(12, 0)).is_ok());
         assert!(TimeWindow::timed(t(13, 0), t(17, 0)).is_ok());
-        assert!(
-            TimeWindow::timed(t(9, 0), t(13, 1))
-                .unwrap_err()
-                .fix
-                .contains("4 hours")
-        );
-        assert!(
-            TimeWindow::timed(t(7, 30), t(9, 0))
-                .unwrap_err()
-                .fix
-                .contains("08:00–17:00")
-        );
-        assert!(
-            TimeWindow::timed(t(15, 0), t(17, 30))
-                .unwrap_err()
-                .fix
-                .contains("08:00–17:00")
-        );
-        assert!(
-            TimeWindow::timed(t(12, 0), t(10, 0))
-                .unwrap_err()
-                .fix
-                .contains("before")
-        );
+        assert!(TimeWindow::timed(t(9, 0), t(13, 1)).unwrap_err().fix.contains("4 hours"));
+        assert!(TimeWindow::timed(t(7, 30), t(9, 0)).unwrap_err().fix.contains("08:00–17:00"));
+        assert!(TimeWindow::timed(t(15, 0), t(17, 30)).unwrap_err().fix.contains("08:00–17:00"));
+        assert!(TimeWindow::timed(t(12, 0), t(10, 0)).unwrap_err().fix.contains("before"));
     }
 
     #[test]
@@ -241,16 +188,8 @@ mod tests {
             notes: None,
         };
         assert!(TimeWindow::book_in(book_in("Jo", "01234 567890")).is_ok());
-        assert_eq!(
-            TimeWindow::book_in(book_in(" ", "01234 567890"))
-                .unwrap_err()
-                .what,
-            "book-in contact name"
-        );
-        assert_eq!(
-            TimeWindow::book_in(book_in("Jo", "123")).unwrap_err().what,
-            "book-in contact phone"
-        );
+        assert_eq!(TimeWindow::book_in(book_in(" ", "01234 567890")).unwrap_err().what, "book-in contact name");
+        assert_eq!(TimeWindow::book_in(book_in("Jo", "123")).unwrap_err().what, "book-in contact phone");
     }
 
     #[test]
@@ -258,9 +197,7 @@ mod tests {
         assert_eq!("tail-lift".parse::<Extra>().unwrap(), Extra::TailLift);
         assert_eq!("RES".parse::<Extra>().unwrap(), Extra::Residential);
         assert!("FORKLIFT".parse::<Extra>().is_err());
-        let json =
-            serde_json::to_string(&TimeWindow::timed(time(9, 0, 0, 0), time(11, 0, 0, 0)).unwrap())
-                .unwrap();
+        let json = serde_json::to_string(&TimeWindow::timed(time(9, 0, 0, 0), time(11, 0, 0, 0)).unwrap()).unwrap();
         assert!(json.contains("\"TIMED\""), "{json}");
     }
 }

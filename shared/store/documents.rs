@@ -22,12 +22,7 @@ pub struct StoredDocument {
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
     /// Stores `bytes` under `key`, replacing what was there.
-    async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> Result<StoredDocument, StoreError>;
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<StoredDocument, StoreError>;
 
     /// Reads a document and its bytes.
     async fn get(&self, key: &str) -> Result<Option<(StoredDocument, Vec<u8>)>, StoreError>;
@@ -46,9 +41,7 @@ pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
     let bad = key.is_empty()
         || key.starts_with('/')
         || key.ends_with('/')
-        || key
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..")
+        || key.split('/').any(|part| part.is_empty() || part == "." || part == "..")
         || key.chars().any(|c| c.is_control() || c == '\\');
     if bad {
         return Err(StoreError::Backend {
@@ -65,26 +58,12 @@ pub mod document_key {
     use crate::domain::{DocumentKind, Network, NexusConsignmentId};
 
     /// `labels/<network>/<nexus id>/<pallet barcode or "all">.<pdf|zpl>`.
-    pub fn label(
-        network: Network,
-        id: NexusConsignmentId,
-        pallet: Option<&str>,
-        extension: &str,
-    ) -> String {
-        format!(
-            "labels/{network}/{id}/{}.{extension}",
-            pallet.unwrap_or("all")
-        )
+    pub fn label(network: Network, id: NexusConsignmentId, pallet: Option<&str>, extension: &str) -> String {
+        format!("labels/{network}/{id}/{}.{extension}", pallet.unwrap_or("all"))
     }
 
     /// `pod/<network>/<nexus id>/<kind>/<sha256>.<ext>`.
-    pub fn pod(
-        network: Network,
-        id: NexusConsignmentId,
-        kind: DocumentKind,
-        sha256: &str,
-        extension: &str,
-    ) -> String {
+    pub fn pod(network: Network, id: NexusConsignmentId, kind: DocumentKind, sha256: &str, extension: &str) -> String {
         format!("pod/{network}/{id}/{kind}/{sha256}.{extension}")
     }
 }
@@ -97,27 +76,15 @@ mod tests {
     #[test]
     fn keys_follow_the_layout_and_stay_inside() {
         let id = NexusConsignmentId(10001);
+        assert_eq!(document_key::label(Network::Pallex, id, None, "pdf"), "labels/PALLEX/10001/all.pdf");
         assert_eq!(
-            document_key::label(Network::Pallex, id, None, "pdf"),
-            "labels/PALLEX/10001/all.pdf"
-        );
-        assert_eq!(
-            document_key::pod(
-                Network::Fortec,
-                id,
-                DocumentKind::PalletPhoto,
-                "ab12",
-                "jpg"
-            ),
+            document_key::pod(Network::Fortec, id, DocumentKind::PalletPhoto, "ab12", "jpg"),
             "pod/FORTEC/10001/MPODPHOTOE/ab12.jpg"
         );
         assert!(check_key("labels/PALLEX/1/all.pdf").is_ok());
         for bad in ["", "/etc/passwd", "a/../b", "a//b", "a/", "./a", "a\\b"] {
             assert!(check_key(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

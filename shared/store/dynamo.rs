@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification,
 };
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
@@ -19,8 +19,8 @@ use super::ledger::{new_claim_token, transition};
 use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
-    Booking, CachedToken, ClaimOutcome, ConsignmentSync, Cursor, CursorKey, Cursors, DispatchClaim,
-    DispatchLedger, DispatchRecord, DispatchState, SyncKey, SyncState, TokenCache, epoch_seconds,
+    Booking, CachedToken, ClaimOutcome, ConsignmentSync, Cursor, CursorKey, Cursors, DispatchClaim, DispatchLedger,
+    DispatchRecord, DispatchState, SyncKey, SyncState, TokenCache, epoch_seconds,
 };
 use crate::config::Secret;
 use crate::domain::QargoConsignmentId;
@@ -48,11 +48,7 @@ pub struct DynamoStore {
 fn failed<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
     operation: &'static str,
 ) -> impl Fn(SdkError<E, R>) -> StoreError {
-    move |err| StoreError::Backend {
-        backend: "DynamoDB",
-        operation,
-        reason: DisplayErrorContext(err).to_string(),
-    }
+    move |err| StoreError::Backend { backend: "DynamoDB", operation, reason: DisplayErrorContext(err).to_string() }
 }
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
@@ -62,17 +58,11 @@ fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> boo
 }
 
 fn encode<T: Serialize>(key: &str, value: T) -> Result<AttributeValue, StoreError> {
-    to_attribute_value(value).map_err(|err| StoreError::Corrupt {
-        key: key.to_owned(),
-        reason: err.to_string(),
-    })
+    to_attribute_value(value).map_err(|err| StoreError::Corrupt { key: key.to_owned(), reason: err.to_string() })
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(key: &str, item: Item) -> Result<T, StoreError> {
-    from_item(item).map_err(|err| StoreError::Corrupt {
-        key: key.to_owned(),
-        reason: err.to_string(),
-    })
+    from_item(item).map_err(|err| StoreError::Corrupt { key: key.to_owned(), reason: err.to_string() })
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -124,10 +114,7 @@ struct TokenItem {
 impl DynamoStore {
     /// The ports on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore {
-            client,
-            table: table.into(),
-        }
+        DynamoStore { client, table: table.into() }
     }
 
     /// Creates the table as the SAM template does (on-demand, `pk`/`sk`, TTL on `expires_at`), for
@@ -141,11 +128,7 @@ impl DynamoStore {
                 .expect("attribute definition is complete")
         };
         let key = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("key schema is complete")
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key schema is complete")
         };
         client
             .create_table()
@@ -189,25 +172,13 @@ impl DynamoStore {
     }
 
     async fn get_record(&self, pk: &str) -> Result<Option<DispatchRecord>, StoreError> {
-        self.get_item(pk)
-            .await?
-            .map(|item| decode::<LedgerItem>(pk, item).map(|stored| stored.record))
-            .transpose()
+        self.get_item(pk).await?.map(|item| decode::<LedgerItem>(pk, item).map(|stored| stored.record)).transpose()
     }
 
     /// Puts `item` if `condition` holds; `Ok(false)` when it does not.
-    async fn put_if(
-        &self,
-        item: Item,
-        condition: &str,
-        values: &[(&str, AttributeValue)],
-    ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition);
+    async fn put_if(&self, item: Item, condition: &str, values: &[(&str, AttributeValue)]) -> Result<bool, StoreError> {
+        let mut request =
+            self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
         for (name, value) in values {
             request = request.expression_attribute_values(*name, value.clone());
         }
@@ -242,8 +213,7 @@ impl DynamoStore {
             request = request.expression_attribute_values(name, value);
         }
         match request.send().await {
-            Ok(answer) => decode::<LedgerItem>(&pk, answer.attributes.unwrap_or_default())
-                .map(|stored| stored.record),
+            Ok(answer) => decode::<LedgerItem>(&pk, answer.attributes.unwrap_or_default()).map(|stored| stored.record),
             Err(err) if is_condition_failure(&err) => Err(StoreError::ClaimLost {
                 qargo_consignment_id: id.to_string(),
                 reason: transition::lost_reason(self.get_record(&pk).await?.as_ref()),
@@ -313,9 +283,7 @@ impl DispatchLedger for DynamoStore {
             match answer {
                 Ok(answer) => {
                     let old = answer.attributes.filter(|item| !item.is_empty());
-                    let previous = old
-                        .map(|item| decode::<LedgerItem>(&pk, item).map(|i| i.record))
-                        .transpose()?;
+                    let previous = old.map(|item| decode::<LedgerItem>(&pk, item).map(|i| i.record)).transpose()?;
                     let claimed = transition::claim(id, previous.as_ref(), now, lease, token);
                     // The condition held, so the pure rule agrees; its outcome carries the claim.
                     return Ok(claimed.map_or_else(|refusal| refusal, |(_, outcome)| outcome));
@@ -334,9 +302,7 @@ impl DispatchLedger for DynamoStore {
         Err(StoreError::Backend {
             backend: "DynamoDB",
             operation: "claim",
-            reason: format!(
-                "the dispatch record changed {CLAIM_ATTEMPTS} times while it was being claimed"
-            ),
+            reason: format!("the dispatch record changed {CLAIM_ATTEMPTS} times while it was being claimed"),
         })
     }
 
@@ -405,11 +371,7 @@ impl DispatchLedger for DynamoStore {
         .await
     }
 
-    async fn record_cancelled(
-        &self,
-        id: &QargoConsignmentId,
-        now: Timestamp,
-    ) -> Result<DispatchRecord, StoreError> {
+    async fn record_cancelled(&self, id: &QargoConsignmentId, now: Timestamp) -> Result<DispatchRecord, StoreError> {
         self.update_ledger(
             id,
             "SET #state = :cancelled, updated_at = :now",
@@ -433,10 +395,7 @@ impl DispatchLedger for DynamoStore {
 impl Cursors for DynamoStore {
     async fn read(&self, key: &CursorKey) -> Result<Option<Cursor>, StoreError> {
         let pk = key.storage_key();
-        self.get_item(&pk)
-            .await?
-            .map(|item| decode::<CursorItem>(&pk, item).map(|stored| stored.cursor))
-            .transpose()
+        self.get_item(&pk).await?.map(|item| decode::<CursorItem>(&pk, item).map(|stored| stored.cursor)).transpose()
     }
 
     async fn compare_and_set(
@@ -456,20 +415,10 @@ impl Cursors for DynamoStore {
                 updated_at: now,
             },
         };
-        let item = to_item(&item).map_err(|err| StoreError::Corrupt {
-            key: pk,
-            reason: err.to_string(),
-        })?;
+        let item = to_item(&item).map_err(|err| StoreError::Corrupt { key: pk, reason: err.to_string() })?;
         match expected_version {
             None => self.put_if(item, "attribute_not_exists(pk)", &[]).await,
-            Some(version) => {
-                self.put_if(
-                    item,
-                    "version = :expected",
-                    &[(":expected", n(version as i64))],
-                )
-                .await
-            }
+            Some(version) => self.put_if(item, "version = :expected", &[(":expected", n(version as i64))]).await,
         }
     }
 }
@@ -478,10 +427,7 @@ impl Cursors for DynamoStore {
 impl SyncState for DynamoStore {
     async fn load(&self, key: &SyncKey) -> Result<Option<ConsignmentSync>, StoreError> {
         let pk = key.storage_key();
-        self.get_item(&pk)
-            .await?
-            .map(|item| decode::<SyncItem>(&pk, item).map(|stored| stored.state))
-            .transpose()
+        self.get_item(&pk).await?.map(|item| decode::<SyncItem>(&pk, item).map(|stored| stored.state)).transpose()
     }
 
     async fn save(&self, key: &SyncKey, state: &ConsignmentSync) -> Result<bool, StoreError> {
@@ -493,19 +439,11 @@ impl SyncState for DynamoStore {
             expires_at: next.forget_after.map(epoch_seconds),
             state: next,
         };
-        let item = to_item(&item).map_err(|err| StoreError::Corrupt {
-            key: pk,
-            reason: err.to_string(),
-        })?;
+        let item = to_item(&item).map_err(|err| StoreError::Corrupt { key: pk, reason: err.to_string() })?;
         if state.version == 0 {
             self.put_if(item, "attribute_not_exists(pk)", &[]).await
         } else {
-            self.put_if(
-                item,
-                "version = :expected",
-                &[(":expected", n(state.version as i64))],
-            )
-            .await
+            self.put_if(item, "version = :expected", &[(":expected", n(state.version as i64))]).await
         }
     }
 }
@@ -518,10 +456,7 @@ impl TokenCache for DynamoStore {
             return Ok(None);
         };
         let stored: TokenItem = decode(&pk, item)?;
-        Ok(Some(CachedToken {
-            token: Secret::new(stored.token),
-            expires_at: stored.token_expires_at,
-        }))
+        Ok(Some(CachedToken { token: Secret::new(stored.token), expires_at: stored.token_expires_at }))
     }
 
     async fn put(&self, name: &str, token: &CachedToken) -> Result<(), StoreError> {
@@ -534,25 +469,11 @@ impl TokenCache for DynamoStore {
             // Keep a dead token a day for diagnosis, then let TTL remove it.
             expires_at: epoch_seconds(token.expires_at + 24.hours()),
         };
-        let item = to_item(&item).map_err(|err| StoreError::Corrupt {
-            key: pk,
-            reason: err.to_string(),
-        })?;
-        self.put_if(
-            item,
-            "attribute_not_exists(pk) OR attribute_exists(pk)",
-            &[],
-        )
-        .await
-        .map(drop)
+        let item = to_item(&item).map_err(|err| StoreError::Corrupt { key: pk, reason: err.to_string() })?;
+        self.put_if(item, "attribute_not_exists(pk) OR attribute_exists(pk)", &[]).await.map(drop)
     }
 
-    async fn claim_refresh(
-        &self,
-        name: &str,
-        now: Timestamp,
-        lease: SignedDuration,
-    ) -> Result<bool, StoreError> {
+    async fn claim_refresh(&self, name: &str, now: Timestamp, lease: SignedDuration) -> Result<bool, StoreError> {
         let lease_until = epoch_seconds(now + lease);
         let item: Item = [
             ("pk".to_owned(), s(refresh_lock_key(name))),
@@ -561,11 +482,6 @@ impl TokenCache for DynamoStore {
             ("expires_at".to_owned(), n(lease_until + 3600)),
         ]
         .into();
-        self.put_if(
-            item,
-            "attribute_not_exists(pk) OR lease_until <= :now",
-            &[(":now", n(epoch_seconds(now)))],
-        )
-        .await
+        self.put_if(item, "attribute_not_exists(pk) OR lease_until <= :now", &[(":now", n(epoch_seconds(now)))]).await
     }
 }

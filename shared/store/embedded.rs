@@ -33,15 +33,11 @@ impl RedbKv {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|err| StoreError::backend("embedded store", "open", err))?;
+            std::fs::create_dir_all(parent).map_err(|err| StoreError::backend("embedded store", "open", err))?;
         }
         let database = Database::create(path).map_err(|err| redb_error("open")(err.into()))?;
-        let txn = database
-            .begin_write()
-            .map_err(|err| redb_error("open")(err.into()))?;
-        txn.open_table(RECORDS)
-            .map_err(|err| redb_error("open")(err.into()))?;
+        let txn = database.begin_write().map_err(|err| redb_error("open")(err.into()))?;
+        txn.open_table(RECORDS).map_err(|err| redb_error("open")(err.into()))?;
         txn.commit().map_err(|err| redb_error("open")(err.into()))?;
         Ok(RedbKv { database })
     }
@@ -58,23 +54,14 @@ impl KvBackend for RedbKv {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    fn update(
-        &self,
-        key: &str,
-        decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
-    ) -> Result<(), StoreError> {
+    fn update(&self, key: &str, decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>) -> Result<(), StoreError> {
         let fail = redb_error("update");
         let txn = self.database.begin_write().map_err(|e| fail(e.into()))?;
         {
             let mut table = txn.open_table(RECORDS).map_err(|e| fail(e.into()))?;
-            let current = table
-                .get(key)
-                .map_err(|e| fail(e.into()))?
-                .map(|v| v.value().to_vec());
+            let current = table.get(key).map_err(|e| fail(e.into()))?.map(|v| v.value().to_vec());
             if let Some(next) = decide(current.as_deref()) {
-                table
-                    .insert(key, next.as_slice())
-                    .map_err(|e| fail(e.into()))?;
+                table.insert(key, next.as_slice()).map_err(|e| fail(e.into()))?;
             }
         }
         txn.commit().map_err(|e| fail(e.into()))
@@ -110,10 +97,7 @@ impl DirectoryDocuments {
 
     fn paths(&self, key: &str) -> Result<(PathBuf, PathBuf), StoreError> {
         check_key(key)?;
-        Ok((
-            self.root.join(key),
-            self.root.join(".meta").join(format!("{key}.json")),
-        ))
+        Ok((self.root.join(key), self.root.join(".meta").join(format!("{key}.json"))))
     }
 }
 
@@ -134,12 +118,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 
 #[async_trait]
 impl DocumentStore for DirectoryDocuments {
-    async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> Result<StoredDocument, StoreError> {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<StoredDocument, StoreError> {
         let (file, meta) = self.paths(key)?;
         let stored = StoredDocument {
             key: key.to_owned(),
@@ -148,10 +127,7 @@ impl DocumentStore for DirectoryDocuments {
             size: bytes.len() as u64,
         };
         write_atomically(&file, &bytes)?;
-        write_atomically(
-            &meta,
-            &serde_json::to_vec(&stored).expect("metadata serialises"),
-        )?;
+        write_atomically(&meta, &serde_json::to_vec(&stored).expect("metadata serialises"))?;
         Ok(stored)
     }
 
@@ -170,14 +146,9 @@ impl DocumentStore for DirectoryDocuments {
     async fn head(&self, key: &str) -> Result<Option<StoredDocument>, StoreError> {
         let (_, meta) = self.paths(key)?;
         match std::fs::read(&meta) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|err| StoreError::Corrupt {
-                        key: key.to_owned(),
-                        reason: err.to_string(),
-                    })
-            }
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|err| StoreError::Corrupt { key: key.to_owned(), reason: err.to_string() }),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(io_error("read")(err)),
         }

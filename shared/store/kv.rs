@@ -12,8 +12,8 @@ use super::ledger::{new_claim_token, transition};
 use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
-    Booking, CachedToken, ClaimOutcome, ConsignmentSync, Cursor, CursorKey, Cursors, DispatchClaim,
-    DispatchLedger, DispatchRecord, DispatchState, SyncKey, SyncState, TokenCache,
+    Booking, CachedToken, ClaimOutcome, ConsignmentSync, Cursor, CursorKey, Cursors, DispatchClaim, DispatchLedger,
+    DispatchRecord, DispatchState, SyncKey, SyncState, TokenCache,
 };
 use crate::config::Secret;
 use crate::domain::QargoConsignmentId;
@@ -29,11 +29,7 @@ pub trait KvBackend: Send + Sync {
 
     /// Atomically reads `key`, passes its value to `decide`, and writes what `decide` returns
     /// (`None`: leave it as it is). No other update of any key interleaves.
-    fn update(
-        &self,
-        key: &str,
-        decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
-    ) -> Result<(), StoreError>;
+    fn update(&self, key: &str, decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>) -> Result<(), StoreError>;
 }
 
 /// The storage ports over a [`KvBackend`], records encoded as JSON.
@@ -49,26 +45,17 @@ impl<B: KvBackend> KvStore<B> {
     }
 
     fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-        serde_json::from_slice(bytes).map_err(|err| StoreError::Corrupt {
-            key: key.to_owned(),
-            reason: err.to_string(),
-        })
+        serde_json::from_slice(bytes)
+            .map_err(|err| StoreError::Corrupt { key: key.to_owned(), reason: err.to_string() })
     }
 
     fn read_record<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        self.backend
-            .read(key)?
-            .map(|bytes| Self::decode(key, &bytes))
-            .transpose()
+        self.backend.read(key)?.map(|bytes| Self::decode(key, &bytes)).transpose()
     }
 
     /// Atomically replaces the record at `key` with what `change` makes of it; `change` returns
     /// the new record (or `None` to keep the old) and the caller's answer.
-    fn modify<T, R>(
-        &self,
-        key: &str,
-        change: impl FnOnce(Option<T>) -> (Option<T>, R),
-    ) -> Result<R, StoreError>
+    fn modify<T, R>(&self, key: &str, change: impl FnOnce(Option<T>) -> (Option<T>, R)) -> Result<R, StoreError>
     where
         T: Serialize + DeserializeOwned,
     {
@@ -76,10 +63,7 @@ impl<B: KvBackend> KvStore<B> {
         let mut answer: Option<Result<R, StoreError>> = None;
         self.backend.update(key, &mut |current| {
             let change = change.take().expect("a backend calls decide once");
-            let current = match current
-                .map(|bytes| Self::decode::<T>(key, bytes))
-                .transpose()
-            {
+            let current = match current.map(|bytes| Self::decode::<T>(key, bytes)).transpose() {
                 Ok(current) => current,
                 Err(err) => {
                     answer = Some(Err(err));
@@ -106,19 +90,12 @@ impl<B: KvBackend> DispatchLedger for KvStore<B> {
         now: Timestamp,
         lease: SignedDuration,
     ) -> Result<ClaimOutcome, StoreError> {
-        self.modify(
-            &ledger_key(id),
-            |current: Option<DispatchRecord>| match transition::claim(
-                id,
-                current.as_ref(),
-                now,
-                lease,
-                new_claim_token(),
-            ) {
+        self.modify(&ledger_key(id), |current: Option<DispatchRecord>| {
+            match transition::claim(id, current.as_ref(), now, lease, new_claim_token()) {
                 Ok((record, outcome)) => (Some(record), outcome),
                 Err(refusal) => (None, refusal),
-            },
-        )
+            }
+        })
     }
 
     async fn record_booked(
@@ -127,18 +104,9 @@ impl<B: KvBackend> DispatchLedger for KvStore<B> {
         booking: Booking,
         now: Timestamp,
     ) -> Result<DispatchRecord, StoreError> {
-        self.modify(
-            &ledger_key(&claim.qargo_consignment_id),
-            |current: Option<DispatchRecord>| {
-                split(transition::complete(
-                    current.as_ref(),
-                    claim,
-                    Some(booking),
-                    None,
-                    now,
-                ))
-            },
-        )?
+        self.modify(&ledger_key(&claim.qargo_consignment_id), |current: Option<DispatchRecord>| {
+            split(transition::complete(current.as_ref(), claim, Some(booking), None, now))
+        })?
     }
 
     async fn record_failed(
@@ -147,18 +115,9 @@ impl<B: KvBackend> DispatchLedger for KvStore<B> {
         reason: &str,
         now: Timestamp,
     ) -> Result<DispatchRecord, StoreError> {
-        self.modify(
-            &ledger_key(&claim.qargo_consignment_id),
-            |current: Option<DispatchRecord>| {
-                split(transition::complete(
-                    current.as_ref(),
-                    claim,
-                    None,
-                    Some(reason),
-                    now,
-                ))
-            },
-        )?
+        self.modify(&ledger_key(&claim.qargo_consignment_id), |current: Option<DispatchRecord>| {
+            split(transition::complete(current.as_ref(), claim, None, Some(reason), now))
+        })?
     }
 
     async fn record_labelled(
@@ -168,29 +127,13 @@ impl<B: KvBackend> DispatchLedger for KvStore<B> {
         now: Timestamp,
     ) -> Result<DispatchRecord, StoreError> {
         self.modify(&ledger_key(id), |current: Option<DispatchRecord>| {
-            split(transition::after_booking(
-                id,
-                current.as_ref(),
-                DispatchState::Labelled,
-                Some(label_keys),
-                now,
-            ))
+            split(transition::after_booking(id, current.as_ref(), DispatchState::Labelled, Some(label_keys), now))
         })?
     }
 
-    async fn record_cancelled(
-        &self,
-        id: &QargoConsignmentId,
-        now: Timestamp,
-    ) -> Result<DispatchRecord, StoreError> {
+    async fn record_cancelled(&self, id: &QargoConsignmentId, now: Timestamp) -> Result<DispatchRecord, StoreError> {
         self.modify(&ledger_key(id), |current: Option<DispatchRecord>| {
-            split(transition::after_booking(
-                id,
-                current.as_ref(),
-                DispatchState::Cancelled,
-                None,
-                now,
-            ))
+            split(transition::after_booking(id, current.as_ref(), DispatchState::Cancelled, None, now))
         })?
     }
 
@@ -200,9 +143,7 @@ impl<B: KvBackend> DispatchLedger for KvStore<B> {
 }
 
 /// Turns a transition's result into "write this, answer that".
-fn split(
-    result: Result<DispatchRecord, StoreError>,
-) -> (Option<DispatchRecord>, Result<DispatchRecord, StoreError>) {
+fn split(result: Result<DispatchRecord, StoreError>) -> (Option<DispatchRecord>, Result<DispatchRecord, StoreError>) {
     match result {
         Ok(record) => (Some(record.clone()), Ok(record)),
         Err(err) => (None, Err(err)),
@@ -261,38 +202,20 @@ impl<B: KvBackend> TokenCache for KvStore<B> {
     async fn get(&self, name: &str) -> Result<Option<CachedToken>, StoreError> {
         Ok(self
             .read_record::<StoredToken>(&token_key(name))?
-            .map(|stored| CachedToken {
-                token: Secret::new(stored.token),
-                expires_at: stored.expires_at,
-            }))
+            .map(|stored| CachedToken { token: Secret::new(stored.token), expires_at: stored.expires_at }))
     }
 
     async fn put(&self, name: &str, token: &CachedToken) -> Result<(), StoreError> {
-        let stored = StoredToken {
-            token: token.token.expose().to_owned(),
-            expires_at: token.expires_at,
-        };
-        self.modify(&token_key(name), |_: Option<StoredToken>| {
-            (Some(stored), ())
-        })
+        let stored = StoredToken { token: token.token.expose().to_owned(), expires_at: token.expires_at };
+        self.modify(&token_key(name), |_: Option<StoredToken>| (Some(stored), ()))
     }
 
-    async fn claim_refresh(
-        &self,
-        name: &str,
-        now: Timestamp,
-        lease: SignedDuration,
-    ) -> Result<bool, StoreError> {
+    async fn claim_refresh(&self, name: &str, now: Timestamp, lease: SignedDuration) -> Result<bool, StoreError> {
         self.modify(&refresh_lock_key(name), |current: Option<RefreshLock>| {
             if current.is_some_and(|lock| lock.lease_until > now) {
                 return (None, false);
             }
-            (
-                Some(RefreshLock {
-                    lease_until: now + lease,
-                }),
-                true,
-            )
+            (Some(RefreshLock { lease_until: now + lease }), true)
         })
     }
 }

@@ -147,11 +147,7 @@ pub trait DispatchLedger: Send + Sync {
     ) -> Result<DispatchRecord, StoreError>;
 
     /// Records that a booked dispatch was cancelled on Nexus.
-    async fn record_cancelled(
-        &self,
-        id: &QargoConsignmentId,
-        now: Timestamp,
-    ) -> Result<DispatchRecord, StoreError>;
+    async fn record_cancelled(&self, id: &QargoConsignmentId, now: Timestamp) -> Result<DispatchRecord, StoreError>;
 
     /// Reads the record of a dispatch.
     async fn get(&self, id: &QargoConsignmentId) -> Result<Option<DispatchRecord>, StoreError>;
@@ -162,12 +158,7 @@ pub(crate) fn new_claim_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let nanos = Timestamp::now().as_nanosecond();
-    format!(
-        "{:x}-{:x}-{:x}",
-        std::process::id(),
-        nanos,
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{:x}-{:x}-{:x}", std::process::id(), nanos, SEQUENCE.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The ledger's rules as pure transitions, shared by the adapters that apply them under a lock
@@ -188,11 +179,8 @@ pub(crate) mod transition {
                 return Err(refusal(record));
             }
         }
-        let claim = DispatchClaim {
-            qargo_consignment_id: id.clone(),
-            token,
-            attempt: current.map_or(1, |r| r.attempt + 1),
-        };
+        let claim =
+            DispatchClaim { qargo_consignment_id: id.clone(), token, attempt: current.map_or(1, |r| r.attempt + 1) };
         let record = DispatchRecord {
             qargo_consignment_id: id.clone(),
             state: DispatchState::InProgress,
@@ -203,21 +191,13 @@ pub(crate) mod transition {
             failure: None,
             updated_at: now,
         };
-        Ok((
-            record,
-            ClaimOutcome::Claimed {
-                claim,
-                previous: current.cloned(),
-            },
-        ))
+        Ok((record, ClaimOutcome::Claimed { claim, previous: current.cloned() }))
     }
 
     /// What a caller that cannot claim `record` is told.
     pub fn refusal(record: &DispatchRecord) -> ClaimOutcome {
         match record.state {
-            DispatchState::InProgress => ClaimOutcome::Busy {
-                lease_expires_at: record.lease_expires_at,
-            },
+            DispatchState::InProgress => ClaimOutcome::Busy { lease_expires_at: record.lease_expires_at },
             _ => ClaimOutcome::Done(record.clone()),
         }
     }
@@ -230,8 +210,7 @@ pub(crate) mod transition {
         failure: Option<&str>,
         now: Timestamp,
     ) -> Result<DispatchRecord, StoreError> {
-        let record = current
-            .filter(|r| r.state == DispatchState::InProgress && r.claim_token == claim.token);
+        let record = current.filter(|r| r.state == DispatchState::InProgress && r.claim_token == claim.token);
         let Some(record) = record else {
             return Err(StoreError::ClaimLost {
                 qargo_consignment_id: claim.qargo_consignment_id.to_string(),
@@ -239,11 +218,7 @@ pub(crate) mod transition {
             });
         };
         Ok(DispatchRecord {
-            state: if booking.is_some() {
-                DispatchState::Booked
-            } else {
-                DispatchState::Failed
-            },
+            state: if booking.is_some() { DispatchState::Booked } else { DispatchState::Failed },
             booking: booking.or_else(|| record.booking.clone()),
             failure: failure.map(str::to_owned),
             updated_at: now,
@@ -259,34 +234,22 @@ pub(crate) mod transition {
         label_keys: Option<Vec<String>>,
         now: Timestamp,
     ) -> Result<DispatchRecord, StoreError> {
-        let booked =
-            current.filter(|r| matches!(r.state, DispatchState::Booked | DispatchState::Labelled));
+        let booked = current.filter(|r| matches!(r.state, DispatchState::Booked | DispatchState::Labelled));
         let Some(record) = booked else {
-            return Err(StoreError::ClaimLost {
-                qargo_consignment_id: id.to_string(),
-                reason: lost_reason(current),
-            });
+            return Err(StoreError::ClaimLost { qargo_consignment_id: id.to_string(), reason: lost_reason(current) });
         };
         let mut booking = record.booking.clone();
         if let (Some(booking), Some(keys)) = (booking.as_mut(), label_keys) {
             booking.label_keys = keys;
         }
-        Ok(DispatchRecord {
-            state,
-            booking,
-            updated_at: now,
-            ..record.clone()
-        })
+        Ok(DispatchRecord { state, booking, updated_at: now, ..record.clone() })
     }
 
     /// Why an update found the record in another state.
     pub fn lost_reason(current: Option<&DispatchRecord>) -> String {
         match current {
             None => "no dispatch is recorded".into(),
-            Some(record) => format!(
-                "the ledger says {:?} under claim attempt {}",
-                record.state, record.attempt
-            ),
+            Some(record) => format!("the ledger says {:?} under claim attempt {}", record.state, record.attempt),
         }
     }
 }

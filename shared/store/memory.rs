@@ -20,19 +20,10 @@ impl KvBackend for MemoryKv {
     const NAME: &'static str = "memory store";
 
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .entries
-            .lock()
-            .expect("memory store lock")
-            .get(key)
-            .cloned())
+        Ok(self.entries.lock().expect("memory store lock").get(key).cloned())
     }
 
-    fn update(
-        &self,
-        key: &str,
-        decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
-    ) -> Result<(), StoreError> {
+    fn update(&self, key: &str, decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>) -> Result<(), StoreError> {
         let mut entries = self.entries.lock().expect("memory store lock");
         if let Some(next) = decide(entries.get(key).map(Vec::as_slice)) {
             entries.insert(key.to_owned(), next);
@@ -59,12 +50,7 @@ pub struct MemoryDocuments {
 
 #[async_trait]
 impl DocumentStore for MemoryDocuments {
-    async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> Result<StoredDocument, StoreError> {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<StoredDocument, StoreError> {
         check_key(key)?;
         let stored = StoredDocument {
             key: key.to_owned(),
@@ -72,28 +58,15 @@ impl DocumentStore for MemoryDocuments {
             sha256: sha256_hex(&bytes),
             size: bytes.len() as u64,
         };
-        self.documents
-            .lock()
-            .expect("memory documents lock")
-            .insert(key.to_owned(), (stored.clone(), bytes));
+        self.documents.lock().expect("memory documents lock").insert(key.to_owned(), (stored.clone(), bytes));
         Ok(stored)
     }
 
     async fn get(&self, key: &str) -> Result<Option<(StoredDocument, Vec<u8>)>, StoreError> {
-        Ok(self
-            .documents
-            .lock()
-            .expect("memory documents lock")
-            .get(key)
-            .cloned())
+        Ok(self.documents.lock().expect("memory documents lock").get(key).cloned())
     }
 
     async fn head(&self, key: &str) -> Result<Option<StoredDocument>, StoreError> {
-        Ok(self
-            .documents
-            .lock()
-            .expect("memory documents lock")
-            .get(key)
-            .map(|(meta, _)| meta.clone()))
+        Ok(self.documents.lock().expect("memory documents lock").get(key).map(|(meta, _)| meta.clone()))
     }
 }

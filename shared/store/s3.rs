@@ -23,36 +23,23 @@ pub struct S3Documents {
 impl S3Documents {
     /// Documents in `bucket`, through `client`.
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        S3Documents {
-            client,
-            bucket: bucket.into(),
-        }
+        S3Documents { client, bucket: bucket.into() }
     }
 }
 
 fn failed<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
     operation: &'static str,
 ) -> impl Fn(SdkError<E, R>) -> StoreError {
-    move |err| StoreError::Backend {
-        backend: "S3",
-        operation,
-        reason: DisplayErrorContext(err).to_string(),
-    }
+    move |err| StoreError::Backend { backend: "S3", operation, reason: DisplayErrorContext(err).to_string() }
 }
 
 fn is_not_found<E>(err: &SdkError<E, HttpResponse>) -> bool {
-    err.raw_response()
-        .is_some_and(|response| response.status().as_u16() == 404)
+    err.raw_response().is_some_and(|response| response.status().as_u16() == 404)
 }
 
 #[async_trait]
 impl DocumentStore for S3Documents {
-    async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> Result<StoredDocument, StoreError> {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<StoredDocument, StoreError> {
         check_key(key)?;
         let stored = StoredDocument {
             key: key.to_owned(),
@@ -75,22 +62,12 @@ impl DocumentStore for S3Documents {
 
     async fn get(&self, key: &str) -> Result<Option<(StoredDocument, Vec<u8>)>, StoreError> {
         check_key(key)?;
-        let answer = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let answer = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(answer) => answer,
             Err(err) if is_not_found(&err) => return Ok(None),
             Err(err) => return Err(failed("GetObject")(err)),
         };
-        let content_type = answer
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_owned();
+        let content_type = answer.content_type().unwrap_or("application/octet-stream").to_owned();
         let bytes = answer
             .body
             .collect()
@@ -112,33 +89,20 @@ impl DocumentStore for S3Documents {
 
     async fn head(&self, key: &str) -> Result<Option<StoredDocument>, StoreError> {
         check_key(key)?;
-        let answer = match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let answer = match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(answer) => answer,
             Err(err) if is_not_found(&err) => return Ok(None),
             Err(err) => return Err(failed("HeadObject")(err)),
         };
-        let sha256 = answer
-            .metadata()
-            .and_then(|meta| meta.get(SHA256_METADATA))
-            .cloned()
-            .ok_or_else(|| StoreError::Corrupt {
+        let sha256 = answer.metadata().and_then(|meta| meta.get(SHA256_METADATA)).cloned().ok_or_else(|| {
+            StoreError::Corrupt {
                 key: key.to_owned(),
-                reason: "the object has no sha256 metadata: it was not written by the bridge"
-                    .into(),
-            })?;
+                reason: "the object has no sha256 metadata: it was not written by the bridge".into(),
+            }
+        })?;
         Ok(Some(StoredDocument {
             key: key.to_owned(),
-            content_type: answer
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned(),
+            content_type: answer.content_type().unwrap_or("application/octet-stream").to_owned(),
             sha256,
             size: answer.content_length().unwrap_or(0).max(0) as u64,
         }))

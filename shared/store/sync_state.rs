@@ -99,12 +99,7 @@ pub trait SyncState: Send + Sync {
 }
 
 /// The record a save writes over `current`, or `None` when the versions differ.
-pub(crate) fn next_sync(
-    current: Option<&ConsignmentSync>,
-    state: &ConsignmentSync,
-) -> Option<ConsignmentSync> {
-    (current.map_or(0, |c| c.version) == state.version).then(|| ConsignmentSync {
-        version: state.version + 1,
-        ..state.clone()
-    })
+pub(crate) fn next_sync(current: Option<&ConsignmentSync>, state: &ConsignmentSync) -> Option<ConsignmentSync> {
+    (current.map_or(0, |c| c.version) == state.version)
+        .then(|| ConsignmentSync { version: state.version + 1, ..state.clone() })
 }

@@ -27,12 +27,7 @@ pub trait TokenCache: Send + Sync {
 
     /// Asks for the right to fetch a new token called `name` for `lease`. Exactly one of any number
     /// of concurrent callers gets `true`; the others wait and read the token it stores.
-    async fn claim_refresh(
-        &self,
-        name: &str,
-        now: Timestamp,
-        lease: SignedDuration,
-    ) -> Result<bool, StoreError>;
+    async fn claim_refresh(&self, name: &str, now: Timestamp, lease: SignedDuration) -> Result<bool, StoreError>;
 }
 
 /// Storage key of a token.
