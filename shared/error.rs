@@ -91,3 +91,20 @@ impl StoreError {
         Self::Backend { backend, operation, reason: format!("{err:?}") }
     }
 }
+
+/// The library's top-level error, for the edges to map.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// Settings or secrets are wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The function's job is not in this build.
+    #[error("the {function} job is not part of this build yet")]
+    NotBuilt {
+        /// The function.
+        function: &'static str,
+    },
+}

@@ -2,9 +2,12 @@
 //! Fortec pallet networks on Nexus. All logic lives here; the Lambda functions in `functions/` only
 //! parse their trigger, build ports from [`config`], call a job and map its outcome.
 
+#![warn(missing_docs)]
+
 pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod store;
 pub mod telemetry;
+pub mod wiring;

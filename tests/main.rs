@@ -2,3 +2,4 @@
 
 mod secrets;
 mod storage;
+mod wiring;

@@ -46,10 +46,9 @@ pub async fn dynamo_store() -> DynamoStore {
     DynamoStore::new(client, table)
 }
 
-/// An S3 document store on a new bucket.
-pub async fn s3_documents() -> S3Documents {
-    let config = aws_config();
-    let client = bridge::aws::s3_client(&config);
+/// A new S3 bucket on the stand-in; answers its name.
+pub async fn create_bucket() -> String {
+    let client = bridge::aws::s3_client(&aws_config());
     let bucket = unique_name("bridge-test");
     client
         .create_bucket()
@@ -62,5 +61,10 @@ pub async fn s3_documents() -> S3Documents {
         .send()
         .await
         .expect("create bucket on moto");
-    S3Documents::new(client, bucket)
+    bucket
+}
+
+/// An S3 document store on a new bucket.
+pub async fn s3_documents() -> S3Documents {
+    S3Documents::new(bridge::aws::s3_client(&aws_config()), create_bucket().await)
 }

@@ -284,15 +284,14 @@ impl DispatchLedger for DynamoStore {
                 Ok(answer) => {
                     let old = answer.attributes.filter(|item| !item.is_empty());
                     let previous = old.map(|item| decode::<LedgerItem>(&pk, item).map(|i| i.record)).transpose()?;
-                    let claimed = transition::claim(id, previous.as_ref(), now, lease, token);
                     // The condition held, so the pure rule agrees; its outcome carries the claim.
-                    return Ok(claimed.map_or_else(|refusal| refusal, |(_, outcome)| outcome));
+                    return Ok(transition::claim(id, previous.as_ref(), now, lease, token).1);
                 }
                 Err(err) if is_condition_failure(&err) => {
-                    if let Some(record) = self.get_record(&pk).await? {
-                        if !record.is_claimable(now) {
-                            return Ok(transition::refusal(&record));
-                        }
+                    if let Some(record) = self.get_record(&pk).await?
+                        && !record.is_claimable(now)
+                    {
+                        return Ok(transition::refusal(&record));
                     }
                     // It changed between our write and our read (e.g. its holder failed): go again.
                 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::documents::check_key;
-use super::kv::{KvBackend, KvStore};
+use super::kv::{Decide, KvBackend, KvStore};
 use super::{DocumentStore, StoredDocument, sha256_hex};
 use crate::error::StoreError;
 
@@ -54,7 +54,7 @@ impl KvBackend for RedbKv {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    fn update(&self, key: &str, decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>) -> Result<(), StoreError> {
+    fn update(&self, key: &str, decide: &mut Decide<'_>) -> Result<(), StoreError> {
         let fail = redb_error("update");
         let txn = self.database.begin_write().map_err(|e| fail(e.into()))?;
         {

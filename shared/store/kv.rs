@@ -19,6 +19,9 @@ use crate::config::Secret;
 use crate::domain::QargoConsignmentId;
 use crate::error::StoreError;
 
+/// Decides what an atomic update writes: given the current value, the new one (`None`: keep it).
+pub type Decide<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
 /// A store of byte values under string keys that can read-and-replace one key atomically.
 pub trait KvBackend: Send + Sync {
     /// The backend's name in errors.
@@ -29,7 +32,7 @@ pub trait KvBackend: Send + Sync {
 
     /// Atomically reads `key`, passes its value to `decide`, and writes what `decide` returns
     /// (`None`: leave it as it is). No other update of any key interleaves.
-    fn update(&self, key: &str, decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>) -> Result<(), StoreError>;
+    fn update(&self, key: &str, decide: &mut Decide<'_>) -> Result<(), StoreError>;
 }
 
 /// The storage ports over a [`KvBackend`], records encoded as JSON.
@@ -91,10 +94,7 @@ impl<B: KvBackend> DispatchLedger for KvStore<B> {
         lease: SignedDuration,
     ) -> Result<ClaimOutcome, StoreError> {
         self.modify(&ledger_key(id), |current: Option<DispatchRecord>| {
-            match transition::claim(id, current.as_ref(), now, lease, new_claim_token()) {
-                Ok((record, outcome)) => (Some(record), outcome),
-                Err(refusal) => (None, refusal),
-            }
+            transition::claim(id, current.as_ref(), now, lease, new_claim_token())
         })
     }
 

@@ -166,18 +166,19 @@ pub(crate) fn new_claim_token() -> String {
 pub(crate) mod transition {
     use super::*;
 
-    /// Claims `current` (absent or claimable) for a new claim.
+    /// Claims `current` (absent or claimable) for a new claim: answers the record to write, if
+    /// any, and the outcome to give the caller.
     pub fn claim(
         id: &QargoConsignmentId,
         current: Option<&DispatchRecord>,
         now: Timestamp,
         lease: SignedDuration,
         token: String,
-    ) -> Result<(DispatchRecord, ClaimOutcome), ClaimOutcome> {
-        if let Some(record) = current {
-            if !record.is_claimable(now) {
-                return Err(refusal(record));
-            }
+    ) -> (Option<DispatchRecord>, ClaimOutcome) {
+        if let Some(record) = current
+            && !record.is_claimable(now)
+        {
+            return (None, refusal(record));
         }
         let claim =
             DispatchClaim { qargo_consignment_id: id.clone(), token, attempt: current.map_or(1, |r| r.attempt + 1) };
@@ -191,7 +192,7 @@ pub(crate) mod transition {
             failure: None,
             updated_at: now,
         };
-        Ok((record, ClaimOutcome::Claimed { claim, previous: current.cloned() }))
+        (Some(record), ClaimOutcome::Claimed { claim, previous: current.cloned() })
     }
 
     /// What a caller that cannot claim `record` is told.

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::documents::check_key;
-use super::kv::{KvBackend, KvStore};
+use super::kv::{Decide, KvBackend, KvStore};
 use super::{DocumentStore, StoredDocument, sha256_hex};
 use crate::error::StoreError;
 
@@ -23,7 +23,7 @@ impl KvBackend for MemoryKv {
         Ok(self.entries.lock().expect("memory store lock").get(key).cloned())
     }
 
-    fn update(&self, key: &str, decide: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>) -> Result<(), StoreError> {
+    fn update(&self, key: &str, decide: &mut Decide<'_>) -> Result<(), StoreError> {
         let mut entries = self.entries.lock().expect("memory store lock");
         if let Some(next) = decide(entries.get(key).map(Vec::as_slice)) {
             entries.insert(key.to_owned(), next);

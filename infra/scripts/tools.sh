@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Makes sure the Python tools (moto, cfn-lint, SAM CLI) are installed in .venv at the pinned
+# versions. Idempotent: a second run with an unchanged requirements file does nothing.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+venv="$root/.venv"
+requirements="$root/infra/requirements-tools.txt"
+stamp="$venv/.requirements.sha256"
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+  exit 0
+fi
+echo "tools: installing $(grep -cv '^#' "$requirements") Python packages into $venv" >&2
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+echo "$wanted" > "$stamp"
