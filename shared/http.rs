@@ -1,0 +1,87 @@
+//! What the two API clients share: the retry policy, back-off with full jitter, `Retry-After`.
+
+use std::time::Duration;
+
+use reqwest::Response;
+
+/// How hard a client tries before it reports the API unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// First back-off; doubled each retry, with full jitter.
+    pub base_delay: Duration,
+    /// Longest single wait.
+    pub max_delay: Duration,
+    /// Total time a call may take, waits included.
+    pub budget: Duration,
+    /// Timeout of one HTTP exchange.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            budget: Duration::from_secs(25),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `attempt` (1-based): exponential, capped, fully jittered so
+    /// that many callers failing together do not retry together.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self.base_delay.saturating_mul(1 << attempt.min(16)).min(self.max_delay);
+        ceiling.mul_f64(fastrand::f64())
+    }
+
+    /// Whether another attempt fits: under the attempt count, and the wait within the budget.
+    pub fn allows(&self, attempt: u32, elapsed: Duration, wait: Duration) -> bool {
+        attempt < self.max_attempts && elapsed + wait <= self.budget
+    }
+
+    /// An HTTP client with this policy's timeouts.
+    pub fn http_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(self.request_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("the HTTP client builds with static settings")
+    }
+}
+
+/// The `Retry-After` of a response, in seconds (capped at two minutes).
+pub fn retry_after(response: &Response) -> Option<Duration> {
+    let seconds: f64 = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs_f64(seconds.clamp(0.0, 120.0)))
+}
+
+/// `base` with exactly one trailing slash, so paths can be appended.
+pub fn base_with_slash(base: &str) -> String {
+    format!("{}/", base.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_within_its_cap() {
+        let policy = RetryPolicy::default();
+        for attempt in 1..20 {
+            assert!(policy.backoff(attempt) <= policy.max_delay);
+        }
+        let samples: Vec<Duration> = (0..50).map(|_| policy.backoff(1)).collect();
+        assert!(samples.iter().all(|d| *d <= Duration::from_millis(400)));
+        assert!(samples.iter().any(|d| *d != samples[0]), "jittered");
+        assert!(policy.allows(1, Duration::ZERO, Duration::from_secs(1)));
+        assert!(!policy.allows(6, Duration::ZERO, Duration::ZERO));
+        assert!(!policy.allows(1, Duration::from_secs(25), Duration::from_millis(1)));
+        assert_eq!(base_with_slash("http://x/v1"), "http://x/v1/");
+        assert_eq!(base_with_slash("http://x/v1//"), "http://x/v1/");
+    }
+}

@@ -1,0 +1,593 @@
+//! The Nexus REST client: one per depot API user.
+//!
+//! - **One token source** per client: login, refresh, re-login on 401. Concurrent callers share one
+//!   login (the session lock is held across it), and a 401 invalidates only the session that got it,
+//!   so twenty callers hitting an expired token cause one login.
+//! - **Retries** with exponential back-off and full jitter on 5xx, connection failures and (for
+//!   calls safe to repeat) timeouts and unreadable bodies; 429 waits for `Retry-After`. All bounded
+//!   by a time budget.
+//! - **Errors**: ProblemDetails become [`NexusError`] with Nexus's field messages kept.
+
+use std::time::{Duration, Instant};
+
+use jiff::civil::Date;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use super::error::NexusError;
+use super::wire::{
+    Attachment, Consignment, CreateConsignment, EtaUpdate, Event, LoginRequest, LookupRow, ProblemDetails,
+    RefreshRequest, TokenResponse,
+};
+use crate::config::{Credentials, Secret};
+use crate::domain::{DocumentKind, NexusConsignmentId};
+use crate::http::{RetryPolicy, base_with_slash, retry_after};
+
+/// Token lifetime when Nexus does not say (the seen 60 minutes).
+const DEFAULT_TOKEN_SECONDS: i64 = 3600;
+/// Renew this long before expiry, so a token never dies in flight.
+const RENEW_MARGIN: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+struct Session {
+    bearer: Secret,
+    refresh: Option<Secret>,
+    expires: Instant,
+    generation: u64,
+}
+
+/// Filters of `GET consignments` (seen ones and our delta additions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsignmentQuery {
+    /// Consignments this depot delivers.
+    pub delivery_depot_code: Option<String>,
+    /// Consignments this depot collects.
+    pub collecting_depot_code: Option<String>,
+    /// Changed at or after this UK local time (`yyyy-MM-ddTHH:mm:ss`).
+    pub min_last_updated: Option<jiff::civil::DateTime>,
+    /// Seen `searchTerm`: number, reference, barcode or id.
+    pub search_term: Option<String>,
+    /// Seen `customerID`.
+    pub customer_id: Option<i64>,
+    /// Seen `statusID` (repeated).
+    pub status_ids: Vec<u16>,
+    /// Seen `minCreatedDate`.
+    pub min_created_date: Option<Date>,
+}
+
+impl ConsignmentQuery {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        let mut push = |key, value: Option<String>| {
+            if let Some(value) = value {
+                pairs.push((key, value));
+            }
+        };
+        push("deliveryDepotCode", self.delivery_depot_code.clone());
+        push("collectingDepotCode", self.collecting_depot_code.clone());
+        push("minLastUpdated", self.min_last_updated.map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string()));
+        push("searchTerm", self.search_term.clone());
+        push("customerID", self.customer_id.map(|id| id.to_string()));
+        push("minCreatedDate", self.min_created_date.map(|d| d.to_string()));
+        for status in &self.status_ids {
+            pairs.push(("statusID", status.to_string()));
+        }
+        pairs
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// `X-Total-Count`, when Nexus sends it.
+    pub total_count: Option<u64>,
+}
+
+/// Label formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelFormat {
+    /// A PDF, one 6×4 in page per pallet.
+    Pdf,
+    /// ZPL for thermal printers, one `^XA…^XZ` block per pallet.
+    Zpl,
+}
+
+impl LabelFormat {
+    /// The `format=` value.
+    pub fn query_value(self) -> &'static str {
+        match self {
+            LabelFormat::Pdf => "pdf",
+            LabelFormat::Zpl => "zpl",
+        }
+    }
+
+    /// File extension.
+    pub fn extension(self) -> &'static str {
+        self.query_value()
+    }
+}
+
+/// A file fetched from Nexus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedFile {
+    /// MIME type as Nexus sent it.
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// An attachment to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentUpload {
+    /// Its kind.
+    pub kind: DocumentKind,
+    /// File name.
+    pub file_name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Signatory, for MPOD.
+    pub signed_by: Option<String>,
+    /// When captured, UK local time.
+    pub captured_at: Option<jiff::civil::DateTime>,
+}
+
+/// A scan or status this depot performed, for `POST consignments/{id}/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPost {
+    /// Pallet barcode (one event per pallet).
+    pub barcode: String,
+    /// Scan code.
+    pub code: String,
+    /// When, UK local time.
+    pub event_date_time: jiff::civil::DateTime,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// Whether a request may be sent again when its outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeatable {
+    /// Reads, cancel, ETA: the same request twice has the effect of once.
+    Yes,
+    /// Creates, event and attachment posts: only re-sent when Nexus surely did not act.
+    No,
+}
+
+/// A client for one Nexus API user.
+#[derive(Debug)]
+pub struct NexusClient {
+    http: reqwest::Client,
+    base_url: String,
+    credentials: Credentials,
+    optimize_key: Option<Secret>,
+    retry: RetryPolicy,
+    session: Mutex<Option<Session>>,
+}
+
+impl NexusClient {
+    /// A client for `credentials` on the API at `base_url` (ending in `/v1/`).
+    pub fn new(base_url: &str, credentials: Credentials, retry: RetryPolicy) -> NexusClient {
+        let http = retry.http_client();
+        let base_url = base_with_slash(base_url);
+        NexusClient { http, base_url, credentials, optimize_key: None, retry, session: Mutex::new(None) }
+    }
+
+    /// Adds the Optimize module's key, which ETA pushes need.
+    pub fn with_optimize_key(mut self, key: Option<Secret>) -> NexusClient {
+        self.optimize_key = key;
+        self
+    }
+
+    /// The API user this client logs in as.
+    pub fn username(&self) -> &str {
+        &self.credentials.username
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path.trim_start_matches('/'))
+    }
+
+    // ---- the token source ------------------------------------------------------------------------
+
+    /// A bearer token and its session generation; logs in or refreshes when there is none or it is
+    /// about to expire. Holding the lock across the login makes concurrent callers share it.
+    async fn bearer(&self, started: Instant) -> Result<(Secret, u64), NexusError> {
+        let mut session = self.session.lock().await;
+        if let Some(current) = session.as_ref()
+            && current.expires > Instant::now() + RENEW_MARGIN
+        {
+            return Ok((current.bearer.clone(), current.generation));
+        }
+        let generation = session.as_ref().map_or(1, |s| s.generation + 1);
+        let refreshed = match session.as_ref().and_then(|s| s.refresh.clone()) {
+            Some(refresh) => self.refresh_session(&refresh, started).await.ok(),
+            None => None,
+        };
+        let tokens = match refreshed {
+            Some(tokens) => tokens,
+            None => self.login(started).await?,
+        };
+        let seconds = tokens.expires_in.unwrap_or(DEFAULT_TOKEN_SECONDS).max(1) as u64;
+        let fresh = Session {
+            bearer: Secret::new(tokens.bearer_token),
+            refresh: tokens.refresh_token.map(Secret::new),
+            expires: Instant::now() + Duration::from_secs(seconds),
+            generation,
+        };
+        let answer = (fresh.bearer.clone(), generation);
+        *session = Some(fresh);
+        Ok(answer)
+    }
+
+    /// Forgets the session `generation` after a 401 on it; a newer session is kept.
+    async fn invalidate(&self, generation: u64) {
+        let mut session = self.session.lock().await;
+        if session.as_ref().is_some_and(|s| s.generation == generation) {
+            // Keep the generation counting up, but no usable token or refresh token.
+            *session = Some(Session { bearer: Secret::new(""), refresh: None, expires: Instant::now(), generation });
+        }
+    }
+
+    async fn login(&self, started: Instant) -> Result<TokenResponse, NexusError> {
+        let body = LoginRequest { username: &self.credentials.username, password: self.credentials.password.expose() };
+        let response = self
+            .send_with_retries(started, Repeatable::Yes, || self.http.post(self.url("Account/login")).json(&body))
+            .await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let problem = read_problem(response).await;
+            return Err(NexusError::Unauthorized {
+                username: self.credentials.username.clone(),
+                title: problem.title.unwrap_or_else(|| "Invalid username or password.".into()),
+            });
+        }
+        decode(ensure_success(response, "login").await?).await
+    }
+
+    async fn refresh_session(&self, refresh: &Secret, started: Instant) -> Result<TokenResponse, NexusError> {
+        let body = RefreshRequest { refresh_token: refresh.expose() };
+        let response = self
+            .send_with_retries(started, Repeatable::Yes, || self.http.post(self.url("Account/refresh")).json(&body))
+            .await?;
+        decode(ensure_success(response, "token refresh").await?).await
+    }
+
+    // ---- sending ---------------------------------------------------------------------------------
+
+    /// Sends the request `build` makes until it gets an answer worth returning: success or a
+    /// definite refusal. Retries transient failures within the policy.
+    async fn send_with_retries(
+        &self,
+        started: Instant,
+        repeatable: Repeatable,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, NexusError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (failure, wait) = match build().send().await {
+                Ok(response) => match response.status() {
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        let wait = retry_after(&response).unwrap_or_else(|| self.backoff(attempt));
+                        ("429 rate limited".to_owned(), wait)
+                    }
+                    status if status.is_server_error() => (format!("{status}"), self.backoff(attempt)),
+                    _ => return Ok(response),
+                },
+                Err(err)
+                    if err.is_connect() || (repeatable == Repeatable::Yes && (err.is_timeout() || err.is_body())) =>
+                {
+                    (format!("{err}"), self.backoff(attempt))
+                }
+                Err(err) => {
+                    return Err(NexusError::Unavailable {
+                        attempts: attempt,
+                        elapsed: started.elapsed(),
+                        last: format!("{err}"),
+                    });
+                }
+            };
+            if !self.retry.allows(attempt, started.elapsed(), wait) {
+                return Err(NexusError::Unavailable { attempts: attempt, elapsed: started.elapsed(), last: failure });
+            }
+            tracing::debug!(attempt, ?wait, %failure, "Nexus call failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.retry.backoff(attempt)
+    }
+
+    /// An authenticated call: adds the bearer, re-logs in once on 401, maps refusals to errors.
+    async fn call(
+        &self,
+        what: &str,
+        repeatable: Repeatable,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, NexusError> {
+        let started = Instant::now();
+        let mut relogged = false;
+        loop {
+            let (bearer, generation) = self.bearer(started).await?;
+            let response =
+                self.send_with_retries(started, repeatable, || build(&self.http).bearer_auth(bearer.expose())).await?;
+            if response.status() == StatusCode::UNAUTHORIZED && !relogged {
+                relogged = true;
+                self.invalidate(generation).await;
+                continue;
+            }
+            if response.status() == StatusCode::UNAUTHORIZED {
+                let problem = read_problem(response).await;
+                return Err(NexusError::Unauthorized {
+                    username: self.credentials.username.clone(),
+                    title: problem.title.unwrap_or_else(|| "token refused".into()),
+                });
+            }
+            return ensure_success(response, what).await;
+        }
+    }
+
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        repeatable: Repeatable,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder + Clone,
+    ) -> Result<T, NexusError> {
+        // An unreadable body on a repeatable call is re-fetched whole, within the budget.
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let response = self.call(what, repeatable, build.clone()).await?;
+            match decode(response).await {
+                Err(NexusError::Malformed(reason))
+                    if repeatable == Repeatable::Yes
+                        && attempt < self.retry.max_attempts
+                        && started.elapsed() < self.retry.budget =>
+                {
+                    tracing::debug!(attempt, %reason, "unreadable Nexus answer; asking again");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    // ---- the routes ------------------------------------------------------------------------------
+
+    /// `POST Consignments`: books a consignment. Not repeated on an unknown outcome; Nexus's
+    /// duplicate-number 409 makes a repeat by the caller safe.
+    pub async fn create_consignment(&self, body: &CreateConsignment) -> Result<Consignment, NexusError> {
+        self.call_json("create consignment", Repeatable::No, |http| http.post(self.url("Consignments")).json(body))
+            .await
+    }
+
+    /// `GET consignments/{id}`, with `include=` parts (e.g. `pallets,events,attachments,routedetails`).
+    pub async fn consignment(&self, id: NexusConsignmentId, include: &[&str]) -> Result<Consignment, NexusError> {
+        let include = include.join(",");
+        self.call_json(&format!("consignment {id}"), Repeatable::Yes, |http| {
+            let request = http.get(self.url(&format!("consignments/{id}")));
+            if include.is_empty() { request } else { request.query(&[("include", &include)]) }
+        })
+        .await
+    }
+
+    /// One page of `GET consignments`.
+    pub async fn list_consignments(
+        &self,
+        query: &ConsignmentQuery,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Consignment>, NexusError> {
+        let mut pairs = query.pairs();
+        pairs.push(("limit", limit.to_string()));
+        pairs.push(("offset", offset.to_string()));
+        let response = self
+            .call("list consignments", Repeatable::Yes, |http| http.get(self.url("consignments")).query(&pairs))
+            .await?;
+        let total_count = response
+            .headers()
+            .get("x-total-count")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok());
+        let items = decode(response).await?;
+        Ok(Page { items, total_count })
+    }
+
+    /// Every consignment matching `query`, paged by `page_size` until a short page.
+    pub async fn list_all_consignments(
+        &self,
+        query: &ConsignmentQuery,
+        page_size: u32,
+    ) -> Result<Vec<Consignment>, NexusError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.list_consignments(query, page_size, all.len() as u64).await?;
+            let short = (page.items.len() as u32) < page_size;
+            all.extend(page.items);
+            if short {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// `GET consignments/{id}/labels` in `format`, for one pallet or all.
+    pub async fn labels(
+        &self,
+        id: NexusConsignmentId,
+        format: LabelFormat,
+        pallet_id: Option<i64>,
+    ) -> Result<FetchedFile, NexusError> {
+        let response = self
+            .call(&format!("labels of {id}"), Repeatable::Yes, |http| {
+                let request =
+                    http.get(self.url(&format!("consignments/{id}/labels"))).query(&[("format", format.query_value())]);
+                match pallet_id {
+                    Some(pallet) => request.query(&[("palletID", pallet)]),
+                    None => request,
+                }
+            })
+            .await?;
+        fetched(response).await
+    }
+
+    /// `POST consignments/{id}/cancel`.
+    pub async fn cancel(&self, id: NexusConsignmentId) -> Result<(), NexusError> {
+        self.call(&format!("cancel {id}"), Repeatable::Yes, |http| {
+            http.post(self.url(&format!("consignments/{id}/cancel")))
+        })
+        .await
+        .map(drop)
+    }
+
+    /// `GET consignments/{id}/events`, oldest first.
+    pub async fn events(&self, id: NexusConsignmentId) -> Result<Vec<Event>, NexusError> {
+        self.call_json(&format!("events of {id}"), Repeatable::Yes, |http| {
+            http.get(self.url(&format!("consignments/{id}/events")))
+        })
+        .await
+    }
+
+    /// `POST consignments/{id}/events`: a scan this depot performed.
+    pub async fn post_event(&self, id: NexusConsignmentId, event: &EventPost) -> Result<(), NexusError> {
+        self.call(&format!("post event on {id}"), Repeatable::No, |http| {
+            http.post(self.url(&format!("consignments/{id}/events"))).json(event)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// `GET consignments/{id}/attachments`.
+    pub async fn attachments(&self, id: NexusConsignmentId) -> Result<Vec<Attachment>, NexusError> {
+        self.call_json(&format!("attachments of {id}"), Repeatable::Yes, |http| {
+            http.get(self.url(&format!("consignments/{id}/attachments")))
+        })
+        .await
+    }
+
+    /// `GET attachments/{id}/content`.
+    pub async fn attachment_content(&self, attachment_id: i64) -> Result<FetchedFile, NexusError> {
+        let response = self
+            .call(&format!("attachment {attachment_id}"), Repeatable::Yes, |http| {
+                http.get(self.url(&format!("attachments/{attachment_id}/content")))
+            })
+            .await?;
+        fetched(response).await
+    }
+
+    /// `POST consignments/{id}/attachments` (multipart).
+    pub async fn upload_attachment(
+        &self,
+        id: NexusConsignmentId,
+        upload: &AttachmentUpload,
+    ) -> Result<Attachment, NexusError> {
+        self.call_json(&format!("upload attachment to {id}"), Repeatable::No, |http| {
+            let file = reqwest::multipart::Part::bytes(upload.bytes.clone())
+                .file_name(upload.file_name.clone())
+                .mime_str(&upload.content_type)
+                .unwrap_or_else(|_| {
+                    reqwest::multipart::Part::bytes(upload.bytes.clone()).file_name(upload.file_name.clone())
+                });
+            let mut form =
+                reqwest::multipart::Form::new().text("attachmentTypeCode", upload.kind.code()).part("file", file);
+            if let Some(signed_by) = &upload.signed_by {
+                form = form.text("signedBy", signed_by.clone());
+            }
+            if let Some(captured_at) = upload.captured_at {
+                form = form.text("capturedAt", captured_at.strftime("%Y-%m-%dT%H:%M:%S").to_string());
+            }
+            http.post(self.url(&format!("consignments/{id}/attachments"))).multipart(form)
+        })
+        .await
+    }
+
+    /// `PUT consignments/{id}/eta` with the Optimize key.
+    pub async fn put_eta(&self, id: NexusConsignmentId, eta: &EtaUpdate) -> Result<(), NexusError> {
+        let key = self.optimize_key.clone().ok_or_else(|| NexusError::Rejected {
+            status: 0,
+            title: "no Optimize API key is configured: ETA export is off".into(),
+            field_errors: Default::default(),
+        })?;
+        self.call(&format!("ETA of {id}"), Repeatable::Yes, |http| {
+            http.request(Method::PUT, self.url(&format!("consignments/{id}/eta")))
+                .header(OPTIMIZE_KEY_HEADER, key.expose())
+                .json(eta)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// A lookup table (`consignmentStatuses`, `services`, `palletTypes`, …), all pages.
+    pub async fn lookup(&self, table: &str, search_term: Option<&str>) -> Result<Vec<LookupRow>, NexusError> {
+        let mut rows: Vec<LookupRow> = Vec::new();
+        loop {
+            let offset = rows.len().to_string();
+            let page: Vec<LookupRow> = self
+                .call_json(&format!("lookup {table}"), Repeatable::Yes, |http| {
+                    let request = http.get(self.url(table)).query(&[("limit", "100"), ("offset", offset.as_str())]);
+                    match search_term {
+                        Some(term) => request.query(&[("searchTerm", term)]),
+                        None => request,
+                    }
+                })
+                .await?;
+            let short = page.len() < 100;
+            rows.extend(page);
+            if short {
+                return Ok(rows);
+            }
+        }
+    }
+}
+
+/// The header that carries the Optimize module's key on ETA pushes.
+pub const OPTIMIZE_KEY_HEADER: &str = "X-Optimize-Key";
+
+async fn read_problem(response: Response) -> ProblemDetails {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    serde_json::from_str::<ProblemDetails>(&text).unwrap_or_else(|_| ProblemDetails {
+        title: Some(if text.trim().is_empty() { status.to_string() } else { text.chars().take(300).collect() }),
+        status: Some(status.as_u16()),
+        ..ProblemDetails::default()
+    })
+}
+
+/// Passes a success through; maps a refusal to its error.
+async fn ensure_success(response: Response, what: &str) -> Result<Response, NexusError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let problem = read_problem(response).await;
+    let title = problem.title.or(problem.detail).unwrap_or_else(|| status.to_string());
+    Err(match status {
+        StatusCode::NOT_FOUND => NexusError::NotFound { what: what.to_owned() },
+        StatusCode::CONFLICT => NexusError::Conflict { title, field_errors: problem.errors },
+        _ => NexusError::Rejected { status: status.as_u16(), title, field_errors: problem.errors },
+    })
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, NexusError> {
+    let bytes = response.bytes().await.map_err(|err| NexusError::Malformed(format!("body cut short: {err}")))?;
+    serde_json::from_slice(&bytes).map_err(|err| NexusError::Malformed(format!("{err}")))
+}
+
+async fn fetched(response: Response) -> Result<FetchedFile, NexusError> {
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let bytes = response.bytes().await.map_err(|err| NexusError::Malformed(format!("body cut short: {err}")))?;
+    Ok(FetchedFile { content_type, bytes: bytes.to_vec() })
+}

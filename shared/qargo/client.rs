@@ -1,0 +1,494 @@
+//! The Qargo API client.
+//!
+//! - **One token for the whole tenant**: the OAuth token lives in the shared [`TokenCache`], so all
+//!   function instances together stay inside Qargo's 5 token calls per hour. A new token is fetched
+//!   only when the cached one expires or is refused, and only by the instance that wins the cache's
+//!   refresh claim; the others wait for it.
+//! - **Pacing**: API calls (not webhooks) go through a [`Pacer`] at ≤ 2 requests/s, and a 429 waits
+//!   for its `Retry-After`.
+//! - **Webhooks** (`/v1/webhook/…`) use their own HTTP Basic credentials and answer `{errors}`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use super::error::QargoError;
+use super::wire::{
+    ContentUpload, Document, Paged, TokenResponse, Upload, UploadStatus, ValidationErrors, WebhookAnswer,
+};
+use crate::config::{Credentials, QargoClient as OAuthClient, Secret};
+use crate::http::{RetryPolicy, base_with_slash, retry_after};
+use crate::store::{CachedToken, TokenCache};
+
+/// Spaces API calls evenly so a process stays under Qargo's request rate. Shared by every client
+/// of the process (clone the `Arc`).
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next_slot: Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    /// At most `per_second` calls a second.
+    pub fn new(per_second: f64) -> Pacer {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / per_second.max(0.001)),
+            next_slot: Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Qargo's sustained limit: 2 requests a second.
+    pub fn qargo_limit() -> Pacer {
+        Pacer::new(2.0)
+    }
+
+    /// Waits for this caller's turn.
+    pub async fn wait_turn(&self) {
+        let slot = {
+            let mut next = self.next_slot.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// How long before expiry a cached token is replaced.
+const TOKEN_MARGIN: SignedDuration = SignedDuration::from_secs(120);
+/// How long an instance may take to fetch a token before another may try.
+const REFRESH_LEASE: SignedDuration = SignedDuration::from_secs(20);
+
+/// A Qargo client. Cheap to build; the token cache and pacer are what instances share.
+#[derive(Clone)]
+pub struct QargoClient {
+    http: reqwest::Client,
+    base_url: String,
+    oauth: OAuthClient,
+    webhook: Credentials,
+    tokens: Arc<dyn TokenCache>,
+    pacer: Arc<Pacer>,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for QargoClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QargoClient")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.oauth.client_id)
+            .finish()
+    }
+}
+
+impl QargoClient {
+    /// A client of the Qargo API at `base_url` (the host, e.g. `https://api.qargo.com/`).
+    pub fn new(
+        base_url: &str,
+        oauth: OAuthClient,
+        webhook: Credentials,
+        tokens: Arc<dyn TokenCache>,
+        pacer: Arc<Pacer>,
+        retry: RetryPolicy,
+    ) -> QargoClient {
+        QargoClient {
+            http: retry.http_client(),
+            base_url: base_with_slash(base_url),
+            oauth,
+            webhook,
+            tokens,
+            pacer,
+            retry,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path.trim_start_matches('/'))
+    }
+
+    fn token_name(&self) -> String {
+        format!("qargo#{}", self.oauth.client_id)
+    }
+
+    // ---- the shared token ------------------------------------------------------------------------
+
+    /// A valid access token: the cached one, or a new one fetched by exactly one instance.
+    async fn access_token(&self, started: Instant) -> Result<Secret, QargoError> {
+        let name = self.token_name();
+        loop {
+            let now = Timestamp::now();
+            if let Some(cached) = self.tokens.get(&name).await?
+                && cached.expires_at > now + TOKEN_MARGIN
+            {
+                return Ok(cached.token);
+            }
+            if self.tokens.claim_refresh(&name, now, REFRESH_LEASE).await? {
+                let token = self.fetch_token(started).await?;
+                self.tokens.put(&name, &token).await?;
+                return Ok(token.token);
+            }
+            if started.elapsed() > self.retry.budget {
+                return Err(QargoError::Unavailable {
+                    attempts: 0,
+                    elapsed: started.elapsed(),
+                    last: "waited for another instance to fetch the Qargo token".into(),
+                });
+            }
+            // Another instance is fetching it: wait for it to land in the cache.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Marks `refused` as dead in the cache, unless another instance already replaced it.
+    async fn forget_token(&self, refused: &Secret) -> Result<(), QargoError> {
+        let name = self.token_name();
+        if let Some(cached) = self.tokens.get(&name).await?
+            && cached.token == *refused
+        {
+            self.tokens.put(&name, &CachedToken { token: cached.token, expires_at: Timestamp::now() }).await?;
+        }
+        Ok(())
+    }
+
+    async fn fetch_token(&self, started: Instant) -> Result<CachedToken, QargoError> {
+        let response = self
+            .send_with_retries(started, true, || {
+                self.http
+                    .post(self.url("v1/auth/token"))
+                    .basic_auth(&self.oauth.client_id, Some(self.oauth.client_secret.expose()))
+                    .json(&serde_json::json!({}))
+            })
+            .await?;
+        match response.status() {
+            StatusCode::TOO_MANY_REQUESTS => {
+                return Err(QargoError::TokenLimit {
+                    retry_after: retry_after(&response).unwrap_or(Duration::from_secs(60)),
+                });
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(QargoError::Unauthorized { which: "OAuth client" });
+            }
+            _ => {}
+        }
+        let answer: TokenResponse = decode(check(response, "token").await?).await?;
+        let lifetime = SignedDuration::from_secs(answer.expires_in.unwrap_or(3600).max(1));
+        tracing::info!(expires_in = lifetime.as_secs(), "fetched a new Qargo token");
+        Ok(CachedToken { token: Secret::new(answer.access_token), expires_at: Timestamp::now() + lifetime })
+    }
+
+    // ---- sending ---------------------------------------------------------------------------------
+
+    /// Sends until an answer other than 429 / 5xx / a connection failure, within the policy. A 429
+    /// from the token endpoint is returned at once: its wait is an hour, not a back-off.
+    async fn send_with_retries(
+        &self,
+        started: Instant,
+        paced: bool,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, QargoError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if paced {
+                self.pacer.wait_turn().await;
+            }
+            let (failure, wait) = match build().send().await {
+                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    if response.url().path().ends_with("/auth/token") {
+                        return Ok(response);
+                    }
+                    let wait = retry_after(&response).unwrap_or_else(|| self.retry.backoff(attempt));
+                    ("429 rate limited".to_owned(), wait)
+                }
+                Ok(response) if response.status().is_server_error() => {
+                    (response.status().to_string(), self.retry.backoff(attempt))
+                }
+                Ok(response) => return Ok(response),
+                Err(err) if err.is_connect() || err.is_timeout() => (err.to_string(), self.retry.backoff(attempt)),
+                Err(err) => {
+                    return Err(QargoError::Unavailable {
+                        attempts: attempt,
+                        elapsed: started.elapsed(),
+                        last: err.to_string(),
+                    });
+                }
+            };
+            if !self.retry.allows(attempt, started.elapsed(), wait) {
+                return Err(QargoError::Unavailable { attempts: attempt, elapsed: started.elapsed(), last: failure });
+            }
+            tracing::debug!(attempt, ?wait, %failure, "Qargo call failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// An OAuth API call: paced, with the shared token, one token renewal on 401.
+    async fn api_call(
+        &self,
+        what: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, QargoError> {
+        let started = Instant::now();
+        let mut renewed = false;
+        loop {
+            let token = self.access_token(started).await?;
+            let response =
+                self.send_with_retries(started, true, || build(&self.http).bearer_auth(token.expose())).await;
+            let response = match response {
+                Ok(response) => response,
+                Err(err) => return Err(err),
+            };
+            if response.status() == StatusCode::UNAUTHORIZED {
+                if renewed {
+                    return Err(QargoError::Unauthorized { which: "OAuth client" });
+                }
+                renewed = true;
+                self.forget_token(&token).await?;
+                continue;
+            }
+            return check(response, what).await;
+        }
+    }
+
+    /// A webhook call: HTTP Basic with the webhook credentials, no pacing (outside the API limit).
+    async fn webhook_call(
+        &self,
+        what: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<WebhookAnswer, QargoError> {
+        let started = Instant::now();
+        let response = self
+            .send_with_retries(started, false, || {
+                build(&self.http).basic_auth(&self.webhook.username, Some(self.webhook.password.expose()))
+            })
+            .await?;
+        if matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return Err(QargoError::Unauthorized { which: "webhook" });
+        }
+        let status = response.status();
+        let text = response.text().await.map_err(|err| QargoError::Malformed(err.to_string()))?;
+        let answer: WebhookAnswer = if text.trim().is_empty() {
+            WebhookAnswer::default()
+        } else {
+            match serde_json::from_str(&text) {
+                Ok(answer) => answer,
+                Err(_) if !status.is_success() => return Err(refusal(status, &text, what)),
+                Err(err) => return Err(QargoError::Malformed(err.to_string())),
+            }
+        };
+        if !answer.errors.is_empty() {
+            return Err(QargoError::WebhookRefused { errors: answer.errors });
+        }
+        if !status.is_success() {
+            return Err(refusal(status, &text, what));
+        }
+        Ok(answer)
+    }
+
+    // ---- the routes ------------------------------------------------------------------------------
+
+    /// An API GET whose answer is JSON.
+    async fn get_json<T: DeserializeOwned>(&self, what: &str, path: &str) -> Result<T, QargoError> {
+        decode(self.api_call(what, |http| http.get(self.url(path))).await?).await
+    }
+
+    /// `GET /me`: who the OAuth client is.
+    pub async fn me(&self) -> Result<serde_json::Value, QargoError> {
+        self.get_json("me", "v1/me").await
+    }
+
+    /// `POST /v1/orders/order/upload`: starts an asynchronous import of `order` (an `OrderInput`).
+    pub async fn upload_order(&self, order: &(impl Serialize + Sync)) -> Result<Upload, QargoError> {
+        decode(self.api_call("order upload", |http| http.post(self.url("v1/orders/order/upload")).json(order)).await?)
+            .await
+    }
+
+    /// `GET /v1/orders/order/upload/{id}`.
+    pub async fn upload_status(&self, upload_id: &str) -> Result<Upload, QargoError> {
+        self.get_json(&format!("upload {upload_id}"), &format!("v1/orders/order/upload/{upload_id}")).await
+    }
+
+    /// Uploads `order` and follows the upload until COMPLETED, DUPLICATE (both answered) or ERROR
+    /// (an error), checking every `poll_every`, for at most `patience`.
+    pub async fn upload_order_and_wait(
+        &self,
+        order_identifier: &str,
+        order: &(impl Serialize + Sync),
+        poll_every: Duration,
+        patience: Duration,
+    ) -> Result<Upload, QargoError> {
+        let started = Instant::now();
+        let mut upload = self.upload_order(order).await?;
+        while !upload.upload_status.is_final() {
+            if started.elapsed() > patience {
+                return Err(QargoError::Unavailable {
+                    attempts: 0,
+                    elapsed: started.elapsed(),
+                    last: format!("upload {} still {:?}", upload.upload_id, upload.upload_status),
+                });
+            }
+            tokio::time::sleep(poll_every).await;
+            upload = self.upload_status(&upload.upload_id).await?;
+        }
+        match upload.upload_status {
+            UploadStatus::Error | UploadStatus::Skipped => Err(QargoError::UploadFailed {
+                order_identifier: order_identifier.to_owned(),
+                reason: upload.message.clone().unwrap_or_else(|| format!("{:?}", upload.upload_status)),
+            }),
+            _ => Ok(upload),
+        }
+    }
+
+    /// `GET /v1/orders/order/{id}`.
+    pub async fn order(&self, order_id: &str) -> Result<serde_json::Value, QargoError> {
+        self.get_json(&format!("order {order_id}"), &format!("v1/orders/order/{order_id}")).await
+    }
+
+    /// `GET /v1/orders/order/{id}/status`.
+    pub async fn order_status(&self, order_id: &str) -> Result<serde_json::Value, QargoError> {
+        self.get_json(&format!("status of order {order_id}"), &format!("v1/orders/order/{order_id}/status")).await
+    }
+
+    /// `GET /v1/orders/order/{id}/documents`, every page.
+    pub async fn order_documents(&self, order_id: &str) -> Result<Vec<Document>, QargoError> {
+        let path = format!("v1/orders/order/{order_id}/documents");
+        let mut documents = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let response = self
+                .api_call(&format!("documents of order {order_id}"), |http| {
+                    let request = http.get(self.url(&path));
+                    match &cursor {
+                        Some(cursor) => request.query(&[("cursor", cursor)]),
+                        None => request,
+                    }
+                })
+                .await?;
+            let page: Paged<Document> = decode(response).await?;
+            documents.extend(page.items);
+            match page.next_cursor {
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                _ => return Ok(documents),
+            }
+        }
+    }
+
+    /// `GET /v1/documents/document/{id}/download?direct=true`: the bytes and their MIME type.
+    pub async fn download_document(&self, document_id: &str) -> Result<(String, Vec<u8>), QargoError> {
+        let path = format!("v1/documents/document/{document_id}/download");
+        let response = self
+            .api_call(&format!("document {document_id}"), |http| http.get(self.url(&path)).query(&[("direct", "true")]))
+            .await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = response.bytes().await.map_err(|err| QargoError::Malformed(err.to_string()))?;
+        Ok((content_type, bytes.to_vec()))
+    }
+
+    /// `POST /v1/documents/document/upload_content`: stores a file for a later `remote_document`.
+    pub async fn upload_content(
+        &self,
+        file_name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, QargoError> {
+        let response = self
+            .api_call("upload content", |http| {
+                let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(file_name.to_owned());
+                let part =
+                    part.mime_str(content_type).unwrap_or_else(|_| reqwest::multipart::Part::bytes(bytes.clone()));
+                let form = reqwest::multipart::Form::new().part("file", part);
+                http.post(self.url("v1/documents/document/upload_content")).multipart(form)
+            })
+            .await?;
+        decode::<ContentUpload>(response).await.map(|upload| upload.upload_id)
+    }
+
+    /// `POST /v1/webhook/subco-status-update` with `{updates:[…]}`.
+    pub async fn subco_status_update(&self, body: &(impl Serialize + Sync)) -> Result<WebhookAnswer, QargoError> {
+        self.webhook_call("status update", |http| http.post(self.url("v1/webhook/subco-status-update")).json(body))
+            .await
+    }
+
+    /// `POST /v1/webhook/subco-document-upload`: a file onto a stop.
+    pub async fn subco_document_upload(
+        &self,
+        stop_id: &str,
+        question_path_key: &str,
+        file_name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<WebhookAnswer, QargoError> {
+        self.webhook_call("document upload", |http| {
+            http.post(self.url("v1/webhook/subco-document-upload"))
+                .query(&[("question_path_key", question_path_key), ("stop_id", stop_id)])
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .header(reqwest::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\""))
+                .body(bytes.clone())
+        })
+        .await
+    }
+
+    /// `POST /v1/webhook/document-import`: a file onto the one order with this customer reference.
+    pub async fn document_import(
+        &self,
+        customer_reference_number: &str,
+        document_type: &str,
+        file_name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<WebhookAnswer, QargoError> {
+        self.webhook_call("document import", |http| {
+            http.post(self.url("v1/webhook/document-import"))
+                .query(&[
+                    ("filename", file_name),
+                    ("document_type", document_type),
+                    ("customer_reference_number", customer_reference_number),
+                ])
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes.clone())
+        })
+        .await
+    }
+}
+
+/// Passes a success through; maps a refusal to its error.
+async fn check(response: Response, what: &str) -> Result<Response, QargoError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    Err(refusal(status, &text, what))
+}
+
+fn refusal(status: StatusCode, text: &str, what: &str) -> QargoError {
+    match status {
+        StatusCode::NOT_FOUND => QargoError::NotFound { what: what.to_owned() },
+        StatusCode::BAD_REQUEST => {
+            let parsed: ValidationErrors = serde_json::from_str(text).unwrap_or_default();
+            QargoError::Invalid {
+                message: parsed.message.unwrap_or_else(|| text.chars().take(300).collect()),
+                errors: parsed.errors,
+            }
+        }
+        StatusCode::UNPROCESSABLE_ENTITY => QargoError::Unprocessable { detail: text.chars().take(1000).collect() },
+        _ => QargoError::Unavailable {
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            last: format!("{status}: {}", text.chars().take(300).collect::<String>()),
+        },
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, QargoError> {
+    let bytes = response.bytes().await.map_err(|err| QargoError::Malformed(format!("body cut short: {err}")))?;
+    serde_json::from_slice(&bytes).map_err(|err| QargoError::Malformed(err.to_string()))
+}

@@ -1,0 +1,8 @@
+//! The Qargo API: wire types (`wire`) and the client (`client`).
+
+pub mod client;
+pub mod error;
+pub mod wire;
+
+pub use client::{Pacer, QargoClient};
+pub use error::QargoError;
