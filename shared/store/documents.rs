@@ -18,6 +18,18 @@ pub struct StoredDocument {
     pub size: u64,
 }
 
+impl StoredDocument {
+    /// What `bytes` stored under `key` as `content_type` is.
+    pub fn describe(key: &str, content_type: &str, bytes: &[u8]) -> StoredDocument {
+        StoredDocument {
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            sha256: sha256_hex(bytes),
+            size: bytes.len() as u64,
+        }
+    }
+}
+
 /// The document store port.
 #[async_trait]
 pub trait DocumentStore: Send + Sync {

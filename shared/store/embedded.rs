@@ -9,7 +9,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::documents::check_key;
 use super::kv::{Decide, KvBackend, KvStore};
-use super::{DocumentStore, StoredDocument, sha256_hex};
+use super::{DocumentStore, StoredDocument};
 use crate::error::StoreError;
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
@@ -120,12 +120,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 impl DocumentStore for DirectoryDocuments {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<StoredDocument, StoreError> {
         let (file, meta) = self.paths(key)?;
-        let stored = StoredDocument {
-            key: key.to_owned(),
-            content_type: content_type.to_owned(),
-            sha256: sha256_hex(&bytes),
-            size: bytes.len() as u64,
-        };
+        let stored = StoredDocument::describe(key, content_type, &bytes);
         write_atomically(&file, &bytes)?;
         write_atomically(&meta, &serde_json::to_vec(&stored).expect("metadata serialises"))?;
         Ok(stored)

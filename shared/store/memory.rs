@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::documents::check_key;
 use super::kv::{Decide, KvBackend, KvStore};
-use super::{DocumentStore, StoredDocument, sha256_hex};
+use super::{DocumentStore, StoredDocument};
 use crate::error::StoreError;
 
 /// A [`KvBackend`] in a mutex-guarded map.
@@ -52,12 +52,7 @@ pub struct MemoryDocuments {
 impl DocumentStore for MemoryDocuments {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<StoredDocument, StoreError> {
         check_key(key)?;
-        let stored = StoredDocument {
-            key: key.to_owned(),
-            content_type: content_type.to_owned(),
-            sha256: sha256_hex(&bytes),
-            size: bytes.len() as u64,
-        };
+        let stored = StoredDocument::describe(key, content_type, &bytes);
         self.documents.lock().expect("memory documents lock").insert(key.to_owned(), (stored.clone(), bytes));
         Ok(stored)
     }

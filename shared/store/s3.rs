@@ -8,7 +8,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::documents::check_key;
-use super::{DocumentStore, StoredDocument, sha256_hex};
+use super::{DocumentStore, StoredDocument};
 use crate::error::StoreError;
 
 const SHA256_METADATA: &str = "sha256";
@@ -41,12 +41,7 @@ fn is_not_found<E>(err: &SdkError<E, HttpResponse>) -> bool {
 impl DocumentStore for S3Documents {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<StoredDocument, StoreError> {
         check_key(key)?;
-        let stored = StoredDocument {
-            key: key.to_owned(),
-            content_type: content_type.to_owned(),
-            sha256: sha256_hex(&bytes),
-            size: bytes.len() as u64,
-        };
+        let stored = StoredDocument::describe(key, content_type, &bytes);
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -75,16 +70,8 @@ impl DocumentStore for S3Documents {
             .map_err(|err| StoreError::backend("S3", "GetObject body", err))?
             .into_bytes()
             .to_vec();
-        Ok(Some((
-            StoredDocument {
-                key: key.to_owned(),
-                content_type,
-                // Hash what we read rather than trust the metadata: a reader gets what is there.
-                sha256: sha256_hex(&bytes),
-                size: bytes.len() as u64,
-            },
-            bytes,
-        )))
+        // Hash what we read rather than trust the metadata: a reader gets what is there.
+        Ok(Some((StoredDocument::describe(key, &content_type, &bytes), bytes)))
     }
 
     async fn head(&self, key: &str) -> Result<Option<StoredDocument>, StoreError> {
