@@ -85,3 +85,78 @@ mod tests {
         assert_eq!(base_with_slash("http://x/v1//"), "http://x/v1/");
     }
 }
+
+/// How one attempt of a call ended.
+#[derive(Debug)]
+pub enum Attempt {
+    /// An answer worth returning: success or a definite refusal.
+    Answer(Response),
+    /// A transient failure; try again after `wait` (or the policy's back-off).
+    Retry {
+        /// What went wrong.
+        failure: String,
+        /// `Retry-After`, when the server gave one.
+        wait: Option<Duration>,
+    },
+    /// A failure that another attempt would not mend (or might repeat a side effect).
+    Stop(String),
+}
+
+impl Attempt {
+    /// Classifies a sent request: 429 and 5xx are retried (429 after its `Retry-After`), and so is
+    /// a connection failure (nothing reached the server); a timeout or broken body only when the
+    /// request is `repeatable`, since the server may have acted on it.
+    pub fn classify(sent: Result<Response, reqwest::Error>, repeatable: bool) -> Attempt {
+        match sent {
+            Ok(response) if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                Attempt::Retry { failure: "429 rate limited".into(), wait: retry_after(&response) }
+            }
+            Ok(response) if response.status().is_server_error() => {
+                Attempt::Retry { failure: response.status().to_string(), wait: None }
+            }
+            Ok(response) => Attempt::Answer(response),
+            Err(err) if err.is_connect() || (repeatable && (err.is_timeout() || err.is_body())) => {
+                Attempt::Retry { failure: err.to_string(), wait: None }
+            }
+            Err(err) => Attempt::Stop(err.to_string()),
+        }
+    }
+}
+
+/// A call that ran out of attempts or time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GaveUp {
+    /// Attempts made.
+    pub attempts: u32,
+    /// Time spent since the call started.
+    pub elapsed: Duration,
+    /// The last failure.
+    pub last: String,
+}
+
+/// Runs `attempt_once` (given the attempt number, from 1) until it answers, stops, or the policy
+/// is spent; waits between attempts as the attempt or the back-off says.
+pub async fn with_retries<Once, Sent>(
+    policy: &RetryPolicy,
+    started: std::time::Instant,
+    mut attempt_once: Once,
+) -> Result<Response, GaveUp>
+where
+    Once: FnMut(u32) -> Sent,
+    Sent: Future<Output = Attempt>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (failure, wait) = match attempt_once(attempt).await {
+            Attempt::Answer(response) => return Ok(response),
+            Attempt::Stop(last) => return Err(GaveUp { attempts: attempt, elapsed: started.elapsed(), last }),
+            Attempt::Retry { failure, wait } => (failure, wait.unwrap_or_else(|| policy.backoff(attempt))),
+        };
+        if !policy.allows(attempt, started.elapsed(), wait) {
+            return Err(GaveUp { attempts: attempt, elapsed: started.elapsed(), last: failure });
+        }
+        tracing::debug!(attempt, ?wait, %failure, "call failed; retrying");
+        tokio::time::sleep(wait).await;
+    }
+}

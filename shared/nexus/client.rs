@@ -23,7 +23,7 @@ use super::wire::{
 };
 use crate::config::{Credentials, Secret};
 use crate::domain::{DocumentKind, NexusConsignmentId};
-use crate::http::{RetryPolicy, base_with_slash, retry_after};
+use crate::http::{Attempt, RetryPolicy, base_with_slash, with_retries};
 
 /// Token lifetime when Nexus does not say (the seen 60 minutes).
 const DEFAULT_TOKEN_SECONDS: i64 = 3600;
@@ -269,37 +269,15 @@ impl NexusClient {
         repeatable: Repeatable,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, NexusError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (failure, wait) = match build().send().await {
-                Ok(response) => match response.status() {
-                    StatusCode::TOO_MANY_REQUESTS => {
-                        let wait = retry_after(&response).unwrap_or_else(|| self.backoff(attempt));
-                        ("429 rate limited".to_owned(), wait)
-                    }
-                    status if status.is_server_error() => (format!("{status}"), self.backoff(attempt)),
-                    _ => return Ok(response),
-                },
-                Err(err)
-                    if err.is_connect() || (repeatable == Repeatable::Yes && (err.is_timeout() || err.is_body())) =>
-                {
-                    (format!("{err}"), self.backoff(attempt))
-                }
-                Err(err) => {
-                    return Err(NexusError::Unavailable {
-                        attempts: attempt,
-                        elapsed: started.elapsed(),
-                        last: format!("{err}"),
-                    });
-                }
-            };
-            if !self.retry.allows(attempt, started.elapsed(), wait) {
-                return Err(NexusError::Unavailable { attempts: attempt, elapsed: started.elapsed(), last: failure });
-            }
-            tracing::debug!(attempt, ?wait, %failure, "Nexus call failed; retrying");
-            tokio::time::sleep(wait).await;
-        }
+        with_retries(&self.retry, started, |_| async {
+            Attempt::classify(build().send().await, repeatable == Repeatable::Yes)
+        })
+        .await
+        .map_err(|gave_up| NexusError::Unavailable {
+            attempts: gave_up.attempts,
+            elapsed: gave_up.elapsed,
+            last: gave_up.last,
+        })
     }
 
     fn backoff(&self, attempt: u32) -> Duration {

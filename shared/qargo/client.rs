@@ -22,7 +22,7 @@ use super::wire::{
     ContentUpload, Document, Paged, TokenResponse, Upload, UploadStatus, ValidationErrors, WebhookAnswer,
 };
 use crate::config::{Credentials, QargoClient as OAuthClient, Secret};
-use crate::http::{RetryPolicy, base_with_slash, retry_after};
+use crate::http::{Attempt, RetryPolicy, base_with_slash, retry_after, with_retries};
 use crate::store::{CachedToken, TokenCache};
 
 /// Spaces API calls evenly so a process stays under Qargo's request rate. Shared by every client
@@ -63,6 +63,15 @@ impl Pacer {
 const TOKEN_MARGIN: SignedDuration = SignedDuration::from_secs(120);
 /// How long an instance may take to fetch a token before another may try.
 const REFRESH_LEASE: SignedDuration = SignedDuration::from_secs(20);
+
+/// Which door of Qargo a call uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    /// OAuth API routes: paced, inside the request limit.
+    Api,
+    /// `/v1/webhook/…`: Basic auth, outside the limit.
+    Webhook,
+}
 
 /// A Qargo client. Cheap to build; the token cache and pacer are what instances share.
 #[derive(Clone)]
@@ -156,7 +165,7 @@ impl QargoClient {
 
     async fn fetch_token(&self, started: Instant) -> Result<CachedToken, QargoError> {
         let response = self
-            .send_with_retries(started, true, || {
+            .send_with_retries(started, CallKind::Api, || {
                 self.http
                     .post(self.url("v1/auth/token"))
                     .basic_auth(&self.oauth.client_id, Some(self.oauth.client_secret.expose()))
@@ -182,47 +191,37 @@ impl QargoClient {
 
     // ---- sending ---------------------------------------------------------------------------------
 
-    /// Sends until an answer other than 429 / 5xx / a connection failure, within the policy. A 429
-    /// from the token endpoint is returned at once: its wait is an hour, not a back-off.
+    /// Sends until an answer other than 429 / 5xx / a connection failure, within the policy; API
+    /// calls wait for their turn first. A 429 from the token endpoint is returned at once: its wait
+    /// is up to an hour, not a back-off.
     async fn send_with_retries(
         &self,
         started: Instant,
-        paced: bool,
+        kind: CallKind,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, QargoError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            if paced {
+        with_retries(&self.retry, started, |_| async {
+            if kind == CallKind::Api {
                 self.pacer.wait_turn().await;
             }
-            let (failure, wait) = match build().send().await {
-                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
-                    if response.url().path().ends_with("/auth/token") {
-                        return Ok(response);
-                    }
-                    let wait = retry_after(&response).unwrap_or_else(|| self.retry.backoff(attempt));
-                    ("429 rate limited".to_owned(), wait)
+            match build().send().await {
+                Ok(response)
+                    if response.status() == StatusCode::TOO_MANY_REQUESTS
+                        && response.url().path().ends_with("/auth/token") =>
+                {
+                    Attempt::Answer(response)
                 }
-                Ok(response) if response.status().is_server_error() => {
-                    (response.status().to_string(), self.retry.backoff(attempt))
-                }
-                Ok(response) => return Ok(response),
-                Err(err) if err.is_connect() || err.is_timeout() => (err.to_string(), self.retry.backoff(attempt)),
-                Err(err) => {
-                    return Err(QargoError::Unavailable {
-                        attempts: attempt,
-                        elapsed: started.elapsed(),
-                        last: err.to_string(),
-                    });
-                }
-            };
-            if !self.retry.allows(attempt, started.elapsed(), wait) {
-                return Err(QargoError::Unavailable { attempts: attempt, elapsed: started.elapsed(), last: failure });
+                // API calls are reads or keyed by an identifier; a webhook call repeated after a
+                // timeout could record a scan twice.
+                sent => Attempt::classify(sent, kind == CallKind::Api),
             }
-            tracing::debug!(attempt, ?wait, %failure, "Qargo call failed; retrying");
-            tokio::time::sleep(wait).await;
-        }
+        })
+        .await
+        .map_err(|gave_up| QargoError::Unavailable {
+            attempts: gave_up.attempts,
+            elapsed: gave_up.elapsed,
+            last: gave_up.last,
+        })
     }
 
     /// An OAuth API call: paced, with the shared token, one token renewal on 401.
@@ -236,7 +235,7 @@ impl QargoClient {
         loop {
             let token = self.access_token(started).await?;
             let response =
-                self.send_with_retries(started, true, || build(&self.http).bearer_auth(token.expose())).await;
+                self.send_with_retries(started, CallKind::Api, || build(&self.http).bearer_auth(token.expose())).await;
             let response = match response {
                 Ok(response) => response,
                 Err(err) => return Err(err),
@@ -261,7 +260,7 @@ impl QargoClient {
     ) -> Result<WebhookAnswer, QargoError> {
         let started = Instant::now();
         let response = self
-            .send_with_retries(started, false, || {
+            .send_with_retries(started, CallKind::Webhook, || {
                 build(&self.http).basic_auth(&self.webhook.username, Some(self.webhook.password.expose()))
             })
             .await?;
