@@ -1,0 +1,212 @@
+//! The HTTP server: shared state, the router, request counters and fault injection.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Presented;
+use crate::clock::Clock;
+use crate::errors::ApiError;
+use crate::options::SimOptions;
+use crate::world::World;
+
+/// Per-route request counts. Only Qargo's routes (`/v1/…`, `/me`) are counted, not `/_sim/…`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// All counted requests.
+    pub total: u64,
+    /// One line per route (method + route template, e.g. `GET /v1/orders/order/{order_id}`).
+    pub routes: Vec<RouteCount>,
+}
+
+/// The requests one route received.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouteCount {
+    /// HTTP method.
+    pub method: String,
+    /// Route template.
+    pub route: String,
+    /// Requests.
+    pub total: u64,
+    /// By the credential presented: `oauth` (Bearer), `basic`, `none`.
+    pub by_auth: BTreeMap<String, u64>,
+    /// By answer status (`"200"`, `"429"`, …).
+    pub by_status: BTreeMap<String, u64>,
+}
+
+impl RequestCounts {
+    fn find(&self, method: &str, route: &str) -> Option<&RouteCount> {
+        self.routes.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.route == route)
+    }
+
+    /// Requests to `method route` (route as its template, e.g. `/v1/orders/order/{order_id}`).
+    pub fn count(&self, method: &str, route: &str) -> u64 {
+        self.find(method, route).map(|r| r.total).unwrap_or(0)
+    }
+
+    /// Requests to `method route` answered with `status`.
+    pub fn count_with_status(&self, method: &str, route: &str, status: u16) -> u64 {
+        self.find(method, route).and_then(|r| r.by_status.get(&status.to_string()).copied()).unwrap_or(0)
+    }
+
+    /// Requests to `method route` that presented `auth` (`oauth`, `basic`, `none`).
+    pub fn count_with_auth(&self, method: &str, route: &str, auth: &str) -> u64 {
+        self.find(method, route).and_then(|r| r.by_auth.get(auth).copied()).unwrap_or(0)
+    }
+}
+
+/// Faults to inject. `POST /_sim/faults` replaces them as a whole (`{}` clears them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Answer every Qargo route (`/v1/…`, `/me`) with `503`.
+    #[serde(default)]
+    pub outage: bool,
+    /// Delay every Qargo route by this many milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// End every upload resolved from now on in `ERROR` with this message.
+    #[serde(default)]
+    pub upload_error: Option<String>,
+}
+
+/// State shared by every handler.
+#[derive(Debug)]
+pub struct Shared {
+    /// The options the simulator was started with.
+    pub options: SimOptions,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The tenant.
+    pub world: Mutex<World>,
+    /// Request counters.
+    pub counts: Mutex<BTreeMap<(String, String), RouteCount>>,
+    /// Active faults.
+    pub faults: Mutex<Faults>,
+    /// The outbound HTTP client.
+    pub http: reqwest::Client,
+    /// `http://host:port` without a trailing slash.
+    pub base_url: String,
+}
+
+/// Cheap handle on the shared state.
+#[derive(Debug, Clone)]
+pub struct AppState(pub(crate) Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub(crate) fn new(options: SimOptions, addr: SocketAddr) -> AppState {
+        let base_url = options
+            .public_base_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let http = reqwest::Client::builder()
+            .timeout(options.outbound.timeout)
+            .connect_timeout(options.outbound.timeout.min(Duration::from_secs(10)))
+            .build()
+            .expect("a plain HTTP client builds");
+        let world = World::new(&options);
+        AppState(Arc::new(Shared {
+            clock: options.clock.clone(),
+            options,
+            world: Mutex::new(world),
+            counts: Mutex::new(BTreeMap::new()),
+            faults: Mutex::new(Faults::default()),
+            http,
+            base_url,
+        }))
+    }
+
+    /// The tenant, locked. Never held across an `.await`.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn faults(&self) -> Faults {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn request_counts(&self) -> RequestCounts {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let routes: Vec<RouteCount> = counts.values().cloned().collect();
+        RequestCounts { total: routes.iter().map(|r| r.total).sum(), routes }
+    }
+
+    pub(crate) fn reset_request_counts(&self) {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let auth = Presented::from_header(request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+        .kind()
+        .to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let mut counts = state.counts.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = counts.entry((route.clone(), method.clone())).or_insert_with(|| RouteCount {
+        method,
+        route,
+        ..RouteCount::default()
+    });
+    entry.total += 1;
+    *entry.by_auth.entry(auth).or_default() += 1;
+    *entry.by_status.entry(status).or_default() += 1;
+    response
+}
+
+async fn inject_faults(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let faults = state.faults();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if faults.outage {
+        return ApiError::Unavailable.into_response();
+    }
+    next.run(request).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Not Found".into())
+}
+
+/// The whole router.
+pub(crate) fn router(state: AppState) -> Router {
+    use crate::{admin, api, webhooks};
+    let qargo = Router::new()
+        .route("/v1/auth/token", post(api::token))
+        .route("/v1/me", get(api::me))
+        .route("/me", get(api::me))
+        .route("/v1/orders/order/upload", post(api::upload_order))
+        .route("/v1/orders/order/upload/{upload_id}", get(api::upload_status))
+        .route("/v1/orders/order/{order_id}", get(api::get_order))
+        .route("/v1/orders/order/{order_id}/status", get(api::get_order_status))
+        .route("/v1/orders/order/{order_id}/documents", get(api::order_documents))
+        .route("/v1/trips/trip/{trip_id}/documents", get(api::trip_documents))
+        .route("/v1/documents/document/{document_id}/download", get(api::download_document))
+        .route("/v1/documents/document/upload_content", post(api::upload_content))
+        .route("/v1/webhook/subco-status-update", post(webhooks::status_update))
+        .route("/v1/webhook/subco-document-upload", post(webhooks::document_upload))
+        .route("/v1/webhook/document-import", post(webhooks::document_import))
+        .route_layer(from_fn_with_state(state.clone(), inject_faults))
+        .route_layer(from_fn_with_state(state.clone(), count_requests));
+    qargo.merge(admin::router()).fallback(not_found).layer(DefaultBodyLimit::max(64 * 1024 * 1024)).with_state(state)
+}
