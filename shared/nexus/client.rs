@@ -35,6 +35,8 @@ struct Session {
     bearer: Secret,
     refresh: Option<Secret>,
     expires: Instant,
+    /// Renew this long before expiry: a minute, or a tenth of a short lifetime.
+    renew_margin: Duration,
     generation: u64,
 }
 
@@ -202,7 +204,7 @@ impl NexusClient {
     async fn bearer(&self, started: Instant) -> Result<(Secret, u64), NexusError> {
         let mut session = self.session.lock().await;
         if let Some(current) = session.as_ref()
-            && current.expires > Instant::now() + RENEW_MARGIN
+            && current.expires > Instant::now() + current.renew_margin
         {
             return Ok((current.bearer.clone(), current.generation));
         }
@@ -220,6 +222,7 @@ impl NexusClient {
             bearer: Secret::new(tokens.bearer_token),
             refresh: tokens.refresh_token.map(Secret::new),
             expires: Instant::now() + Duration::from_secs(seconds),
+            renew_margin: RENEW_MARGIN.min(Duration::from_secs(seconds) / 10),
             generation,
         };
         let answer = (fresh.bearer.clone(), generation);
@@ -232,7 +235,13 @@ impl NexusClient {
         let mut session = self.session.lock().await;
         if session.as_ref().is_some_and(|s| s.generation == generation) {
             // Keep the generation counting up, but no usable token or refresh token.
-            *session = Some(Session { bearer: Secret::new(""), refresh: None, expires: Instant::now(), generation });
+            *session = Some(Session {
+                bearer: Secret::new(""),
+                refresh: None,
+                expires: Instant::now(),
+                renew_margin: Duration::ZERO,
+                generation,
+            });
         }
     }
 
