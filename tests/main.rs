@@ -1,6 +1,7 @@
 //! One test binary for the workspace's cross-cutting tests (one link instead of many).
 
 mod nexus_client;
+mod qargo_client;
 mod secrets;
 mod storage;
 mod wiring;
