@@ -303,6 +303,8 @@ async fn token_cache_shares_one_token<S: TokenCache + 'static>(tokens: Arc<S>) {
     assert_eq!(granted, 1, "exactly one instance may fetch a token");
     assert!(!tokens.claim_refresh(&name, t0() + secs(29), secs(30)).await.unwrap());
     assert!(tokens.claim_refresh(&name, t0() + secs(30), secs(30)).await.unwrap(), "an expired lock frees");
+    tokens.release_refresh(&name, t0() + secs(31)).await.unwrap();
+    assert!(tokens.claim_refresh(&name, t0() + secs(32), secs(30)).await.unwrap(), "a released lock frees at once");
 
     let token = CachedToken { token: Secret::new("eyJ.token.1"), expires_at: t0() + secs(3600) };
     tokens.put(&name, &token).await.unwrap();

@@ -136,9 +136,12 @@ impl QargoClient {
                 return Ok(cached.token);
             }
             if self.tokens.claim_refresh(&name, now, REFRESH_LEASE).await? {
-                let token = self.fetch_token(started).await?;
-                self.tokens.put(&name, &token).await?;
-                return Ok(token.token);
+                let fetched = self.fetch_token(started).await;
+                if let Ok(token) = &fetched {
+                    self.tokens.put(&name, token).await?;
+                }
+                self.tokens.release_refresh(&name, Timestamp::now()).await?;
+                return fetched.map(|token| token.token);
             }
             if started.elapsed() > self.retry.budget {
                 return Err(QargoError::Unavailable {

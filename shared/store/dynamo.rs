@@ -483,4 +483,16 @@ impl TokenCache for DynamoStore {
         .into();
         self.put_if(item, "attribute_not_exists(pk) OR lease_until <= :now", &[(":now", n(epoch_seconds(now)))]).await
     }
+
+    async fn release_refresh(&self, name: &str, now: Timestamp) -> Result<(), StoreError> {
+        let now = epoch_seconds(now);
+        let item: Item = [
+            ("pk".to_owned(), s(refresh_lock_key(name))),
+            ("sk".to_owned(), s(SORT_KEY)),
+            ("lease_until".to_owned(), n(now)),
+            ("expires_at".to_owned(), n(now + 3600)),
+        ]
+        .into();
+        self.put_if(item, "attribute_not_exists(pk) OR attribute_exists(pk)", &[]).await.map(drop)
+    }
 }

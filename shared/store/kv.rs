@@ -218,4 +218,8 @@ impl<B: KvBackend> TokenCache for KvStore<B> {
             (Some(RefreshLock { lease_until: now + lease }), true)
         })
     }
+
+    async fn release_refresh(&self, name: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.modify(&refresh_lock_key(name), |_: Option<RefreshLock>| (Some(RefreshLock { lease_until: now }), ()))
+    }
 }

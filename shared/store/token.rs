@@ -28,6 +28,10 @@ pub trait TokenCache: Send + Sync {
     /// Asks for the right to fetch a new token called `name` for `lease`. Exactly one of any number
     /// of concurrent callers gets `true`; the others wait and read the token it stores.
     async fn claim_refresh(&self, name: &str, now: Timestamp, lease: SignedDuration) -> Result<bool, StoreError>;
+
+    /// Ends a refresh claim early (the token is stored), so that a later refresh, e.g. after the
+    /// API refused the token, need not wait for the lease to run out.
+    async fn release_refresh(&self, name: &str, now: Timestamp) -> Result<(), StoreError>;
 }
 
 /// Storage key of a token.
