@@ -164,3 +164,54 @@ async fn a_status_update_matching_no_stop_is_refused_with_qargo_reasons() {
     assert_eq!(counts.count_with_auth("POST", "/v1/webhook/subco-status-update", "basic"), 1);
     assert_eq!(counts.count(TOKEN.0, TOKEN.1), 0, "webhooks need no OAuth token");
 }
+
+#[tokio::test]
+async fn documents_and_scans_reach_the_order_and_come_back() {
+    let sim = sim(SimOptions { limits: qargo_sim::Limits::off(), ..SimOptions::default() }).await;
+    let qargo = client(&sim, Arc::new(MemoryStore::in_memory()), Arc::new(Pacer::new(1000.0)));
+    let wait = Duration::from_millis(10);
+    let upload =
+        qargo.upload_order_and_wait("NX-FORTEC-2", &order("NX-FORTEC-2"), wait, Duration::from_secs(5)).await.unwrap();
+    let order_id = upload.order_id.unwrap();
+    let status = qargo.order_status(&order_id).await.unwrap();
+    let delivery = status["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|stop| stop["stop_type"] == "DELIVERY")
+        .expect("a delivery stop")
+        .clone();
+    let stop_id = delivery["id"].as_str().unwrap().to_owned();
+
+    // A scan per pallet barcode and an arrival, by stop id.
+    let update = serde_json::json!({"updates": [{
+        "event_time": "2030-06-04T09:00:00+01:00",
+        "stop": {"id": stop_id, "status": "AT_STOP",
+                 "question_answers": {"scan_barcode": [{"barcode": "1044000106606774", "status": "SCANNED_IN"}]}}
+    }]});
+    qargo.subco_status_update(&update).await.unwrap();
+    assert_eq!(sim.handle.stop_status(stop_id.parse().unwrap()).as_deref(), Some("AT_STOP"));
+    assert_eq!(sim.handle.scans("1044000106606774").len(), 1);
+
+    let png = b"\x89PNG\r\n\x1a\nsignature".to_vec();
+    qargo.subco_document_upload(&stop_id, "POD", "signature.png", "image/png", png.clone()).await.unwrap();
+    let pdf = b"%PDF-1.4 signed note".to_vec();
+    qargo
+        .document_import("NX-FORTEC-2", "PROOF_OF_DELIVERY_SIGNED", "pod.pdf", "application/pdf", pdf.clone())
+        .await
+        .unwrap();
+    let upload_id = qargo.upload_content("photo.jpg", "image/jpeg", b"\xff\xd8\xff photo".to_vec()).await.unwrap();
+    assert!(!upload_id.is_empty());
+
+    let documents = qargo.order_documents(&order_id).await.unwrap();
+    let signed = documents
+        .iter()
+        .find(|d| d.document_type.as_deref() == Some("PROOF_OF_DELIVERY_SIGNED"))
+        .unwrap_or_else(|| panic!("{documents:?}"));
+    let (content_type, bytes) = qargo.download_document(&signed.id).await.unwrap();
+    assert_eq!((content_type.as_str(), bytes), ("application/pdf", pdf));
+    assert!(documents.len() >= 2, "{documents:?}");
+
+    let nowhere = qargo.document_import("NO-SUCH-ORDER", "POD", "x.pdf", "application/pdf", b"x".to_vec()).await;
+    assert!(nowhere.is_err(), "a document for no order is refused");
+}

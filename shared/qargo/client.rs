@@ -18,9 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::error::QargoError;
-use super::wire::{
-    ContentUpload, Document, Paged, TokenResponse, Upload, UploadStatus, ValidationErrors, WebhookAnswer,
-};
+use super::wire::{ContentUpload, Document, TokenResponse, Upload, UploadStatus, ValidationErrors, WebhookAnswer};
 use crate::config::{Credentials, QargoClient as OAuthClient, Secret};
 use crate::http::{Attempt, RetryPolicy, base_with_slash, retry_after, with_retries};
 use crate::store::{CachedToken, TokenCache};
@@ -354,28 +352,9 @@ impl QargoClient {
         self.get_json(&format!("status of order {order_id}"), &format!("v1/orders/order/{order_id}/status")).await
     }
 
-    /// `GET /v1/orders/order/{id}/documents`, every page.
+    /// `GET /v1/orders/order/{id}/documents`: a plain array (the real endpoint is not paged).
     pub async fn order_documents(&self, order_id: &str) -> Result<Vec<Document>, QargoError> {
-        let path = format!("v1/orders/order/{order_id}/documents");
-        let mut documents = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let response = self
-                .api_call(&format!("documents of order {order_id}"), |http| {
-                    let request = http.get(self.url(&path));
-                    match &cursor {
-                        Some(cursor) => request.query(&[("cursor", cursor)]),
-                        None => request,
-                    }
-                })
-                .await?;
-            let page: Paged<Document> = decode(response).await?;
-            documents.extend(page.items);
-            match page.next_cursor {
-                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => return Ok(documents),
-            }
-        }
+        self.get_json(&format!("documents of order {order_id}"), &format!("v1/orders/order/{order_id}/documents")).await
     }
 
     /// `GET /v1/documents/document/{id}/download?direct=true`: the bytes and their MIME type.

@@ -133,17 +133,6 @@ pub struct Document {
     pub content_type: Option<String>,
 }
 
-/// A cursor-paged list (`items`, `next_cursor`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Paged<T> {
-    /// This page.
-    #[serde(default = "Vec::new")]
-    pub items: Vec<T>,
-    /// The next page's cursor.
-    #[serde(default)]
-    pub next_cursor: Option<String>,
-}
-
 /// `POST /v1/documents/document/upload_content` answer.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ContentUpload {
