@@ -339,3 +339,23 @@ async fn truncated_answers_to_reads_are_fetched_again() {
     let rows = nexus.lookup("palletTypes", None).await.unwrap();
     assert_eq!(rows.len(), 7);
 }
+
+#[tokio::test]
+async fn a_429_is_waited_out_for_its_retry_after() {
+    let sim = sim().await;
+    let nexus = pgd302(&sim);
+    nexus.lookup("services", None).await.unwrap();
+    sim.handle().set_faults(nexus_sim::FaultSettings {
+        throttle: nexus_sim::FaultSwitch::NextRequests(1),
+        ..sim.handle().faults_now()
+    });
+    sim.handle().reset_request_counts();
+    let rows = nexus.lookup("extras", None).await.unwrap();
+    assert!(rows.iter().any(|r| r.code.as_deref() == Some("TL")));
+    let counts = sim.handle().request_counts();
+    let extras: Vec<_> = counts.routes.iter().filter(|r| r.route.eq_ignore_ascii_case("GET /v1/extras")).collect();
+    let statuses: std::collections::BTreeMap<u16, u64> =
+        extras.iter().flat_map(|r| r.statuses.iter().map(|(s, n)| (*s, *n))).collect();
+    assert_eq!(statuses.get(&429), Some(&1), "{statuses:?}");
+    assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
+}

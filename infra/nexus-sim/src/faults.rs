@@ -82,6 +82,9 @@ pub struct FaultSettings {
     pub malformed_bodies: FaultSwitch,
     /// Extra time taken to produce labels.
     pub label_delay: Duration,
+    /// Requests answer 429 with `Retry-After: 1`, whatever the rate limit, so clients' waiting can be
+    /// tested in a second rather than a minute.
+    pub throttle: FaultSwitch,
 }
 
 impl Default for FaultSettings {
@@ -94,6 +97,7 @@ impl Default for FaultSettings {
             truncate_bodies: FaultSwitch::Off,
             malformed_bodies: FaultSwitch::Off,
             label_delay: Duration::ZERO,
+            throttle: FaultSwitch::Off,
         }
     }
 }
@@ -163,6 +167,9 @@ impl FaultState {
     pub(crate) fn admit(&mut self, principal: &str) -> Gate {
         if self.settings.outage.fires() {
             return Gate::Outage;
+        }
+        if self.settings.throttle.fires() {
+            return Gate::RateLimited { retry_after_seconds: 1 };
         }
         let limit = self.settings.rate_limit_per_minute as usize;
         if limit > 0 {

@@ -8,7 +8,7 @@
 //! | `POST /_sim/step` | `{"consignmentID": 10001, "stage": "DEL"}` (status code, name or id): scans it there now |
 //! | `POST /_sim/consignments/{id}/outcome` | `{"outcome": "failed"}` (`delivered`, `damaged`, `short`, `failed`, or `null` for chance) |
 //! | `GET /_sim/consignments/{id}` | a consignment with events and attachments, whoever can see it |
-//! | `GET /_sim/faults` / `POST /_sim/faults` | read / change switches: `outage` (bool or a number of requests), `latencyMs`, `jitterMs`, `rateLimitPerMinute` (0 = off), `truncateBodies`, `malformedBodies` (bool or number), `labelDelayMs`, `tokenLifetimeSeconds`; actions `expireTokens: true`, `revokeRefreshTokens: true` |
+//! | `GET /_sim/faults` / `POST /_sim/faults` | read / change switches: `outage` (bool or a number of requests), `latencyMs`, `jitterMs`, `rateLimitPerMinute` (0 = off), `truncateBodies`, `malformedBodies`, `throttle` (429 with `Retry-After: 1`) (bool or number), `labelDelayMs`, `tokenLifetimeSeconds`; actions `expireTokens: true`, `revokeRefreshTokens: true` |
 //! | `GET /_sim/requests` / `POST /_sim/requests/reset` | request counts per route and principal |
 //! | `GET /_sim/driver` / `POST /_sim/driver` | `manualDepots`, `failedDeliveryPercent`, `exceptionPercent`, `latePodPercent` |
 //! | `GET /_sim/world` | depots, users with passwords, customers, Optimize key, consignments and their statuses |
@@ -172,6 +172,7 @@ fn faults_body(sim: &SimHandle) -> Value {
         "jitterMs": faults.latency_jitter.as_millis() as u64,
         "rateLimitPerMinute": faults.rate_limit_per_minute,
         "truncateBodies": faults.truncate_bodies.to_json(),
+        "throttle": faults.throttle.to_json(),
         "malformedBodies": faults.malformed_bodies.to_json(),
         "labelDelayMs": faults.label_delay.as_millis() as u64,
         "tokenLifetimeSeconds": lifetime,
@@ -202,6 +203,7 @@ async fn set_faults(State(sim): State<SimHandle>, body: Bytes) -> Result<Respons
         match key.as_str() {
             "outage" => settings.outage = switch(key, value)?,
             "truncateBodies" => settings.truncate_bodies = switch(key, value)?,
+            "throttle" => settings.throttle = switch(key, value)?,
             "malformedBodies" => settings.malformed_bodies = switch(key, value)?,
             "latencyMs" => settings.latency = millis(key, value)?,
             "jitterMs" => settings.latency_jitter = millis(key, value)?,
