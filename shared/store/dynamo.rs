@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 
-use super::ledger::{new_claim_token, transition};
+use super::ledger::{ledger_key, new_claim_token, transition};
 use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
@@ -221,10 +221,6 @@ impl DynamoStore {
             Err(err) => Err(failed("UpdateItem")(err)),
         }
     }
-}
-
-fn ledger_key(id: &QargoConsignmentId) -> String {
-    format!("DISPATCH#{id}")
 }
 
 fn state_value(state: DispatchState) -> Result<AttributeValue, StoreError> {

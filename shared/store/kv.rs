@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::cursor::next_cursor;
-use super::ledger::{new_claim_token, transition};
+use super::ledger::{ledger_key, new_claim_token, transition};
 use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
@@ -79,10 +79,6 @@ impl<B: KvBackend> KvStore<B> {
         })?;
         answer.expect("the backend called decide")
     }
-}
-
-fn ledger_key(id: &QargoConsignmentId) -> String {
-    format!("DISPATCH#{id}")
 }
 
 #[async_trait]

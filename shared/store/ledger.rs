@@ -153,6 +153,11 @@ pub trait DispatchLedger: Send + Sync {
     async fn get(&self, id: &QargoConsignmentId) -> Result<Option<DispatchRecord>, StoreError>;
 }
 
+/// Storage key of a dispatch's ledger record, `DISPATCH#<qargo consignment id>`.
+pub(crate) fn ledger_key(id: &QargoConsignmentId) -> String {
+    format!("DISPATCH#{id}")
+}
+
 /// A new unique claim token.
 pub(crate) fn new_claim_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
