@@ -5,12 +5,15 @@
 #![warn(missing_docs)]
 
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod nexus;
 pub mod qargo;
+pub mod rules;
 pub mod store;
 pub mod telemetry;
 pub mod wiring;

@@ -1,0 +1,1 @@
+//! The five use cases, independent of Lambda: each takes the ports it needs and returns a report.
