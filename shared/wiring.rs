@@ -5,10 +5,82 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Secrets, Settings};
 use crate::error::ConfigError;
+use crate::nexus::{NexusClients, RetryPolicy};
+use crate::qargo::{Pacer, QargoClient};
 use crate::store::dynamo::DynamoStore;
 use crate::store::s3::S3Documents;
+use crate::store::{Cursors, DispatchLedger, DocumentStore, SyncState, TokenCache};
+
+/// Everything a job may need, built once: settings, the clock, the storage ports and the two
+/// clients. The Lambda functions build it over DynamoDB and S3 ([`CloudPorts::bridge`]); the
+/// local bridge over embedded storage; tests over whatever they inject. Jobs borrow what they use.
+#[derive(Clone)]
+pub struct Bridge {
+    /// Settings.
+    pub settings: Settings,
+    /// Secrets (credentials stay masked).
+    pub secrets: Arc<Secrets>,
+    /// The current time.
+    pub clock: Arc<dyn Clock>,
+    /// The dispatch ledger.
+    pub ledger: Arc<dyn DispatchLedger>,
+    /// Poll cursors.
+    pub cursors: Arc<dyn Cursors>,
+    /// Per-consignment sync state.
+    pub sync_state: Arc<dyn SyncState>,
+    /// Labels and POD files.
+    pub documents: Arc<dyn DocumentStore>,
+    /// One Nexus client per depot user.
+    pub nexus: NexusClients,
+    /// The Qargo client (token shared through the store).
+    pub qargo: Arc<QargoClient>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").field("settings", &self.settings).field("clock", &self.clock).finish_non_exhaustive()
+    }
+}
+
+impl Bridge {
+    /// Assembles the bridge over one store that holds the ledger, cursors, sync state and tokens
+    /// (DynamoDB, embedded or in memory), a document store and a clock.
+    pub fn assemble<S>(
+        settings: Settings,
+        secrets: Arc<Secrets>,
+        store: Arc<S>,
+        documents: Arc<dyn DocumentStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Bridge
+    where
+        S: DispatchLedger + Cursors + SyncState + TokenCache + 'static,
+    {
+        let retry = RetryPolicy::default();
+        let nexus = NexusClients::from_secrets(&settings.nexus_base_url, &secrets, retry);
+        let qargo = QargoClient::new(
+            &settings.qargo_base_url,
+            secrets.qargo.clone(),
+            secrets.qargo_webhook.clone(),
+            store.clone(),
+            Arc::new(Pacer::qargo_limit()),
+            retry,
+        );
+        Bridge {
+            settings,
+            secrets,
+            clock,
+            ledger: store.clone(),
+            cursors: store.clone(),
+            sync_state: store,
+            documents,
+            nexus,
+            qargo: Arc::new(qargo),
+        }
+    }
+}
 
 /// The ports of a function in the cloud.
 #[derive(Debug, Clone)]
@@ -44,6 +116,17 @@ impl CloudPorts {
             "ports ready"
         );
         Ok(CloudPorts { settings, secrets: Arc::new(secrets), store: Arc::new(store), documents: Arc::new(documents) })
+    }
+
+    /// The bridge over these ports, on the system clock.
+    pub fn bridge(&self) -> Bridge {
+        Bridge::assemble(
+            self.settings.clone(),
+            self.secrets.clone(),
+            self.store.clone(),
+            self.documents.clone(),
+            Arc::new(SystemClock),
+        )
     }
 }
 
