@@ -73,7 +73,7 @@ pub enum SecretsSource {
     /// A local JSON file.
     File(PathBuf),
     /// The JSON document itself, from `BRIDGE_SECRETS_JSON`.
-    Inline,
+    Inline(Secret),
 }
 
 /// All non-secret settings of the bridge.
@@ -141,7 +141,7 @@ impl Settings {
         let secrets_source = match (get("BRIDGE_SECRET_ID"), get("BRIDGE_SECRETS_FILE"), get("BRIDGE_SECRETS_JSON")) {
             (Some(id), _, _) => SecretsSource::SecretsManager(id),
             (None, Some(path), _) => SecretsSource::File(PathBuf::from(path)),
-            (None, None, Some(_)) => SecretsSource::Inline,
+            (None, None, Some(json)) => SecretsSource::Inline(Secret::new(json)),
             (None, None, None) => {
                 return Err(ConfigError::Missing {
                     name: "BRIDGE_SECRET_ID",
@@ -289,10 +289,7 @@ impl Secrets {
                     .map_err(|err| ConfigError::Secrets { source_name: name.clone(), reason: err.to_string() })?;
                 Secrets::from_json(&text, &name)
             }
-            SecretsSource::Inline => {
-                let text = std::env::var("BRIDGE_SECRETS_JSON").unwrap_or_default();
-                Secrets::from_json(&text, "BRIDGE_SECRETS_JSON")
-            }
+            SecretsSource::Inline(json) => Secrets::from_json(json.expose(), "BRIDGE_SECRETS_JSON"),
             SecretsSource::SecretsManager(id) => {
                 let failed = |reason: String| ConfigError::Secrets {
                     source_name: format!("Secrets Manager secret {id}"),

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod aws;
 pub mod clock;
 pub mod config;

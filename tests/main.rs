@@ -1,5 +1,6 @@
 //! One test binary for the workspace's cross-cutting tests (one link instead of many).
 
+mod dispatch;
 mod nexus_client;
 mod qargo_client;
 mod secrets;

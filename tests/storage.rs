@@ -76,6 +76,8 @@ fn booking() -> Booking {
         consignment_number: "QG-1001".into(),
         barcodes: vec!["1044000106606774".parse().unwrap(), "1044000106606775".parse().unwrap()],
         label_keys: vec![],
+        depot: Some("PGD302".parse().unwrap()),
+        request_fingerprint: Some("f1".into()),
     }
 }
 

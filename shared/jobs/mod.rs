@@ -1,1 +1,3 @@
 //! The five use cases, independent of Lambda: each takes the ports it needs and returns a report.
+
+pub mod dispatch;

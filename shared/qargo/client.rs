@@ -398,6 +398,15 @@ impl QargoClient {
             .await
     }
 
+    /// `POST /v1/webhook/partial-order-update`: changes part of one order (custom fields, handling
+    /// units) found by `match`; the body's shape is the simulator's reading (infra/qargo-sim/README.md).
+    pub async fn partial_order_update(&self, body: &(impl Serialize + Sync)) -> Result<WebhookAnswer, QargoError> {
+        self.webhook_call("partial order update", |http| {
+            http.post(self.url("v1/webhook/partial-order-update")).json(body)
+        })
+        .await
+    }
+
     /// `POST /v1/webhook/subco-document-upload`: a file onto a stop.
     pub async fn subco_document_upload(
         &self,

@@ -43,6 +43,13 @@ pub struct Booking {
     /// Document-store keys of the stored labels; empty until labelled.
     #[serde(default)]
     pub label_keys: Vec<String>,
+    /// Our depot that booked it (whose Nexus user cancels it).
+    #[serde(default)]
+    pub depot: Option<crate::domain::DepotCode>,
+    /// Digest of what Nexus was asked to book, so an UPDATE that changes nothing Nexus knows is
+    /// acknowledged without re-booking.
+    #[serde(default)]
+    pub request_fingerprint: Option<String>,
 }
 
 /// The ledger's record of one dispatch.

@@ -1,8 +1,30 @@
-//! The dispatch function: Qargo's dispatch webhook and the visibility router, behind API Gateway.
+//! The dispatch function: Qargo's dispatch and visibility webhooks behind API Gateway.
 //!
-//! Thin by design: the library builds the ports and runs the job; this binary only names it.
+//! Thin by design: it builds the bridge once at cold start, hands each request's method, path,
+//! `Authorization` header and body to the library's HTTP API, and returns its answer.
+
+use lambda_http::{Body, Error, Request, Response, service_fn};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    bridge::wiring::run_until_built("dispatch").await
+async fn main() -> Result<(), Error> {
+    bridge::telemetry::init_tracing();
+    let bridge = bridge::wiring::CloudPorts::from_env().await?.bridge();
+    let bridge = &bridge;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        let authorization = request.headers().get("authorization").and_then(|value| value.to_str().ok());
+        let answer = bridge::api::route(
+            bridge,
+            request.method().as_str(),
+            request.uri().path(),
+            authorization,
+            request.body().as_ref(),
+        )
+        .await;
+        Response::builder()
+            .status(answer.status)
+            .header("content-type", "application/json")
+            .body(Body::from(answer.body.to_string()))
+            .map_err(Error::from)
+    }))
+    .await
 }

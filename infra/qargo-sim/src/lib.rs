@@ -36,6 +36,7 @@ pub mod limits;
 pub mod model;
 pub mod options;
 pub mod outbound;
+pub mod partial_update;
 pub mod render;
 pub mod samples;
 pub mod scenario;

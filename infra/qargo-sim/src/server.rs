@@ -206,7 +206,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/webhook/subco-status-update", post(webhooks::status_update))
         .route("/v1/webhook/subco-document-upload", post(webhooks::document_upload))
         .route("/v1/webhook/document-import", post(webhooks::document_import))
+        .route("/v1/webhook/partial-order-update", post(crate::partial_update::partial_order_update))
         .route_layer(from_fn_with_state(state.clone(), inject_faults))
         .route_layer(from_fn_with_state(state.clone(), count_requests));
+    // Merged after the route layers, so this `/_sim/` read is neither counted nor faulted either.
+    let qargo = qargo.merge(crate::partial_update::admin_router());
     qargo.merge(admin::router()).fallback(not_found).layer(DefaultBodyLimit::max(64 * 1024 * 1024)).with_state(state)
 }

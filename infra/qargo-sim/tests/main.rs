@@ -6,6 +6,7 @@ mod auth;
 mod documents;
 mod limits;
 mod outbound;
+mod partial_update;
 mod status;
 mod support;
 mod upload;

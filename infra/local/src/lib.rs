@@ -1,0 +1,205 @@
+//! The local bridge: the product's main job on one machine, with no AWS account.
+//!
+//! [`start`] runs the Nexus and Qargo simulators (or points at given URLs), builds the bridge over
+//! embedded storage (a redb file and a folder of documents under the data directory), and serves the
+//! bridge's HTTP API — the same routes and the same library code as the dispatch Lambda behind API
+//! Gateway ([`bridge::api`]). Only the adapters differ from the cloud.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use bridge::clock::{Clock, SystemClock};
+use bridge::config::{Secrets, Settings};
+use bridge::store::embedded::{DirectoryDocuments, EmbeddedStore};
+use bridge::wiring::Bridge;
+use jiff::Timestamp;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Serves the bridge's HTTP API (`POST /qargo/dispatch`, `POST /qargo/visibility`) on `listener`.
+pub fn serve_api(bridge: Arc<Bridge>, listener: TcpListener) -> JoinHandle<()> {
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let bridge = bridge.clone();
+        async move {
+            let authorization = headers.get("authorization").and_then(|value| value.to_str().ok());
+            let answer = bridge::api::route(&bridge, method.as_str(), uri.path(), authorization, &body).await;
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, axum::Json(answer.body)).into_response()
+        }
+    });
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(error = %err, "the bridge's HTTP API stopped");
+        }
+    })
+}
+
+/// The bridge's clock when it runs beside the Nexus simulator: the simulator's clock, so that the
+/// cut-off and working days agree with the network the bridge books on.
+#[derive(Clone)]
+pub struct SimulatorClock(pub nexus_sim::SimHandle);
+
+impl std::fmt::Debug for SimulatorClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SimulatorClock")
+    }
+}
+
+impl Clock for SimulatorClock {
+    fn now(&self) -> Timestamp {
+        let london = jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC);
+        self.0.now().to_zoned(london).map(|at| at.timestamp()).unwrap_or_else(|_| Timestamp::now())
+    }
+}
+
+/// The customer the two simulators share: Project Timber Ltd, Nexus customer 64086 on PALL-EX and
+/// 71520 on Fortec, booked by depot PGD302.
+pub fn shared_customer() -> qargo_sim::CustomerInput {
+    let mut fields = serde_json::Map::new();
+    fields.insert("PallexID".into(), "64086".into());
+    fields.insert("FortecID".into(), "71520".into());
+    qargo_sim::CustomerInput {
+        name: "Project Timber Ltd".into(),
+        code: Some("TIMBER".into()),
+        additional_fields: fields,
+        email: Some("transport@timber.example".into()),
+        phone_number: Some("+441777700100".into()),
+        contact_name: Some("Transport Desk".into()),
+    }
+}
+
+/// The secrets document for the simulators' default credentials (see both simulators' READMEs).
+pub fn simulator_secrets(depots: &[&str]) -> serde_json::Value {
+    let nexus: serde_json::Map<String, serde_json::Value> = depots
+        .iter()
+        .map(|depot| {
+            let user = serde_json::json!({"username": format!("{}.api", depot.to_ascii_lowercase()), "password": format!("Sim!{}", depot.to_ascii_uppercase())});
+            (depot.to_ascii_uppercase(), user)
+        })
+        .collect();
+    serde_json::json!({
+        "nexus": nexus,
+        "qargo": {"client_id": "bridge-client", "client_secret": "bridge-secret"},
+        "qargo_webhook": {"username": "bridge-webhook", "password": "webhook-pass"},
+        "inbound": {"username": "qargo", "password": "inbound-pass"},
+    })
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Where the bridge's HTTP API listens.
+    pub listen: SocketAddr,
+    /// Where embedded storage lives.
+    pub data_dir: PathBuf,
+    /// Our depots, as `BRIDGE_DEPOTS` spells them.
+    pub depots: String,
+    /// Use this Nexus instead of starting the simulator.
+    pub nexus_url: Option<String>,
+    /// Use this Qargo instead of starting the simulator.
+    pub qargo_url: Option<String>,
+    /// Port of the Nexus simulator (0 = any).
+    pub nexus_port: u16,
+    /// Port of the Qargo simulator (0 = any).
+    pub qargo_port: u16,
+    /// The secrets document (JSON); `None` = the simulators' default credentials.
+    pub secrets_json: Option<String>,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            data_dir: PathBuf::from("target/bridge-local"),
+            depots: "PGD302".into(),
+            nexus_url: None,
+            qargo_url: None,
+            nexus_port: 8081,
+            qargo_port: 8082,
+            secrets_json: None,
+        }
+    }
+}
+
+/// A running local bridge. Dropping it stops the simulators; the API task ends with the process.
+pub struct LocalBridge {
+    /// The bridge the API and pollers share.
+    pub bridge: Arc<Bridge>,
+    /// `http://127.0.0.1:PORT`.
+    pub api_url: String,
+    /// The Nexus simulator, when started here.
+    pub nexus: Option<nexus_sim::RunningSim>,
+    /// The Qargo simulator, when started here.
+    pub qargo: Option<qargo_sim::RunningSim>,
+    /// The HTTP API task.
+    pub api: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for LocalBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBridge").field("api_url", &self.api_url).finish_non_exhaustive()
+    }
+}
+
+/// Starts the simulators (unless URLs are given), the embedded storage and the bridge's HTTP API.
+pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
+    let listener =
+        TcpListener::bind(options.listen).await.map_err(|err| format!("cannot listen on {}: {err}", options.listen))?;
+    let address = listener.local_addr().map_err(|err| err.to_string())?;
+    let api_url = format!("http://{address}");
+
+    let (nexus, nexus_url, clock): (_, _, Arc<dyn Clock>) = match &options.nexus_url {
+        Some(url) => (None, url.clone(), Arc::new(SystemClock)),
+        None => {
+            let sim = nexus_sim::NexusSim::start(nexus_sim::SimOptions::new().port(options.nexus_port))
+                .await
+                .map_err(|err| format!("cannot start the Nexus simulator: {err}"))?;
+            let url = sim.base_url();
+            let clock = Arc::new(SimulatorClock(sim.handle().clone()));
+            (Some(sim), url, clock)
+        }
+    };
+    let (qargo, qargo_url) = match &options.qargo_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let mut sim_options = qargo_sim::SimOptions::with_bridge(api_url.clone());
+            sim_options.bind = SocketAddr::from(([127, 0, 0, 1], options.qargo_port));
+            sim_options.seed.customers.push(shared_customer());
+            let sim = qargo_sim::QargoSim::start(sim_options)
+                .await
+                .map_err(|err| format!("cannot start the Qargo simulator: {err}"))?;
+            let url = sim.base_url();
+            (Some(sim), url)
+        }
+    };
+
+    std::fs::create_dir_all(&options.data_dir)
+        .map_err(|err| format!("cannot create {}: {err}", options.data_dir.display()))?;
+    let depot_codes: Vec<&str> =
+        options.depots.split(',').map(|d| d.split(':').next().unwrap_or(d).trim()).filter(|d| !d.is_empty()).collect();
+    let secrets_json = options.secrets_json.clone().unwrap_or_else(|| simulator_secrets(&depot_codes).to_string());
+    let values = [
+        ("BRIDGE_TABLE", "local".to_owned()),
+        ("BRIDGE_BUCKET", "local".to_owned()),
+        ("BRIDGE_DEPOTS", options.depots.clone()),
+        ("NEXUS_BASE_URL", nexus_url.clone()),
+        ("QARGO_BASE_URL", qargo_url.clone()),
+        ("BRIDGE_SECRETS_JSON", secrets_json),
+    ];
+    let settings = Settings::from_lookup(|name| {
+        values.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()).or_else(|| std::env::var(name).ok())
+    })
+    .map_err(|err| err.to_string())?;
+    let secrets = Secrets::load(&settings.secrets_source, None).await.map_err(|err| err.to_string())?;
+    secrets.check_covers(&settings).map_err(|err| err.to_string())?;
+    let store = EmbeddedStore::open(&options.data_dir.join("bridge.redb")).map_err(|err| err.to_string())?;
+    let documents = DirectoryDocuments::new(options.data_dir.join("documents"));
+    let bridge = Arc::new(Bridge::assemble(settings, Arc::new(secrets), Arc::new(store), Arc::new(documents), clock));
+    let api = serve_api(bridge.clone(), listener);
+    tracing::info!(api = %api_url, nexus = %nexus_url, qargo = %qargo_url, data = %options.data_dir.display(), "local bridge running");
+    Ok(LocalBridge { bridge, api_url, nexus, qargo, api })
+}

@@ -1,0 +1,156 @@
+//! The bridge's HTTP API, the same behind API Gateway (the dispatch Lambda) and on the local
+//! bridge: `POST /qargo/dispatch` and `POST /qargo/visibility`. Each route authenticates Qargo's
+//! outbound credential (HTTP Basic, compared in constant time) before reading the body, then parses
+//! it and hands it to its job. Answers are Qargo's `{errors:[{error_type, error_message}]}` shape.
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::config::Credentials;
+use crate::jobs::dispatch::{DispatchAnswer, handle_dispatch};
+use crate::qargo::dispatch_webhook::DispatchWebhook;
+use crate::wiring::Bridge;
+
+/// The dispatch webhook's path.
+pub const DISPATCH_PATH: &str = "/qargo/dispatch";
+/// The visibility webhook's path.
+pub const VISIBILITY_PATH: &str = "/qargo/visibility";
+
+/// An HTTP answer: status and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpAnswer {
+    /// HTTP status code.
+    pub status: u16,
+    /// JSON body.
+    pub body: Value,
+}
+
+impl HttpAnswer {
+    fn error(status: u16, error_type: &str, message: impl Into<String>) -> HttpAnswer {
+        HttpAnswer { status, body: json!({"errors": [{"error_type": error_type, "error_message": message.into()}]}) }
+    }
+}
+
+/// Routes one request by method and path.
+pub async fn route(bridge: &Bridge, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> HttpAnswer {
+    let path = path.trim_end_matches('/');
+    match (method, path) {
+        ("POST", DISPATCH_PATH) => dispatch_route(bridge, authorization, body).await,
+        ("POST", VISIBILITY_PATH) => visibility_route(bridge, authorization, body).await,
+        (_, DISPATCH_PATH | VISIBILITY_PATH) => {
+            HttpAnswer::error(405, "USER_INPUT_ERROR", format!("{path} takes POST, not {method}"))
+        }
+        _ => HttpAnswer::error(
+            404,
+            "USER_INPUT_ERROR",
+            format!("no route {method} {path}: the bridge serves POST {DISPATCH_PATH} and POST {VISIBILITY_PATH}"),
+        ),
+    }
+}
+
+/// `POST /qargo/dispatch`: Qargo's Subcontractor Dispatch webhook.
+pub async fn dispatch_route(bridge: &Bridge, authorization: Option<&str>, body: &[u8]) -> HttpAnswer {
+    if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound) {
+        return refusal;
+    }
+    let webhook: DispatchWebhook = match serde_json::from_slice(body) {
+        Ok(webhook) => webhook,
+        Err(err) => {
+            return HttpAnswer::error(
+                400,
+                "USER_INPUT_ERROR",
+                format!("the body is not a Subcontractor Dispatch payload ({err}): send JSON {{operation, payload}}"),
+            );
+        }
+    };
+    answer_of(handle_dispatch(bridge, webhook).await)
+}
+
+fn answer_of(answer: DispatchAnswer) -> HttpAnswer {
+    let status = answer.http_status();
+    HttpAnswer { status, body: serde_json::to_value(&answer).unwrap_or_else(|_| json!({"errors": []})) }
+}
+
+/// `POST /qargo/visibility`: Qargo's visibility events. Authenticated and checked here; until the
+/// status, document and ETA jobs take them, they are refused as retryable so that nothing is lost.
+pub async fn visibility_route(bridge: &Bridge, authorization: Option<&str>, body: &[u8]) -> HttpAnswer {
+    if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound) {
+        return refusal;
+    }
+    if serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("events").cloned()).is_none() {
+        return HttpAnswer::error(
+            400,
+            "USER_INPUT_ERROR",
+            "the body is not a visibility update: send JSON {events:[…]}",
+        );
+    }
+    HttpAnswer::error(
+        503,
+        "INTERNAL_ERROR",
+        "visibility updates are not handled by this version of the bridge; retry later",
+    )
+}
+
+/// Checks an `Authorization: Basic …` header against the expected credential, in constant time.
+/// A missing or wrong credential is a 401 naming what is expected, never the expected value.
+pub fn authenticate(authorization: Option<&str>, expected: &Credentials) -> Result<(), HttpAnswer> {
+    let wanted = format!("{}:{}", expected.username, expected.password.expose());
+    let given = authorization
+        .and_then(|header| header.trim().strip_prefix("Basic ").or_else(|| header.trim().strip_prefix("basic ")))
+        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok());
+    match given {
+        Some(given) if constant_time_eq(&given, wanted.as_bytes()) => Ok(()),
+        Some(_) => Err(HttpAnswer::error(
+            401,
+            "USER_INPUT_ERROR",
+            "wrong credentials: set the integration's webhook user and password to the bridge's inbound credential",
+        )),
+        None => Err(HttpAnswer::error(
+            401,
+            "USER_INPUT_ERROR",
+            "missing credentials: the bridge needs HTTP Basic authentication (the inbound credential)",
+        )),
+    }
+}
+
+/// Equality whose time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let length_differs = u8::from(a.len() != b.len());
+    let folded = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    (folded | length_differs) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn expected() -> Credentials {
+        Credentials { username: "qargo".into(), password: Secret::new("inbound-pass") }
+    }
+
+    fn basic(user: &str, password: &str) -> String {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    }
+
+    #[test]
+    fn basic_credentials_are_checked() {
+        assert!(authenticate(Some(&basic("qargo", "inbound-pass")), &expected()).is_ok());
+        let wrong = authenticate(Some(&basic("qargo", "inbound-pas")), &expected()).unwrap_err();
+        assert_eq!(wrong.status, 401);
+        assert!(!wrong.body.to_string().contains("inbound-pass"));
+        assert!(wrong.body.to_string().contains("wrong credentials"));
+        let missing = authenticate(None, &expected()).unwrap_err();
+        assert!(missing.body.to_string().contains("missing credentials"));
+        assert!(authenticate(Some("Bearer abc"), &expected()).is_err());
+        assert!(authenticate(Some("Basic !!!"), &expected()).is_err());
+    }
+
+    #[test]
+    fn constant_time_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+}

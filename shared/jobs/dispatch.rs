@@ -1,0 +1,720 @@
+//! Dispatch: a dispatcher completes the resource dispatch task in Qargo, Qargo sends its
+//! Subcontractor Dispatch webhook, and the consignment is booked on PALL-EX or Fortec, labelled and
+//! attached in Qargo — exactly once.
+//!
+//! - **CREATE**: every rule of [`crate::rules::dispatch`] is checked before Nexus is touched. The
+//!   dispatch ledger is then claimed for the Qargo consignment; a retry or a concurrent delivery of
+//!   the same webhook waits for the holder and answers the recorded booking. The holder books under
+//!   a consignment number derived from the Qargo order (unique per customer on Nexus), records the
+//!   booking, and at once fetches the labels (PDF, and ZPL for thermal-printer depots), stores them
+//!   and attaches the PDF to the pickup stop in Qargo, then writes the Nexus identity and pallet
+//!   barcodes onto the Qargo order.
+//! - **Recovery**: a holder that died mid-booking leaves an in-progress claim whose lease runs out;
+//!   the next holder first looks the consignment up on Nexus by its number and adopts it, so a crash
+//!   between booking and recording never books twice. A Nexus call that failed with an unknown
+//!   outcome (timeout) is recorded as failed and recovered the same way.
+//! - **Labels** that fail after a good booking leave the record `BOOKED`; any later delivery of the
+//!   webhook (and [`retry_labels`]) finishes them without booking again.
+//! - **UPDATE**: unchanged for Nexus → acknowledged; changed before collection → cancelled and
+//!   re-booked under the same ledger entry with the next consignment number; after collection →
+//!   `NOT_SUPPORTED` with the reason.
+//! - **CANCEL**: cancelled on Nexus before collection (after it, Nexus's reason is passed on), the
+//!   ledger marked, and the Qargo order's Nexus fields marked void.
+//! - Nexus or Qargo unavailable → `INTERNAL_ERROR`, which Qargo may retry; nothing is half-done: the
+//!   ledger says exactly how far the dispatch got.
+
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::{Barcode, ConsignmentStatus, NexusConsignmentId, QargoConsignmentId};
+use crate::nexus::wire::Consignment;
+use crate::nexus::{ConsignmentQuery, LabelFormat, NexusClient, NexusError};
+use crate::qargo::QargoError;
+use crate::qargo::dispatch_webhook::{DispatchTrip, DispatchWebhook};
+use crate::rules::dispatch::{DispatchPlan, Violation, plan_dispatch};
+use crate::store::{Booking, ClaimOutcome, DispatchClaim, DispatchRecord, DispatchState, document_key};
+use crate::wiring::Bridge;
+
+/// How long a claim protects a booking in progress; a holder that dies is replaced after it.
+pub const CLAIM_LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// How long a delivery waits for another holder of the same dispatch before answering "retry".
+pub const BUSY_WAIT: Duration = Duration::from_secs(10);
+/// Qargo's document type for labels made by the network.
+pub const LABEL_DOCUMENT_TYPE: &str = "PALLET_LABEL_EXTERNAL";
+
+/// Qargo's three error types for a dispatch answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DispatchErrorType {
+    /// The dispatch is wrong; the user must change it.
+    UserInputError,
+    /// Something failed on our side or at Nexus; Qargo may retry.
+    InternalError,
+    /// The operation cannot be done in this state.
+    NotSupported,
+}
+
+/// One error of the answer, in Qargo's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DispatchError {
+    /// The kind.
+    pub error_type: DispatchErrorType,
+    /// What happened and what to do.
+    pub error_message: String,
+    /// The payload field at fault, when there is one (ours; Qargo ignores it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// What the booking is now, for the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BookingSummary {
+    /// `PALLEX` or `FORTEC`.
+    pub network: String,
+    /// Nexus `consignmentID`.
+    pub nexus_consignment_id: i64,
+    /// The consignment number on Nexus.
+    pub consignment_number: String,
+    /// One barcode per pallet.
+    pub pallet_barcodes: Vec<String>,
+    /// Where the labels are stored.
+    pub label_keys: Vec<String>,
+    /// The ledger state: `BOOKED`, `LABELLED` or `CANCELLED`.
+    pub state: DispatchState,
+}
+
+/// The answer to a dispatch webhook: Qargo's `{errors}` plus what was done.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchAnswer {
+    /// Empty on success.
+    pub errors: Vec<DispatchError>,
+    /// What happened, in a word: `booked`, `already booked`, `rebooked`, `unchanged`, `cancelled`,
+    /// `nothing to cancel`, `refused`, `failed`.
+    pub result: String,
+    /// The booking, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking: Option<BookingSummary>,
+    /// Things the dispatcher should know that did not stop the dispatch (e.g. a rolled collection
+    /// date, labels still pending).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl DispatchAnswer {
+    fn refused(violations: Vec<Violation>) -> DispatchAnswer {
+        let errors = violations
+            .into_iter()
+            .map(|v| DispatchError {
+                error_type: DispatchErrorType::UserInputError,
+                error_message: v.to_string(),
+                field: Some(v.field),
+            })
+            .collect();
+        DispatchAnswer { errors, result: "refused".into(), ..DispatchAnswer::default() }
+    }
+
+    fn error(error_type: DispatchErrorType, message: impl Into<String>) -> DispatchAnswer {
+        let result = match error_type {
+            DispatchErrorType::UserInputError | DispatchErrorType::NotSupported => "refused",
+            DispatchErrorType::InternalError => "failed",
+        };
+        DispatchAnswer {
+            errors: vec![DispatchError { error_type, error_message: message.into(), field: None }],
+            result: result.into(),
+            ..DispatchAnswer::default()
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> DispatchAnswer {
+        DispatchAnswer::error(DispatchErrorType::InternalError, message)
+    }
+
+    fn with_booking(result: &str, record: &DispatchRecord, warnings: Vec<String>) -> DispatchAnswer {
+        DispatchAnswer { result: result.into(), booking: summary(record), warnings, errors: Vec::new() }
+    }
+
+    /// The HTTP status that goes with the answer: 200 on success, 422 for the user's errors, 409
+    /// for an operation the booking's state does not allow, 503 when Qargo should retry.
+    pub fn http_status(&self) -> u16 {
+        let has = |kind| self.errors.iter().any(|e| e.error_type == kind);
+        if has(DispatchErrorType::InternalError) {
+            503
+        } else if has(DispatchErrorType::UserInputError) {
+            422
+        } else if has(DispatchErrorType::NotSupported) {
+            409
+        } else {
+            200
+        }
+    }
+}
+
+fn summary(record: &DispatchRecord) -> Option<BookingSummary> {
+    let booking = record.booking.as_ref()?;
+    Some(BookingSummary {
+        network: booking.network.code().to_owned(),
+        nexus_consignment_id: booking.nexus_consignment_id.0,
+        consignment_number: booking.consignment_number.clone(),
+        pallet_barcodes: booking.barcodes.iter().map(ToString::to_string).collect(),
+        label_keys: booking.label_keys.clone(),
+        state: record.state,
+    })
+}
+
+/// Handles one Subcontractor Dispatch webhook.
+pub async fn handle_dispatch(bridge: &Bridge, webhook: DispatchWebhook) -> DispatchAnswer {
+    let Some(trip) = webhook.payload else {
+        return DispatchAnswer::refused(vec![Violation {
+            field: "payload".into(),
+            message: "the dispatch has no payload (the trip): check the integration's webhook format".into(),
+        }]);
+    };
+    let operation = webhook.operation.unwrap_or_default().trim().to_ascii_uppercase();
+    let answer = match operation.as_str() {
+        "CREATE" => match plan_dispatch(&trip, &bridge.settings) {
+            Ok(plan) => create(bridge, plan).await,
+            Err(violations) => DispatchAnswer::refused(violations),
+        },
+        "UPDATE" => match plan_dispatch(&trip, &bridge.settings) {
+            Ok(plan) => update(bridge, plan).await,
+            Err(violations) => DispatchAnswer::refused(violations),
+        },
+        "CANCEL" => cancel(bridge, &trip).await,
+        other => DispatchAnswer::refused(vec![Violation {
+            field: "operation".into(),
+            message: format!("'{other}' is not a dispatch operation: Qargo sends CREATE, UPDATE or CANCEL"),
+        }]),
+    };
+    tracing::info!(
+        operation = %operation,
+        trip = trip.name.as_deref().unwrap_or("?"),
+        result = %answer.result,
+        consignment = answer.booking.as_ref().map(|b| b.consignment_number.as_str()).unwrap_or("-"),
+        errors = answer.errors.len(),
+        "dispatch handled"
+    );
+    answer
+}
+
+/// Books a planned dispatch once, however often and however concurrently it is delivered.
+async fn create(bridge: &Bridge, mut plan: DispatchPlan) -> DispatchAnswer {
+    let id = plan.qargo_consignment_id.clone();
+    let started = tokio::time::Instant::now();
+    loop {
+        let claimed = match bridge.ledger.claim(&id, bridge.clock.now(), CLAIM_LEASE).await {
+            Ok(outcome) => outcome,
+            Err(err) => return DispatchAnswer::internal(format!("the dispatch ledger is unavailable ({err}); retry")),
+        };
+        match claimed {
+            ClaimOutcome::Claimed { claim, previous } => return book_claimed(bridge, &mut plan, claim, previous).await,
+            ClaimOutcome::Done(record) => {
+                let (record, warnings) = finish_labels(bridge, &plan, record).await;
+                return DispatchAnswer::with_booking("already booked", &record, warnings);
+            }
+            ClaimOutcome::Busy { lease_expires_at } => {
+                if started.elapsed() >= BUSY_WAIT {
+                    return DispatchAnswer::internal(format!(
+                        "this consignment is being booked by another delivery of the same dispatch (its claim runs until {lease_expires_at}); retry in a minute"
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100 + fastrand::u64(0..100))).await;
+            }
+        }
+    }
+}
+
+/// The holder's part: recover a booking a previous holder made, or book, then record and label.
+async fn book_claimed(
+    bridge: &Bridge,
+    plan: &mut DispatchPlan,
+    claim: DispatchClaim,
+    previous: Option<DispatchRecord>,
+) -> DispatchAnswer {
+    let Some(nexus) = bridge.nexus.for_depot(&plan.depot) else {
+        let reason = format!("no Nexus credentials for depot {}: add its user to the bridge's secret", plan.depot);
+        return fail(bridge, &claim, DispatchAnswer::internal(reason)).await;
+    };
+    let mut generation = 1;
+    let mut warnings = Vec::new();
+    let mut adopted = None;
+    if let Some(previous) = &previous {
+        match recover(&nexus, plan, previous).await {
+            Ok(Recovery::Adopt(consignment)) => adopted = Some(*consignment),
+            Ok(Recovery::BookGeneration(next)) => generation = next,
+            Err(err) => return fail(bridge, &claim, nexus_failure(&err, "looking up the earlier booking")).await,
+        }
+    }
+    let consignment = match adopted {
+        Some(consignment) => {
+            tracing::warn!(number = %consignment.consignment_number, "adopted a booking made by an interrupted dispatch");
+            consignment
+        }
+        None => {
+            match plan.schedule_collection(bridge.clock.now(), bridge.settings.cutoff_policy) {
+                Ok(note) => warnings.extend(note),
+                Err(violation) => {
+                    let _ = bridge.ledger.record_failed(&claim, &violation.to_string(), bridge.clock.now()).await;
+                    return DispatchAnswer::refused(vec![violation]);
+                }
+            }
+            let number = consignment_number(&plan.qargo_order_name, generation);
+            plan.body.general.consignment_number = number.clone();
+            match nexus.create_consignment(&plan.body).await {
+                Ok(consignment) => consignment,
+                Err(NexusError::Conflict { .. }) => match find_by_number(&nexus, plan, &number).await {
+                    Ok(Some(consignment)) => consignment,
+                    Ok(None) => {
+                        let answer = DispatchAnswer::internal(format!(
+                            "Nexus says consignment number {number} exists but it cannot be found; retry"
+                        ));
+                        return fail(bridge, &claim, answer).await;
+                    }
+                    Err(err) => return fail(bridge, &claim, nexus_failure(&err, "finding the booking")).await,
+                },
+                Err(err) => return fail(bridge, &claim, nexus_failure(&err, "booking")).await,
+            }
+        }
+    };
+    let consignment = match with_pallets(&nexus, consignment).await {
+        Ok(consignment) => consignment,
+        Err(err) => return fail(bridge, &claim, nexus_failure(&err, "reading the booked pallets")).await,
+    };
+    let booking = Booking {
+        network: plan.network,
+        nexus_consignment_id: NexusConsignmentId(consignment.consignment_id),
+        consignment_number: consignment.consignment_number.clone(),
+        barcodes: consignment.pallets.iter().filter_map(|p| p.barcode.parse::<Barcode>().ok()).collect(),
+        label_keys: Vec::new(),
+        depot: Some(plan.depot.clone()),
+        request_fingerprint: Some(plan.fingerprint()),
+    };
+    let record = match bridge.ledger.record_booked(&claim, booking, bridge.clock.now()).await {
+        Ok(record) => record,
+        Err(err) => {
+            // The claim stays in progress; when its lease runs out the next delivery adopts the
+            // booking by its number instead of booking again.
+            return DispatchAnswer::internal(format!(
+                "booked on Nexus as {} but the ledger could not record it ({err}); retry — the booking will be found, not repeated",
+                consignment.consignment_number
+            ));
+        }
+    };
+    let (record, label_warnings) = finish_labels(bridge, plan, record).await;
+    warnings.extend(label_warnings);
+    let result =
+        if previous.as_ref().is_some_and(|p| p.state == DispatchState::Cancelled) { "rebooked" } else { "booked" };
+    DispatchAnswer::with_booking(result, &record, warnings)
+}
+
+enum Recovery {
+    Adopt(Box<Consignment>),
+    BookGeneration(u32),
+}
+
+/// What an earlier claim left behind: a live booking to adopt, or the number to book under next.
+async fn recover(nexus: &NexusClient, plan: &DispatchPlan, previous: &DispatchRecord) -> Result<Recovery, NexusError> {
+    let mut generation = 1;
+    if let Some(booking) = &previous.booking {
+        generation = number_generation(&booking.consignment_number);
+        let cancelled = previous.state == DispatchState::Cancelled || {
+            let current = nexus.consignment(booking.nexus_consignment_id, &[]).await?;
+            status_of(&current).is_some_and(|s| s.code() == "CAN")
+        };
+        if !cancelled {
+            let current = nexus.consignment(booking.nexus_consignment_id, &["pallets"]).await?;
+            return Ok(Recovery::Adopt(Box::new(current)));
+        }
+        generation += 1;
+    }
+    if previous.state == DispatchState::Cancelled {
+        return Ok(Recovery::BookGeneration(generation));
+    }
+    // The previous holder may have booked without recording it: look for the number it used.
+    let number = consignment_number(&plan.qargo_order_name, generation);
+    Ok(match find_by_number(nexus, plan, &number).await? {
+        Some(found) if status_of(&found).is_none_or(|s| s.code() != "CAN") => Recovery::Adopt(Box::new(found)),
+        Some(_) => Recovery::BookGeneration(generation + 1),
+        None => Recovery::BookGeneration(generation),
+    })
+}
+
+/// Our consignment number for the `generation`-th booking of a Qargo order: the order name, then
+/// `R2`, `R3`… for re-bookings after a cancel (Nexus numbers are unique per customer).
+pub fn consignment_number(order_name: &str, generation: u32) -> String {
+    let stem: String = order_name.chars().filter(|c| !c.is_whitespace()).take(30).collect();
+    if generation <= 1 { stem } else { format!("{stem}R{generation}") }
+}
+
+fn number_generation(number: &str) -> u32 {
+    number.rsplit_once('R').and_then(|(_, n)| n.parse::<u32>().ok()).filter(|n| *n >= 2).unwrap_or(1)
+}
+
+async fn find_by_number(
+    nexus: &NexusClient,
+    plan: &DispatchPlan,
+    number: &str,
+) -> Result<Option<Consignment>, NexusError> {
+    let query = ConsignmentQuery {
+        search_term: Some(number.to_owned()),
+        customer_id: Some(plan.body.general.customer_id),
+        ..ConsignmentQuery::default()
+    };
+    let page = nexus.list_consignments(&query, 20, 0).await?;
+    let found = page.items.into_iter().find(|c| c.consignment_number.eq_ignore_ascii_case(number));
+    match found {
+        Some(c) => Ok(Some(nexus.consignment(NexusConsignmentId(c.consignment_id), &["pallets"]).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn with_pallets(nexus: &NexusClient, consignment: Consignment) -> Result<Consignment, NexusError> {
+    if !consignment.pallets.is_empty() {
+        return Ok(consignment);
+    }
+    nexus.consignment(NexusConsignmentId(consignment.consignment_id), &["pallets"]).await
+}
+
+fn status_of(consignment: &Consignment) -> Option<ConsignmentStatus> {
+    ConsignmentStatus::from_id(u16::try_from(consignment.status.id).ok()?).ok()
+}
+
+/// Records a failed attempt (so the next claim recovers rather than trusts) and passes the answer on.
+async fn fail(bridge: &Bridge, claim: &DispatchClaim, answer: DispatchAnswer) -> DispatchAnswer {
+    let reason = answer.errors.iter().map(|e| e.error_message.as_str()).collect::<Vec<_>>().join("; ");
+    if let Err(err) = bridge.ledger.record_failed(claim, &reason, bridge.clock.now()).await {
+        tracing::warn!(error = %err, "could not record the failed dispatch; its claim will expire");
+    }
+    answer
+}
+
+/// Maps a Nexus failure to the answer: the user's to fix, the state's, or ours to retry.
+fn nexus_failure(err: &NexusError, doing: &str) -> DispatchAnswer {
+    match err {
+        NexusError::Rejected { .. } => {
+            DispatchAnswer::error(DispatchErrorType::UserInputError, format!("Nexus refused the booking: {err}"))
+        }
+        NexusError::Conflict { .. } => DispatchAnswer::error(DispatchErrorType::NotSupported, err.to_string()),
+        NexusError::Unauthorized { .. } => DispatchAnswer::internal(format!(
+            "{err}: check the depot's Nexus API user in the bridge's secret, then retry"
+        )),
+        _ => DispatchAnswer::internal(format!("Nexus failed while {doing}: {err}; retry")),
+    }
+}
+
+/// Fetches, stores and attaches the labels of a booked dispatch and writes its Nexus identity to
+/// the Qargo order, unless that is done already. A failure leaves the record `BOOKED` for a retry.
+async fn finish_labels(bridge: &Bridge, plan: &DispatchPlan, record: DispatchRecord) -> (DispatchRecord, Vec<String>) {
+    if record.state != DispatchState::Booked {
+        return (record, Vec::new());
+    }
+    match label_and_attach(bridge, plan, &record).await {
+        Ok(keys) => match bridge.ledger.record_labelled(&record.qargo_consignment_id, keys, bridge.clock.now()).await {
+            Ok(labelled) => (labelled, Vec::new()),
+            Err(err) => (
+                record,
+                vec![format!("labels attached but not recorded ({err}); they are re-checked on the next call")],
+            ),
+        },
+        Err(reason) => {
+            tracing::warn!(consignment = %record.qargo_consignment_id, %reason, "labels pending");
+            (
+                record,
+                vec![format!("booked, but the labels are not attached yet: {reason}; they are retried automatically")],
+            )
+        }
+    }
+}
+
+async fn label_and_attach(
+    bridge: &Bridge,
+    plan: &DispatchPlan,
+    record: &DispatchRecord,
+) -> Result<Vec<String>, String> {
+    let booking = record.booking.as_ref().ok_or("the record has no booking")?;
+    let depot = booking.depot.as_ref().unwrap_or(&plan.depot);
+    let nexus = bridge.nexus.for_depot(depot).ok_or_else(|| format!("no Nexus user for depot {depot}"))?;
+    let mut formats = vec![LabelFormat::Pdf];
+    if plan.zpl_labels {
+        formats.push(LabelFormat::Zpl);
+    }
+    let mut keys = Vec::new();
+    let mut pdf = None;
+    for format in formats {
+        let file = nexus
+            .labels(booking.nexus_consignment_id, format, None)
+            .await
+            .map_err(|err| format!("fetching the {} labels: {err}", format.extension()))?;
+        let key = document_key::label(booking.network, booking.nexus_consignment_id, None, format.extension());
+        bridge
+            .documents
+            .put(&key, file.bytes.clone(), &file.content_type)
+            .await
+            .map_err(|err| format!("storing the labels: {err}"))?;
+        if format == LabelFormat::Pdf {
+            pdf = Some(file);
+        }
+        keys.push(key);
+    }
+    let pdf = pdf.ok_or("no PDF labels")?;
+    let file_name = format!("{}-labels.pdf", booking.consignment_number);
+    if let Some(stop_id) = &plan.pickup_stop_id
+        && !already_attached(bridge, plan, &file_name).await
+    {
+        let answer = bridge
+            .qargo
+            .subco_document_upload(stop_id, LABEL_DOCUMENT_TYPE, &file_name, &pdf.content_type, pdf.bytes)
+            .await
+            .map_err(|err| format!("attaching the labels in Qargo: {err}"))?;
+        webhook_ok(&answer, "attaching the labels in Qargo")?;
+    }
+    let identity = identity_update(plan, booking, "BOOKED");
+    let answer = bridge
+        .qargo
+        .partial_order_update(&identity)
+        .await
+        .map_err(|err| format!("writing the Nexus identity to the Qargo order: {err}"))?;
+    webhook_ok(&answer, "writing the Nexus identity to the Qargo order")?;
+    Ok(keys)
+}
+
+/// Whether an earlier attempt attached this label file already (a retry must not attach it twice).
+async fn already_attached(bridge: &Bridge, plan: &DispatchPlan, file_name: &str) -> bool {
+    let Some(order_id) = &plan.qargo_order_id else { return false };
+    let stem = file_name.trim_end_matches(".pdf");
+    match bridge.qargo.order_documents(order_id).await {
+        Ok(documents) => documents.iter().any(|d| {
+            d.document_type.as_deref() == Some(LABEL_DOCUMENT_TYPE)
+                && d.name.as_deref().is_some_and(|n| n.starts_with(stem))
+        }),
+        Err(err) => {
+            tracing::debug!(error = %err, "could not list the order's documents; attaching");
+            false
+        }
+    }
+}
+
+fn webhook_ok(answer: &crate::qargo::wire::WebhookAnswer, doing: &str) -> Result<(), String> {
+    match answer.errors.first() {
+        None => Ok(()),
+        Some(first) => Err(format!("Qargo refused {doing}: {}", first.error_message)),
+    }
+}
+
+/// The partial order update that carries the Nexus identity and barcodes onto the Qargo order.
+fn identity_update(plan: &DispatchPlan, booking: &Booking, state: &str) -> serde_json::Value {
+    let fields = json!({
+        "NexusNetwork": booking.network.code(),
+        "NexusConsignmentID": booking.nexus_consignment_id.to_string(),
+        "NexusConsignmentNumber": booking.consignment_number,
+        "NexusDepot": booking.depot.as_ref().map(ToString::to_string),
+        "NexusState": state,
+    });
+    let mut barcodes = booking.barcodes.iter();
+    let goods: Vec<serde_json::Value> = plan
+        .pallet_lines
+        .iter()
+        .filter_map(|line| {
+            let units: Vec<serde_json::Value> = barcodes
+                .by_ref()
+                .take(line.pallets as usize)
+                .map(|b| json!({"barcode": {"value": b.as_str(), "source": booking.network.code()}}))
+                .collect();
+            Some(json!({"id": line.goods_id.as_ref()?, "handling_units": units}))
+        })
+        .collect();
+    json!({
+        "match": {"id": {"matches_any": [plan.qargo_order_id]}},
+        "custom_fields": fields,
+        "consignments": [{"id": plan.qargo_consignment_id.as_str(), "custom_fields": fields, "goods": goods}],
+    })
+}
+
+/// An UPDATE: acknowledge when Nexus's view is unchanged, re-book before collection, refuse after.
+async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswer {
+    let record = match bridge.ledger.get(&plan.qargo_consignment_id).await {
+        Ok(record) => record,
+        Err(err) => return DispatchAnswer::internal(format!("the dispatch ledger is unavailable ({err}); retry")),
+    };
+    let Some(record) = record.filter(|r| matches!(r.state, DispatchState::Booked | DispatchState::Labelled)) else {
+        // Never booked (or cancelled): the update is the booking.
+        return create(bridge, plan).await;
+    };
+    let Some(booking) = record.booking.clone() else {
+        return create(bridge, plan).await;
+    };
+    if booking.request_fingerprint.as_deref() == Some(plan.fingerprint().as_str()) {
+        let (record, warnings) = finish_labels(bridge, &plan, record).await;
+        return DispatchAnswer::with_booking("unchanged", &record, warnings);
+    }
+    let depot = booking.depot.clone().unwrap_or_else(|| plan.depot.clone());
+    let Some(nexus) = bridge.nexus.for_depot(&depot) else {
+        return DispatchAnswer::internal(format!("no Nexus credentials for depot {depot}"));
+    };
+    let current = match nexus.consignment(booking.nexus_consignment_id, &[]).await {
+        Ok(current) => current,
+        Err(err) => return nexus_failure(&err, "reading the booking"),
+    };
+    if let Some(status) = status_of(&current)
+        && !status.is_cancellable()
+    {
+        return DispatchAnswer::error(
+            DispatchErrorType::NotSupported,
+            format!(
+                "consignment {} is {} on {}; a booking can only be changed before collection — ask the network to amend it",
+                booking.consignment_number,
+                status.name(),
+                booking.network.display_name()
+            ),
+        );
+    }
+    if let Err(err) = nexus.cancel(booking.nexus_consignment_id).await {
+        return nexus_failure(&err, "cancelling the booking to re-book it");
+    }
+    if let Err(err) = bridge.ledger.record_cancelled(&plan.qargo_consignment_id, bridge.clock.now()).await {
+        return DispatchAnswer::internal(format!(
+            "cancelled {} on Nexus to re-book it, but the ledger could not record it ({err}); retry",
+            booking.consignment_number
+        ));
+    }
+    let mut answer = create(bridge, plan).await;
+    answer.warnings.insert(0, format!("the change needed a new booking: {} was cancelled", booking.consignment_number));
+    answer
+}
+
+/// A CANCEL: cancel each booked consignment of the trip on Nexus and mark it.
+async fn cancel(bridge: &Bridge, trip: &DispatchTrip) -> DispatchAnswer {
+    let targets: Vec<(Option<String>, &str)> = trip
+        .orders
+        .iter()
+        .flat_map(|o| o.consignments.iter().filter_map(move |c| Some((o.id.clone(), c.id.as_deref()?))))
+        .collect();
+    if targets.is_empty() {
+        return DispatchAnswer::refused(vec![Violation {
+            field: "payload.orders".into(),
+            message: "the cancel names no consignment: re-send it from Qargo".into(),
+        }]);
+    }
+    let mut last = DispatchAnswer { result: "nothing to cancel".into(), ..DispatchAnswer::default() };
+    for (order_id, raw_id) in targets {
+        let Ok(id) = raw_id.parse::<QargoConsignmentId>() else { continue };
+        let answer = cancel_one(bridge, order_id, &id).await;
+        if !answer.errors.is_empty() {
+            return answer;
+        }
+        if answer.booking.is_some() {
+            last = answer;
+        }
+    }
+    last
+}
+
+async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsignmentId) -> DispatchAnswer {
+    let record = match bridge.ledger.get(id).await {
+        Ok(record) => record,
+        Err(err) => return DispatchAnswer::internal(format!("the dispatch ledger is unavailable ({err}); retry")),
+    };
+    let Some(record) = record else {
+        return DispatchAnswer { result: "nothing to cancel".into(), ..DispatchAnswer::default() };
+    };
+    match record.state {
+        DispatchState::InProgress if record.lease_expires_at > bridge.clock.now() => {
+            return DispatchAnswer::internal(
+                "this consignment is being booked right now; retry the cancel in a minute",
+            );
+        }
+        DispatchState::Booked | DispatchState::Labelled | DispatchState::InProgress => {}
+        DispatchState::Cancelled => return DispatchAnswer::with_booking("cancelled", &record, Vec::new()),
+        DispatchState::Failed => {
+            return DispatchAnswer { result: "nothing to cancel".into(), ..DispatchAnswer::default() };
+        }
+    }
+    let Some(booking) = record.booking.clone() else {
+        return DispatchAnswer { result: "nothing to cancel".into(), ..DispatchAnswer::default() };
+    };
+    let Some(depot) = booking.depot.clone() else {
+        return DispatchAnswer::internal("the booking does not say which depot made it; cancel it on Nexus by hand");
+    };
+    let Some(nexus) = bridge.nexus.for_depot(&depot) else {
+        return DispatchAnswer::internal(format!("no Nexus credentials for depot {depot}"));
+    };
+    if let Err(err) = nexus.cancel(booking.nexus_consignment_id).await {
+        return match err {
+            NexusError::Conflict { .. } => DispatchAnswer::error(
+                DispatchErrorType::NotSupported,
+                format!("{} cannot be cancelled: {err}", booking.consignment_number),
+            ),
+            other => nexus_failure(&other, "cancelling"),
+        };
+    }
+    let record = match bridge.ledger.record_cancelled(id, bridge.clock.now()).await {
+        Ok(record) => record,
+        Err(err) => {
+            return DispatchAnswer::internal(format!(
+                "cancelled on Nexus but the ledger could not record it ({err}); retry the cancel"
+            ));
+        }
+    };
+    let mut warnings = Vec::new();
+    if let Some(order_id) = order_id {
+        let void = json!({
+            "match": {"id": {"matches_any": [order_id]}},
+            "custom_fields": {"NexusState": "CANCELLED", "NexusLabels": format!("VOID: {} cancelled", booking.consignment_number)},
+        });
+        match bridge.qargo.partial_order_update(&void).await {
+            Ok(answer) if answer.errors.is_empty() => {}
+            Ok(answer) => warnings.push(format!("Qargo did not take the void mark: {:?}", answer.errors)),
+            Err(err) => warnings.push(qargo_warning(&err)),
+        }
+    }
+    DispatchAnswer::with_booking("cancelled", &record, warnings)
+}
+
+fn qargo_warning(err: &QargoError) -> String {
+    format!("cancelled on Nexus; marking the Qargo order failed ({err}) — its labels are void")
+}
+
+/// Finishes the labels of a booked dispatch whose labels failed, given the webhook again (the
+/// status poll calls this for records left `BOOKED`).
+pub async fn retry_labels(bridge: &Bridge, trip: &DispatchTrip) -> DispatchAnswer {
+    let plan = match plan_dispatch(trip, &bridge.settings) {
+        Ok(plan) => plan,
+        Err(violations) => return DispatchAnswer::refused(violations),
+    };
+    match bridge.ledger.get(&plan.qargo_consignment_id).await {
+        Ok(Some(record)) => {
+            let (record, warnings) = finish_labels(bridge, &plan, record).await;
+            DispatchAnswer::with_booking("already booked", &record, warnings)
+        }
+        Ok(None) => DispatchAnswer { result: "nothing booked".into(), ..DispatchAnswer::default() },
+        Err(err) => DispatchAnswer::internal(format!("the dispatch ledger is unavailable ({err})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_per_generation() {
+        assert_eq!(consignment_number("OR-10001", 1), "OR-10001");
+        assert_eq!(consignment_number("OR-10001", 2), "OR-10001R2");
+        assert_eq!(number_generation("OR-10001"), 1);
+        assert_eq!(number_generation("OR-10001R2"), 2);
+        assert_eq!(number_generation("OR-10001R12"), 12);
+        assert_eq!(number_generation("ROR-1"), 1);
+    }
+
+    #[test]
+    fn statuses_follow_the_errors() {
+        let mut answer = DispatchAnswer::default();
+        assert_eq!(answer.http_status(), 200);
+        answer = DispatchAnswer::refused(vec![Violation { field: "f".into(), message: "m".into() }]);
+        assert_eq!(answer.http_status(), 422);
+        assert_eq!(answer.errors[0].error_message, "f: m");
+        assert_eq!(DispatchAnswer::error(DispatchErrorType::NotSupported, "x").http_status(), 409);
+        assert_eq!(DispatchAnswer::internal("x").http_status(), 503);
+    }
+}

@@ -1,0 +1,518 @@
+//! Dispatch end to end: the Qargo simulator sends its Subcontractor Dispatch webhook to the bridge's
+//! HTTP API (served as the local bridge serves it), the bridge books on the Nexus simulator, stores
+//! the labels and attaches them in Qargo. Idempotency cases run on the in-memory store and on
+//! DynamoDB + S3 (moto).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use bridge::clock::ManualClock;
+use bridge::config::{Secrets, Settings};
+use bridge::domain::{NexusConsignmentId, QargoConsignmentId};
+use bridge::error::StoreError;
+use bridge::nexus::ConsignmentQuery;
+use bridge::store::memory::{MemoryDocuments, MemoryStore};
+use bridge::store::{Booking, ClaimOutcome, DispatchClaim, DispatchLedger, DispatchRecord, DispatchState};
+use bridge::wiring::Bridge;
+use jiff::{SignedDuration, Timestamp};
+use nexus_sim::{NexusSim, Stage};
+use qargo_sim::{Limits, OutboundRecord, QargoSim};
+use serde_json::{Value, json};
+
+const CREATE_ROUTE: &str = "POST /v1/consignments";
+
+#[derive(Clone, Copy, Debug)]
+enum Storage {
+    Memory,
+    Moto,
+}
+
+struct World {
+    nexus: nexus_sim::RunningSim,
+    qargo: qargo_sim::RunningSim,
+    bridge: Arc<Bridge>,
+    clock: ManualClock,
+    api_url: String,
+    http: reqwest::Client,
+}
+
+/// Both simulators and the bridge's API, on `storage`, with a ledger wrapped by `wrap`.
+async fn world_with(storage: Storage, wrap: impl FnOnce(Arc<dyn DispatchLedger>) -> Arc<dyn DispatchLedger>) -> World {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}", listener.local_addr().unwrap());
+    let nexus = NexusSim::start(nexus_sim::SimOptions::default()).await.expect("Nexus simulator");
+    let mut qargo_options = qargo_sim::SimOptions::with_bridge(api_url.clone());
+    qargo_options.limits = Limits::off();
+    qargo_options.seed.customers.push(bridge_local::shared_customer());
+    let qargo = QargoSim::start(qargo_options).await.expect("Qargo simulator");
+    let values = [
+        ("BRIDGE_TABLE", "t".to_owned()),
+        ("BRIDGE_BUCKET", "b".to_owned()),
+        ("BRIDGE_DEPOTS", "PGD302:zpl".to_owned()),
+        ("NEXUS_BASE_URL", nexus.base_url()),
+        ("QARGO_BASE_URL", qargo.base_url()),
+        ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&["PGD302"]).to_string()),
+    ];
+    let settings =
+        Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone())).unwrap();
+    let secrets = Arc::new(Secrets::load(&settings.secrets_source, None).await.unwrap());
+    let clock = ManualClock::new(bridge::clock::Clock::now(&bridge_local::SimulatorClock(nexus.handle().clone())));
+    let mut bridge = match storage {
+        Storage::Memory => Bridge::assemble(
+            settings,
+            secrets,
+            Arc::new(MemoryStore::in_memory()),
+            Arc::new(MemoryDocuments::default()),
+            Arc::new(clock.clone()),
+        ),
+        Storage::Moto => Bridge::assemble(
+            settings,
+            secrets,
+            Arc::new(end_to_end::dynamo_store().await),
+            Arc::new(end_to_end::s3_documents().await),
+            Arc::new(clock.clone()),
+        ),
+    };
+    bridge.ledger = wrap(bridge.ledger.clone());
+    let bridge = Arc::new(bridge);
+    bridge_local::serve_api(bridge.clone(), listener);
+    World { nexus, qargo, bridge, clock, api_url, http: reqwest::Client::new() }
+}
+
+async fn world(storage: Storage) -> World {
+    world_with(storage, |ledger| ledger).await
+}
+
+/// A Qargo order for Project Timber, collected at PGD302 on `date`, two full pallets to Derby.
+fn order(resource: &str, date: &str) -> Value {
+    json!({
+        "customer": {"code": "TIMBER"},
+        "customer_reference_number": "PO-7781",
+        "service_level": {"code": "A"},
+        "consignments": [{
+            "consignment_reference_number": "TIMBER-1",
+            "transport_network": {"requesting_depot_code": "PGD302", "collection_depot_code": "PGD302"},
+            "pickup_stop": {
+                "location": {"name": "Project Timber Ltd", "address": "Sawmill Lane", "postal_code": "DN22 7SS",
+                             "city": "Retford", "country": "GB"},
+                "date": date, "phone_number": "+441777700100"
+            },
+            "delivery_stop": {
+                "location": {"name": "Derby Builders", "address": "1 Friar Gate", "postal_code": "DE1 1AA",
+                             "city": "Derby", "country": "GB"},
+                "phone_number": "+441332000000",
+                "extras": [{"code": "TL"}]
+            },
+            "goods": [{"description": "Timber sheets", "quantity": 2, "packaging_type": {"code": "F"},
+                       "unit_length_m": 1.2, "unit_width_m": 1.0, "unit_height_m": 1.2, "unit_weight_kg": 450.0}]
+        }],
+        "trip": {"resource_code": resource}
+    })
+}
+
+impl World {
+    fn create_order(&self, order: Value) -> qargo_sim::CreatedOrder {
+        self.qargo
+            .handle
+            .create_order(&serde_json::from_value(order).unwrap())
+            .expect("order accepted by the Qargo simulator")
+    }
+
+    async fn dispatch(&self, created: &qargo_sim::CreatedOrder, operation: &str) -> OutboundRecord {
+        let trip = created.trip.as_ref().expect("order planned on a trip").trip_id;
+        self.qargo.handle.dispatch_trip(trip, operation).await.expect("dispatch sent")
+    }
+
+    /// The dispatch payload Qargo sends for `created`, without sending it (taken from a CANCEL,
+    /// which books nothing).
+    async fn payload(&self, created: &qargo_sim::CreatedOrder, operation: &str) -> Value {
+        let mut payload = self.dispatch(created, "CANCEL").await.request;
+        payload["operation"] = json!(operation);
+        payload
+    }
+
+    async fn post(&self, body: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/qargo/dispatch", self.api_url))
+            .basic_auth("qargo", Some("inbound-pass"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    fn set_london_time(&self, at: &str) {
+        let civil: jiff::civil::DateTime = at.parse().unwrap();
+        self.nexus.handle().set_now(civil).unwrap();
+        self.clock.set(civil.to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap()).unwrap().timestamp());
+    }
+
+    fn creates(&self) -> u64 {
+        self.nexus.handle().request_counts().for_route(CREATE_ROUTE)
+    }
+
+    async fn nexus_by_number(&self, number: &str) -> Vec<bridge::nexus::wire::Consignment> {
+        let client = self.bridge.nexus.for_depot(&"PGD302".parse().unwrap()).unwrap();
+        let query = ConsignmentQuery { search_term: Some(number.to_owned()), ..ConsignmentQuery::default() };
+        let page = client.list_consignments(&query, 50, 0).await.unwrap();
+        page.items.into_iter().filter(|c| c.consignment_number == number).collect()
+    }
+
+    async fn ledger(&self, created: &qargo_sim::CreatedOrder) -> DispatchRecord {
+        let id: QargoConsignmentId = created.consignments[0].consignment_id.to_string().parse().unwrap();
+        self.bridge.ledger.get(&id).await.unwrap().expect("a ledger record")
+    }
+}
+
+fn booking_of(answer: &Value) -> (String, i64, String) {
+    let booking = &answer["booking"];
+    (
+        booking["network"].as_str().unwrap_or_default().to_owned(),
+        booking["nexus_consignment_id"].as_i64().unwrap_or_default(),
+        booking["consignment_number"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn response(record: &OutboundRecord) -> Value {
+    record.response.clone().unwrap_or(Value::Null)
+}
+
+fn pdf_pages(bytes: &[u8]) -> usize {
+    lopdf::Document::load_mem(bytes).expect("a PDF").get_pages().len()
+}
+
+#[tokio::test]
+async fn pallex_and_fortec_dispatches_are_booked_labelled_and_attached() {
+    let world = world(Storage::Memory).await;
+    for (resource, network, customer) in [("PALLEX_OUT", "PALLEX", 64086), ("FORTEC_OUT", "FORTEC", 71520)] {
+        let created = world.create_order(order(resource, "2026-06-17"));
+        let record = world.dispatch(&created, "CREATE").await;
+        assert!(record.accepted, "{resource}: {:?} {}", record.errors, response(&record));
+        let (answer_network, nexus_id, number) = booking_of(&response(&record));
+        assert_eq!(answer_network, network);
+        assert_eq!(number, created.order_name);
+
+        let on_nexus = world.nexus.handle().consignment_json(nexus_id as u64).expect("on Nexus");
+        assert_eq!(on_nexus["customerID"], json!(customer), "{on_nexus}");
+        assert_eq!(on_nexus["network"]["code"], json!(network));
+        assert_eq!(on_nexus["requestingDepotCode"], json!("PGD302"));
+        assert_eq!(on_nexus["palletCount"], json!(2));
+
+        let ledger = world.ledger(&created).await;
+        assert_eq!(ledger.state, DispatchState::Labelled);
+        let booking = ledger.booking.unwrap();
+        assert_eq!(booking.barcodes.len(), 2);
+        assert_eq!(booking.label_keys.len(), 2, "PDF and ZPL for a ZPL depot: {:?}", booking.label_keys);
+        let (pdf, bytes) = world.bridge.documents.get(&booking.label_keys[0]).await.unwrap().expect("PDF stored");
+        assert_eq!(pdf.content_type, "application/pdf");
+        assert_eq!(pdf_pages(&bytes), 2, "one page per pallet");
+        let (zpl, zpl_bytes) = world.bridge.documents.get(&booking.label_keys[1]).await.unwrap().expect("ZPL stored");
+        assert!(zpl.key.ends_with(".zpl") && String::from_utf8_lossy(&zpl_bytes).contains("^XA"));
+
+        let detail = world.qargo.handle.order_detail(created.order_id).expect("order in Qargo");
+        let labels: Vec<&Value> =
+            detail["documents"].as_array().unwrap().iter().filter(|d| d["type"] == "PALLET_LABEL_EXTERNAL").collect();
+        assert_eq!(labels.len(), 1, "{}", detail["documents"]);
+        let fields = &detail["order"]["custom_fields"];
+        assert_eq!(fields["NexusConsignmentID"], json!(nexus_id.to_string()), "{fields}");
+        assert_eq!(fields["NexusNetwork"], json!(network));
+        let units: Vec<String> = detail["order"]["consignments"][0]["goods"][0]["handling_units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["barcode"]["value"].as_str().unwrap().to_owned())
+            .collect();
+        let barcodes: Vec<String> = booking.barcodes.iter().map(ToString::to_string).collect();
+        assert_eq!(units, barcodes, "Qargo's handling units carry the Nexus barcodes");
+    }
+}
+
+async fn concurrent_deliveries_book_once(storage: Storage) {
+    let world = Arc::new(world(storage).await);
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let payload = world.payload(&created, "CREATE").await;
+    let deliveries: Vec<_> = (0..20)
+        .map(|_| {
+            let world = world.clone();
+            let payload = payload.clone();
+            tokio::spawn(async move { world.post(&payload).await })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for delivery in deliveries {
+        let (status, answer) = delivery.await.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        ids.insert(booking_of(&answer).1);
+    }
+    assert_eq!(ids.len(), 1, "every delivery answers the same booking: {ids:?}");
+    assert_eq!(world.creates(), 1, "one booking on Nexus for 20 deliveries");
+    assert_eq!(world.nexus_by_number(&created.order_name).await.len(), 1);
+    let detail = world.qargo.handle.order_detail(created.order_id).unwrap();
+    let labels =
+        detail["documents"].as_array().unwrap().iter().filter(|d| d["type"] == "PALLET_LABEL_EXTERNAL").count();
+    assert_eq!(labels, 1, "the labels are attached once");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_deliveries_book_once_in_memory() {
+    concurrent_deliveries_book_once(Storage::Memory).await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_deliveries_book_once_on_dynamodb() {
+    concurrent_deliveries_book_once(Storage::Moto).await;
+}
+
+/// A ledger whose first `record_booked` fails, as if the function died between booking on Nexus
+/// and recording it.
+struct CrashAfterBooking {
+    inner: Arc<dyn DispatchLedger>,
+    crashed: AtomicBool,
+}
+
+#[async_trait]
+impl DispatchLedger for CrashAfterBooking {
+    async fn claim(
+        &self,
+        id: &QargoConsignmentId,
+        now: Timestamp,
+        lease: SignedDuration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.inner.claim(id, now, lease).await
+    }
+    async fn record_booked(
+        &self,
+        claim: &DispatchClaim,
+        booking: Booking,
+        now: Timestamp,
+    ) -> Result<DispatchRecord, StoreError> {
+        if !self.crashed.swap(true, Ordering::SeqCst) {
+            return Err(StoreError::Backend {
+                backend: "test",
+                operation: "record_booked",
+                reason: "injected crash after booking".into(),
+            });
+        }
+        self.inner.record_booked(claim, booking, now).await
+    }
+    async fn record_failed(
+        &self,
+        claim: &DispatchClaim,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<DispatchRecord, StoreError> {
+        self.inner.record_failed(claim, reason, now).await
+    }
+    async fn record_labelled(
+        &self,
+        id: &QargoConsignmentId,
+        keys: Vec<String>,
+        now: Timestamp,
+    ) -> Result<DispatchRecord, StoreError> {
+        self.inner.record_labelled(id, keys, now).await
+    }
+    async fn record_cancelled(&self, id: &QargoConsignmentId, now: Timestamp) -> Result<DispatchRecord, StoreError> {
+        self.inner.record_cancelled(id, now).await
+    }
+    async fn get(&self, id: &QargoConsignmentId) -> Result<Option<DispatchRecord>, StoreError> {
+        self.inner.get(id).await
+    }
+}
+
+async fn crash_between_booking_and_ledger_is_recovered(storage: Storage) {
+    let world =
+        world_with(storage, |inner| Arc::new(CrashAfterBooking { inner, crashed: AtomicBool::new(false) })).await;
+    let created = world.create_order(order("FORTEC_OUT", "2026-06-17"));
+    let payload = world.payload(&created, "CREATE").await;
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "INTERNAL_ERROR");
+    assert_eq!(world.creates(), 1);
+    assert_eq!(world.ledger(&created).await.state, DispatchState::InProgress, "the crashed claim is left in progress");
+
+    // The crashed invocation's lease runs out; Qargo retries.
+    world.clock.advance(bridge::jobs::dispatch::CLAIM_LEASE + SignedDuration::from_secs(1));
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(world.creates(), 1, "the retry found the booking instead of booking again");
+    let on_nexus = world.nexus_by_number(&created.order_name).await;
+    assert_eq!(on_nexus.len(), 1);
+    assert_eq!(booking_of(&answer).1, on_nexus[0].consignment_id);
+    assert_eq!(world.ledger(&created).await.state, DispatchState::Labelled);
+}
+
+#[tokio::test]
+async fn crash_between_booking_and_ledger_is_recovered_in_memory() {
+    crash_between_booking_and_ledger_is_recovered(Storage::Memory).await;
+}
+
+#[tokio::test]
+async fn crash_between_booking_and_ledger_is_recovered_on_dynamodb() {
+    crash_between_booking_and_ledger_is_recovered(Storage::Moto).await;
+}
+
+#[tokio::test]
+async fn after_the_cut_off_the_next_working_day_is_named() {
+    let world = world(Storage::Memory).await;
+    // Wednesday 17 June 2026, 11:55 in London (BST, 10:55Z) is still in time.
+    world.set_london_time("2026-06-17T11:55:00");
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    assert!(world.dispatch(&created, "CREATE").await.accepted);
+    assert_eq!(world.creates(), 1);
+
+    // 12:05 the same day is not.
+    world.set_london_time("2026-06-17T12:05:00");
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let record = world.dispatch(&created, "CREATE").await;
+    assert!(!record.accepted);
+    assert_eq!(record.status, Some(422), "{}", response(&record));
+    let body = response(&record);
+    let error = &body["errors"][0];
+    assert_eq!(error["error_type"], "USER_INPUT_ERROR");
+    assert_eq!(error["field"], "payload.orders[0].consignments[0].pickup_stop.date");
+    assert!(error["error_message"].as_str().unwrap().contains("2026-06-18"), "{error}");
+    assert_eq!(world.creates(), 1, "nothing more reaches Nexus");
+
+    // Friday 28 August after noon: the weekend and the Summer bank holiday (31st) are skipped.
+    world.set_london_time("2026-08-28T12:30:00");
+    let created = world.create_order(order("PALLEX_OUT", "2026-08-28"));
+    let message = response(&world.dispatch(&created, "CREATE").await)["errors"][0]["error_message"].to_string();
+    assert!(message.contains("2026-09-01"), "{message}");
+    // A collection dated on the bank holiday itself.
+    let created = world.create_order(order("PALLEX_OUT", "2026-08-31"));
+    let message = response(&world.dispatch(&created, "CREATE").await)["errors"][0]["error_message"].to_string();
+    assert!(message.contains("2026-09-01") && message.contains("Summer"), "{message}");
+    assert_eq!(world.creates(), 1);
+}
+
+#[tokio::test]
+async fn cancel_before_collection_cancels_and_after_collection_explains() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let booked = world.dispatch(&created, "CREATE").await;
+    let nexus_id = booking_of(&response(&booked)).1;
+    let record = world.dispatch(&created, "CANCEL").await;
+    assert!(record.accepted, "{}", response(&record));
+    assert_eq!(response(&record)["result"], "cancelled");
+    assert_eq!(world.nexus.handle().status_of(nexus_id as u64), Some("CAN"));
+    assert_eq!(world.ledger(&created).await.state, DispatchState::Cancelled);
+    let detail = world.qargo.handle.order_detail(created.order_id).unwrap();
+    assert_eq!(detail["order"]["custom_fields"]["NexusState"], "CANCELLED");
+    // A second cancel is harmless.
+    assert!(world.dispatch(&created, "CANCEL").await.accepted);
+
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let booked = world.dispatch(&created, "CREATE").await;
+    let nexus_id = booking_of(&response(&booked)).1 as u64;
+    world.nexus.handle().step(nexus_id, Stage::Collected).unwrap();
+    let record = world.dispatch(&created, "CANCEL").await;
+    assert!(!record.accepted);
+    assert_eq!(record.status, Some(409));
+    let body = response(&record);
+    let error = &body["errors"][0];
+    assert_eq!(error["error_type"], "NOT_SUPPORTED");
+    assert!(error["error_message"].as_str().unwrap().contains("cannot be cancelled"), "{error}");
+    assert_eq!(world.nexus.handle().status_of(nexus_id), Some("COL"));
+    assert_eq!(world.ledger(&created).await.state, DispatchState::Labelled);
+}
+
+#[tokio::test]
+async fn nexus_outage_is_retryable_and_the_retry_books_once() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let payload = world.payload(&created, "CREATE").await;
+    world.nexus.handle().set_outage(true);
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "INTERNAL_ERROR");
+    assert!(world.nexus_by_number_unavailable().await);
+    world.nexus.handle().set_outage(false);
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(world.nexus_by_number(&created.order_name).await.len(), 1);
+    let (_, again) = world.post(&payload).await;
+    assert_eq!(booking_of(&again).1, booking_of(&answer).1);
+    assert_eq!(again["result"], "already booked");
+}
+
+impl World {
+    /// Whether Nexus is really refusing (the outage switch is on).
+    async fn nexus_by_number_unavailable(&self) -> bool {
+        let client = self.bridge.nexus.for_depot(&"PGD302".parse().unwrap()).unwrap();
+        client.consignment(NexusConsignmentId(1), &[]).await.is_err()
+    }
+}
+
+#[tokio::test]
+async fn update_rebooks_before_collection_and_is_refused_after() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let booked = world.dispatch(&created, "CREATE").await;
+    let first = booking_of(&response(&booked)).1;
+    let unchanged = world.dispatch(&created, "UPDATE").await;
+    assert!(unchanged.accepted);
+    assert_eq!(response(&unchanged)["result"], "unchanged");
+
+    let mut payload = world.payload(&created, "UPDATE").await;
+    payload["payload"]["orders"][0]["consignments"][0]["goods"][0]["quantity"] = json!(3);
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"], "rebooked");
+    let (_, second, number) = booking_of(&answer);
+    assert_ne!(second, first);
+    assert_eq!(number, format!("{}R2", created.order_name));
+    assert_eq!(world.nexus.handle().status_of(first as u64), Some("CAN"));
+    assert_eq!(world.nexus.handle().consignment_json(second as u64).unwrap()["palletCount"], json!(3));
+
+    world.nexus.handle().step(second as u64, Stage::Collected).unwrap();
+    payload["payload"]["orders"][0]["consignments"][0]["goods"][0]["quantity"] = json!(4);
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "NOT_SUPPORTED");
+    assert!(answer["errors"][0]["error_message"].as_str().unwrap().contains("Collected"), "{answer}");
+}
+
+#[tokio::test]
+async fn refusals_name_the_field_and_book_nothing() {
+    let world = world(Storage::Memory).await;
+    let cases = [
+        ("OWN_FLEET", "TIMBER", "payload.resource_allocations"),
+        ("FORTEC_OUT", "BOLT", "payload.orders[0].customer.custom_fields.FortecID"),
+        ("PALLEX_OUT", "CEDAR", "payload.orders[0].customer.custom_fields.PallexID"),
+    ];
+    for (resource, customer, field) in cases {
+        let mut input = order(resource, "2026-06-17");
+        input["customer"] = json!({"code": customer});
+        let created = world.create_order(input);
+        let record = world.dispatch(&created, "CREATE").await;
+        assert_eq!(record.status, Some(422), "{customer}: {}", response(&record));
+        assert_eq!(response(&record)["errors"][0]["field"], field, "{}", response(&record));
+    }
+    // Two orders on one trip.
+    let unplanned = || {
+        let mut input = order("PALLEX_OUT", "2026-06-17");
+        input.as_object_mut().unwrap().remove("trip");
+        world.create_order(input)
+    };
+    let (first, second) = (unplanned(), unplanned());
+    let trip = world
+        .qargo
+        .handle
+        .create_trip(
+            &serde_json::from_value(
+                json!({"order_ids": [first.order_id, second.order_id], "resource_code": "PALLEX_OUT"}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let record = world.qargo.handle.dispatch_trip(trip.trip_id, "CREATE").await.unwrap();
+    assert_eq!(response(&record)["errors"][0]["field"], "payload.orders", "{}", response(&record));
+    // Unauthenticated calls are refused before the body is read.
+    let response = world.http.post(format!("{}/qargo/dispatch", world.api_url)).body("not json").send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(world.creates(), 0);
+}
