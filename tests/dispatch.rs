@@ -516,3 +516,28 @@ async fn refusals_name_the_field_and_book_nothing() {
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(world.creates(), 0);
 }
+
+#[tokio::test]
+async fn the_local_bridge_books_the_readme_example() {
+    let data = tempfile::tempdir().unwrap();
+    let local = bridge_local::start(bridge_local::LocalOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.path().to_path_buf(),
+        nexus_port: 0,
+        qargo_port: 0,
+        ..bridge_local::LocalOptions::default()
+    })
+    .await
+    .expect("the local bridge starts");
+    let qargo = local.qargo.as_ref().unwrap();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local/examples/order.json"))
+        .expect("the README's example order");
+    let created = qargo.handle.create_order(&serde_json::from_str(&example).unwrap()).unwrap();
+    let record = qargo.handle.dispatch_trip(created.trip.unwrap().trip_id, "CREATE").await.unwrap();
+    assert!(record.accepted, "{}", response(&record));
+    let booking = response(&record)["booking"].clone();
+    assert_eq!(booking["network"], "PALLEX");
+    assert_eq!(booking["state"], "LABELLED");
+    let label = data.path().join("documents").join(booking["label_keys"][0].as_str().unwrap());
+    assert!(std::fs::read(&label).expect("label PDF in the data folder").starts_with(b"%PDF"));
+}

@@ -192,8 +192,13 @@ pub async fn handle_dispatch(bridge: &Bridge, webhook: DispatchWebhook) -> Dispa
         operation = %operation,
         trip = trip.name.as_deref().unwrap_or("?"),
         result = %answer.result,
+        network = answer.booking.as_ref().map(|b| b.network.as_str()).unwrap_or("-"),
         consignment = answer.booking.as_ref().map(|b| b.consignment_number.as_str()).unwrap_or("-"),
-        errors = answer.errors.len(),
+        nexus_id = answer.booking.as_ref().map(|b| b.nexus_consignment_id).unwrap_or_default(),
+        pallets = answer.booking.as_ref().map(|b| b.pallet_barcodes.len()).unwrap_or_default(),
+        labels = ?answer.booking.as_ref().map(|b| &b.label_keys),
+        errors = ?answer.errors.iter().map(|e| e.error_message.as_str()).collect::<Vec<_>>(),
+        warnings = ?answer.warnings,
         "dispatch handled"
     );
     answer

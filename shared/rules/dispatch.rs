@@ -847,3 +847,288 @@ fn lookup(fields: &Map<String, Value>, key: &str) -> Option<String> {
 fn limit(text: &str, chars: usize) -> String {
     text.chars().take(chars).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn settings() -> Settings {
+        let values = [
+            ("BRIDGE_TABLE", "t"),
+            ("BRIDGE_BUCKET", "b"),
+            ("BRIDGE_DEPOTS", "PGD302,UKD101"),
+            ("NEXUS_BASE_URL", "http://nexus"),
+            ("QARGO_BASE_URL", "http://qargo"),
+            ("BRIDGE_SECRETS_JSON", "{}"),
+        ];
+        Settings::from_lookup(|name| values.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).unwrap()
+    }
+
+    /// A valid PALL-EX dispatch of two full pallets from PGD302.
+    fn trip() -> serde_json::Value {
+        json!({
+            "id": "trip-1", "name": "TR-1",
+            "resource_allocations": [{"resource": {"code": "PALLEX_OUT"}}],
+            "orders": [{
+                "id": "order-1", "name": "OR-1",
+                "customer": {"name": "Project Timber Ltd", "code": "TIMBER", "custom_fields": {"PallexID": "64086", "FortecID": 71520}},
+                "customer_reference_number": "PO-1",
+                "service_level": {"code": "A"},
+                "custom_fields": {},
+                "consignments": [{
+                    "id": "cons-1",
+                    "transport_network": {"requesting_depot_code": "PGD302"},
+                    "pickup_stop": {"id": "stop-p", "date": "2026-06-17",
+                        "location": {"name": "Timber", "address": "Sawmill Lane", "postal_code": "dn227ss", "city": "Retford", "country": "GB"}},
+                    "delivery_stop": {"id": "stop-d", "phone_number": "+441332000000",
+                        "custom_fields": {"contact_name": "Goods-in"},
+                        "location": {"name": "Builders", "address": "1 Friar Gate", "postal_code": "DE1 1AA", "city": "Derby", "country": "GB"},
+                        "extras": [{"code": "TL"}]},
+                    "goods": [{"id": "g-1", "quantity": 2, "packaging_type": {"code": "F"},
+                               "unit_height_m": 1.2, "unit_weight_kg": 450.0}]
+                }]
+            }]
+        })
+    }
+
+    fn plan(value: serde_json::Value) -> Result<DispatchPlan, Vec<Violation>> {
+        plan_dispatch(&serde_json::from_value(value).unwrap(), &settings())
+    }
+
+    /// Applies `change` to the valid trip and returns the fields of the violations.
+    fn refused(change: impl FnOnce(&mut serde_json::Value)) -> Vec<String> {
+        let mut value = trip();
+        change(&mut value);
+        plan(value).expect_err("refused").into_iter().map(|v| v.field).collect()
+    }
+
+    const C: &str = "payload.orders[0].consignments[0]";
+
+    #[test]
+    fn a_valid_dispatch_maps_to_the_nexus_body() {
+        let plan = plan(trip()).unwrap();
+        assert_eq!(plan.network, Network::Pallex);
+        assert_eq!(plan.depot.as_str(), "PGD302");
+        assert_eq!(plan.body.general.customer_id, 64086);
+        assert_eq!(plan.body.pallets.len(), 2);
+        assert_eq!(plan.body.pallets[0].height, 120);
+        assert_eq!(plan.body.pallets[0].pallet_type_id, PalletType::Full.nexus_id());
+        assert_eq!(plan.body.delivery_info.extras, vec!["TL"]);
+        assert_eq!(plan.body.collection_address.as_ref().unwrap().postcode, "DN22 7SS");
+        assert_eq!(plan.pallet_lines, vec![PalletLine { goods_id: Some("g-1".into()), pallets: 2 }]);
+        let mut fortec = trip();
+        fortec["resource_allocations"][0]["resource"]["code"] = json!("FORTEC_OUT");
+        assert_eq!(
+            plan_dispatch(&serde_json::from_value(fortec).unwrap(), &settings()).unwrap().body.general.customer_id,
+            71520
+        );
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Change, String)> = vec![
+            (
+                "network",
+                Box::new(|t| t["resource_allocations"][0]["resource"]["code"] = json!("OWN_FLEET")),
+                "payload.resource_allocations".into(),
+            ),
+            (
+                "customer id",
+                Box::new(|t| t["orders"][0]["customer"]["custom_fields"] = json!({})),
+                "payload.orders[0].customer.custom_fields.PallexID".into(),
+            ),
+            (
+                "one consignment",
+                Box::new(|t| {
+                    let c = t["orders"][0]["consignments"][0].clone();
+                    t["orders"][0]["consignments"].as_array_mut().unwrap().push(c);
+                }),
+                "payload.orders".into(),
+            ),
+            (
+                "membership",
+                Box::new(|t| {
+                    t["resource_allocations"][0]["resource"]["code"] = json!("FORTEC_OUT");
+                    t["orders"][0]["consignments"][0]["transport_network"]["requesting_depot_code"] = json!("UKD101");
+                }),
+                format!("{C}.transport_network.requesting_depot_code"),
+            ),
+            (
+                "our depot",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["transport_network"]["requesting_depot_code"] = json!("UKD205")
+                }),
+                format!("{C}.transport_network.requesting_depot_code"),
+            ),
+            (
+                "service level",
+                Box::new(|t| t["orders"][0]["service_level"]["code"] = json!("C")),
+                "payload.orders[0].service_level.code".into(),
+            ),
+            (
+                "specific day date",
+                Box::new(|t| t["orders"][0]["service_level"]["code"] = json!("SD")),
+                format!("{C}.delivery_stop.date"),
+            ),
+            (
+                "timed window",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["delivery_stop"]["time_window"] =
+                        json!({"code": "TD", "start_time": "09:00", "end_time": "14:00"})
+                }),
+                format!("{C}.delivery_stop.time_window"),
+            ),
+            (
+                "window code",
+                Box::new(|t| t["orders"][0]["consignments"][0]["delivery_stop"]["time_window"] = json!({"code": "PM"})),
+                format!("{C}.delivery_stop.time_window.code"),
+            ),
+            (
+                "book-in contact",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["delivery_stop"]["time_window"] = json!({"code": "BI"});
+                    t["orders"][0]["consignments"][0]["delivery_stop"]["custom_fields"] = json!({});
+                }),
+                format!("{C}.delivery_stop.custom_fields.contact_name"),
+            ),
+            (
+                "extra",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["delivery_stop"]["extras"] = json!([{"code": "FORKLIFT"}])
+                }),
+                format!("{C}.delivery_stop.extras[0].code"),
+            ),
+            (
+                "amazon cartons",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["delivery_stop"]["extras"] =
+                        json!([{"code": "AZ", "amazon": {"po_number": "AMZ-1"}}])
+                }),
+                format!("{C}.delivery_stop.extras[0].amazon.carton_count"),
+            ),
+            (
+                "amazon reference",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["delivery_stop"]["extras"] =
+                        json!([{"code": "AZ", "amazon": {"carton_count": "12"}}])
+                }),
+                format!("{C}.delivery_stop.extras[0].amazon.po_number"),
+            ),
+            (
+                "weight",
+                Box::new(|t| t["orders"][0]["consignments"][0]["goods"][0]["unit_weight_kg"] = json!(1300)),
+                format!("{C}.goods[0].unit_weight_kg"),
+            ),
+            (
+                "height",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["goods"][0]["packaging_type"]["code"] = json!("Q");
+                    t["orders"][0]["consignments"][0]["goods"][0]["unit_weight_kg"] = json!(100);
+                }),
+                format!("{C}.goods[0].unit_height_m"),
+            ),
+            (
+                "pallet count",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["goods"][0]["quantity"] = json!(20);
+                    let g = t["orders"][0]["consignments"][0]["goods"][0].clone();
+                    t["orders"][0]["consignments"][0]["goods"].as_array_mut().unwrap().push(g);
+                }),
+                format!("{C}.goods"),
+            ),
+            (
+                "pallet type",
+                Box::new(|t| t["orders"][0]["consignments"][0]["goods"][0]["packaging_type"]["code"] = json!("XL")),
+                format!("{C}.goods[0].packaging_type.code"),
+            ),
+            (
+                "postcode",
+                Box::new(|t| {
+                    t["orders"][0]["consignments"][0]["delivery_stop"]["location"]["postal_code"] = json!("75008")
+                }),
+                format!("{C}.delivery_stop.location.postal_code"),
+            ),
+            (
+                "delivery country",
+                Box::new(|t| t["orders"][0]["consignments"][0]["delivery_stop"]["location"]["country"] = json!("FR")),
+                format!("{C}.delivery_stop.location.country"),
+            ),
+            (
+                "collection country",
+                Box::new(|t| t["orders"][0]["consignments"][0]["pickup_stop"]["location"]["country"] = json!("IE")),
+                format!("{C}.pickup_stop.location.country"),
+            ),
+            (
+                "collection date",
+                Box::new(|t| t["orders"][0]["consignments"][0]["pickup_stop"]["date"] = json!("17/06/2026")),
+                format!("{C}.pickup_stop.date"),
+            ),
+            (
+                "reference length",
+                Box::new(|t| t["orders"][0]["customer_reference_number"] = json!("X".repeat(36))),
+                "payload.orders[0].customer_reference_number".into(),
+            ),
+        ];
+        for (rule, change, field) in cases {
+            let fields = refused(change);
+            assert!(fields.contains(&field), "{rule}: expected {field} in {fields:?}");
+        }
+    }
+
+    #[test]
+    fn every_violation_is_reported_at_once_with_its_fix() {
+        let mut value = trip();
+        value["orders"][0]["service_level"]["code"] = json!("Z");
+        value["orders"][0]["consignments"][0]["goods"][0]["unit_weight_kg"] = json!(5000);
+        let violations = plan(value).unwrap_err();
+        assert_eq!(violations.len(), 2, "{violations:?}");
+        assert!(violations[1].message.contains("1200 kg"), "{}", violations[1]);
+    }
+
+    #[test]
+    fn international_euro_pallets_to_ireland() {
+        let mut value = trip();
+        let delivery = &mut value["orders"][0]["consignments"][0]["delivery_stop"]["location"];
+        delivery["country"] = json!("IE");
+        delivery["postal_code"] = json!("d02x285");
+        value["orders"][0]["consignments"][0]["goods"][0]["packaging_type"] = json!({"code": "E"});
+        let plan = plan(value).unwrap();
+        assert_eq!(plan.body.delivery_address.country_id, NEXUS_IRELAND);
+        assert_eq!(plan.body.delivery_address.postcode, "D02 X285");
+        assert_eq!(plan.body.pallets[0].pallet_base_id, PalletBase::Euro.nexus_id());
+        assert_eq!((plan.body.pallets[0].length, plan.body.pallets[0].width), (120, 80));
+        let mut bad = trip();
+        bad["orders"][0]["consignments"][0]["delivery_stop"]["location"]["country"] = json!("IE");
+        assert!(refused(|t| *t = bad).contains(&format!("{C}.delivery_stop.location.postal_code")));
+    }
+
+    #[test]
+    fn amazon_and_book_in_become_a_nexus_book_in() {
+        let mut value = trip();
+        value["orders"][0]["custom_fields"] = json!({"AmazonCartonCount": "120", "AmazonBookingRef": "AMZ-99812"});
+        value["orders"][0]["consignments"][0]["delivery_stop"]["extras"] =
+            json!([{"code": "TL"}, {"code": "AZ", "amazon": {"booking_date": "2026-06-18", "booking_time": "10:30"}}]);
+        let plan = plan(value).unwrap();
+        let book_in = plan.body.delivery_info.book_in.unwrap();
+        assert_eq!(plan.body.delivery_info.time_window_code.as_deref(), Some("BI"));
+        assert_eq!(book_in.reference.as_deref(), Some("AMZ-99812"));
+        assert!(book_in.notes.unwrap().contains("120 cartons"));
+        assert_eq!(plan.body.delivery_info.extras, vec!["TL"]);
+    }
+
+    #[test]
+    fn the_cut_off_applies_when_booking() {
+        let mut plan = plan(trip()).unwrap();
+        let after = "2026-06-17T11:05:00Z".parse().unwrap(); // 12:05 BST
+        let refusal = plan.schedule_collection(after, CutoffPolicy::Reject).unwrap_err();
+        assert_eq!(refusal.field, format!("{C}.pickup_stop.date"));
+        assert!(refusal.message.contains("2026-06-18"), "{refusal}");
+        let note = plan.schedule_collection(after, CutoffPolicy::Roll).unwrap();
+        assert!(note.is_some());
+        assert_eq!(plan.body.collection_info.due_date.to_string(), "2026-06-18");
+        assert_eq!(plan.requested_collection.to_string(), "2026-06-17", "the fingerprint keeps what Qargo asked for");
+    }
+}
