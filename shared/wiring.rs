@@ -58,7 +58,21 @@ impl Bridge {
     where
         S: DispatchLedger + Cursors + SyncState + TokenCache + 'static,
     {
-        let retry = RetryPolicy::default();
+        Bridge::assemble_with_retries(settings, secrets, store, documents, clock, RetryPolicy::default())
+    }
+
+    /// [`Bridge::assemble`] with the clients' retry policy given (tests use short budgets).
+    pub fn assemble_with_retries<S>(
+        settings: Settings,
+        secrets: Arc<Secrets>,
+        store: Arc<S>,
+        documents: Arc<dyn DocumentStore>,
+        clock: Arc<dyn Clock>,
+        retry: RetryPolicy,
+    ) -> Bridge
+    where
+        S: DispatchLedger + Cursors + SyncState + TokenCache + 'static,
+    {
         let nexus = NexusClients::from_secrets(&settings.nexus_base_url, &secrets, retry);
         let qargo = QargoClient::new(
             &settings.qargo_base_url,

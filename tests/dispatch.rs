@@ -59,25 +59,38 @@ async fn world_with(storage: Storage, wrap: impl FnOnce(Arc<dyn DispatchLedger>)
     let secrets = Arc::new(Secrets::load(&settings.secrets_source, None).await.unwrap());
     let clock = ManualClock::new(bridge::clock::Clock::now(&bridge_local::SimulatorClock(nexus.handle().clone())));
     let mut bridge = match storage {
-        Storage::Memory => Bridge::assemble(
+        Storage::Memory => Bridge::assemble_with_retries(
             settings,
             secrets,
             Arc::new(MemoryStore::in_memory()),
             Arc::new(MemoryDocuments::default()),
             Arc::new(clock.clone()),
+            quick_retries(),
         ),
-        Storage::Moto => Bridge::assemble(
+        Storage::Moto => Bridge::assemble_with_retries(
             settings,
             secrets,
             Arc::new(end_to_end::dynamo_store().await),
             Arc::new(end_to_end::s3_documents().await),
             Arc::new(clock.clone()),
+            quick_retries(),
         ),
     };
     bridge.ledger = wrap(bridge.ledger.clone());
     let bridge = Arc::new(bridge);
     bridge_local::serve_api(bridge.clone(), listener);
     World { nexus, qargo, bridge, clock, api_url, http: reqwest::Client::new() }
+}
+
+/// Retries that give up within two seconds, so outage tests do not wait out production budgets.
+fn quick_retries() -> bridge::http::RetryPolicy {
+    bridge::http::RetryPolicy {
+        max_attempts: 4,
+        base_delay: std::time::Duration::from_millis(20),
+        max_delay: std::time::Duration::from_millis(200),
+        budget: std::time::Duration::from_secs(2),
+        request_timeout: std::time::Duration::from_secs(5),
+    }
 }
 
 async fn world(storage: Storage) -> World {
@@ -540,4 +553,28 @@ async fn the_local_bridge_books_the_readme_example() {
     assert_eq!(booking["state"], "LABELLED");
     let label = data.path().join("documents").join(booking["label_keys"][0].as_str().unwrap());
     assert!(std::fs::read(&label).expect("label PDF in the data folder").starts_with(b"%PDF"));
+}
+
+#[tokio::test]
+async fn labels_that_fail_after_booking_are_attached_by_the_retry_without_booking_again() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let payload = world.payload(&created, "CREATE").await;
+    world.qargo.handle.set_faults(qargo_sim::Faults { outage: true, ..qargo_sim::Faults::default() });
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "INTERNAL_ERROR");
+    assert!(answer["errors"][0]["error_message"].as_str().unwrap().contains("labels are not attached yet"), "{answer}");
+    assert_eq!(answer["booking"]["state"], "BOOKED", "the answer carries the booking");
+    assert_eq!(world.ledger(&created).await.state, DispatchState::Booked);
+
+    world.qargo.handle.set_faults(qargo_sim::Faults::default());
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["booking"]["state"], "LABELLED");
+    assert_eq!(world.creates(), 1, "the retry attached the labels and did not book again");
+    let detail = world.qargo.handle.order_detail(created.order_id).unwrap();
+    let labels =
+        detail["documents"].as_array().unwrap().iter().filter(|d| d["type"] == "PALLET_LABEL_EXTERNAL").count();
+    assert_eq!(labels, 1);
 }

@@ -13,8 +13,9 @@
 //!   the next holder first looks the consignment up on Nexus by its number and adopts it, so a crash
 //!   between booking and recording never books twice. A Nexus call that failed with an unknown
 //!   outcome (timeout) is recorded as failed and recovered the same way.
-//! - **Labels** that fail after a good booking leave the record `BOOKED`; any later delivery of the
-//!   webhook (and [`retry_labels`]) finishes them without booking again.
+//! - **Labels** that fail after a good booking leave the record `BOOKED` and the answer is a
+//!   retryable `INTERNAL_ERROR` carrying the booking; Qargo's retry finishes the labels without
+//!   booking again.
 //! - **UPDATE**: unchanged for Nexus → acknowledged; changed before collection → cancelled and
 //!   re-booked under the same ledger entry with the next consignment number; after collection →
 //!   `NOT_SUPPORTED` with the reason.
@@ -132,8 +133,27 @@ impl DispatchAnswer {
         DispatchAnswer::error(DispatchErrorType::InternalError, message)
     }
 
+    /// The answer for a recorded booking. A booking whose labels are not attached yet is answered
+    /// with a retryable error (and the booking), so that Qargo's retry attaches them — a retry
+    /// finds the booking on the ledger and never books again.
     fn with_booking(result: &str, record: &DispatchRecord, warnings: Vec<String>) -> DispatchAnswer {
-        DispatchAnswer { result: result.into(), booking: summary(record), warnings, errors: Vec::new() }
+        let mut answer =
+            DispatchAnswer { result: result.into(), booking: summary(record), warnings, errors: Vec::new() };
+        if let (DispatchState::Booked, Some(booking)) = (record.state, &answer.booking) {
+            answer.errors.push(DispatchError {
+                error_type: DispatchErrorType::InternalError,
+                error_message: format!(
+                    "booked on {} as {} (Nexus {}), but the labels are not attached yet: {}; retry the dispatch to attach them — it will not book again",
+                    booking.network,
+                    booking.consignment_number,
+                    booking.nexus_consignment_id,
+                    answer.warnings.join("; ")
+                ),
+                field: None,
+            });
+            answer.result = format!("{result}, labels pending");
+        }
+        answer
     }
 
     /// The HTTP status that goes with the answer: 200 on success, 422 for the user's errors, 409
@@ -418,17 +438,11 @@ async fn finish_labels(bridge: &Bridge, plan: &DispatchPlan, record: DispatchRec
     match label_and_attach(bridge, plan, &record).await {
         Ok(keys) => match bridge.ledger.record_labelled(&record.qargo_consignment_id, keys, bridge.clock.now()).await {
             Ok(labelled) => (labelled, Vec::new()),
-            Err(err) => (
-                record,
-                vec![format!("labels attached but not recorded ({err}); they are re-checked on the next call")],
-            ),
+            Err(err) => (record, vec![format!("labels attached but not recorded ({err})")]),
         },
         Err(reason) => {
             tracing::warn!(consignment = %record.qargo_consignment_id, %reason, "labels pending");
-            (
-                record,
-                vec![format!("booked, but the labels are not attached yet: {reason}; they are retried automatically")],
-            )
+            (record, vec![reason])
         }
     }
 }
@@ -679,23 +693,6 @@ async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsign
 
 fn qargo_warning(err: &QargoError) -> String {
     format!("cancelled on Nexus; marking the Qargo order failed ({err}) — its labels are void")
-}
-
-/// Finishes the labels of a booked dispatch whose labels failed, given the webhook again (the
-/// status poll calls this for records left `BOOKED`).
-pub async fn retry_labels(bridge: &Bridge, trip: &DispatchTrip) -> DispatchAnswer {
-    let plan = match plan_dispatch(trip, &bridge.settings) {
-        Ok(plan) => plan,
-        Err(violations) => return DispatchAnswer::refused(violations),
-    };
-    match bridge.ledger.get(&plan.qargo_consignment_id).await {
-        Ok(Some(record)) => {
-            let (record, warnings) = finish_labels(bridge, &plan, record).await;
-            DispatchAnswer::with_booking("already booked", &record, warnings)
-        }
-        Ok(None) => DispatchAnswer { result: "nothing booked".into(), ..DispatchAnswer::default() },
-        Err(err) => DispatchAnswer::internal(format!("the dispatch ledger is unavailable ({err})")),
-    }
 }
 
 #[cfg(test)]
