@@ -54,6 +54,78 @@ pub enum CutoffPolicy {
     Roll,
 }
 
+/// Which of Qargo's two doors imported orders go through (`QARGO_ORDER_DOOR`). Both take the same
+/// `OrderInput` and are followed through `GET /v1/orders/order/upload/{id}`; they differ in the
+/// credential and in whether the post counts against Qargo's 2 requests/s (see `jobs::order_import`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderDoor {
+    /// `POST /v1/webhook`: webhook Basic credential, outside the API limit (the default).
+    Webhook,
+    /// `POST /v1/orders/order/upload`: OAuth token, inside the API limit.
+    Upload,
+}
+
+/// Which Qargo customer an imported Nexus consignment belongs to, by its Nexus `customerID`
+/// (`BRIDGE_CUSTOMER_MAP`, e.g. `52011:ACME,83007:DUNE`). A consignment whose customer is not listed
+/// is not imported: it is reported with the entry to add, and imported once the entry exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerMap {
+    by_nexus_id: BTreeMap<i64, String>,
+}
+
+impl CustomerMap {
+    /// Parses `NEXUS_ID:QARGO_CODE` entries separated by commas (blank: an empty map).
+    pub fn parse(raw: &str) -> Result<CustomerMap, ParseError> {
+        let mut by_nexus_id = BTreeMap::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let refuse = |fix: &str| ParseError::new("customer map entry", entry, fix);
+            let (id, code) = entry
+                .split_once(':')
+                .ok_or_else(|| refuse("write NEXUS_CUSTOMER_ID:QARGO_CUSTOMER_CODE, e.g. 52011:ACME"))?;
+            let id: i64 = match id.trim().parse() {
+                Ok(id) if id > 0 => id,
+                _ => return Err(refuse("the part before ':' is a Nexus customerID, a positive whole number")),
+            };
+            let code = code.trim();
+            if code.is_empty() || code.contains(':') {
+                return Err(refuse("the part after ':' is one Qargo customer code, e.g. ACME"));
+            }
+            if let Some(previous) = by_nexus_id.insert(id, code.to_owned())
+                && previous != code
+            {
+                return Err(refuse(&format!("customer {id} is already mapped to {previous}; list it once")));
+            }
+        }
+        Ok(CustomerMap { by_nexus_id })
+    }
+
+    /// The Qargo customer code of Nexus customer `nexus_customer_id`.
+    pub fn qargo_customer(&self, nexus_customer_id: i64) -> Option<&str> {
+        self.by_nexus_id.get(&nexus_customer_id).map(String::as_str)
+    }
+
+    /// Maps (or re-maps) one customer; for tests and tools that build settings in code.
+    pub fn insert(&mut self, nexus_customer_id: i64, qargo_code: impl Into<String>) {
+        self.by_nexus_id.insert(nexus_customer_id, qargo_code.into());
+    }
+
+    /// Removes a customer's entry.
+    pub fn remove(&mut self, nexus_customer_id: i64) {
+        self.by_nexus_id.remove(&nexus_customer_id);
+    }
+
+    /// How many customers are mapped.
+    pub fn len(&self) -> usize {
+        self.by_nexus_id.len()
+    }
+
+    /// Whether no customer is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.by_nexus_id.is_empty()
+    }
+}
+
 /// One of our depots, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepotSettings {
@@ -102,6 +174,13 @@ pub struct Settings {
     pub eta_threshold: SignedDuration,
     /// Where the secrets are.
     pub secrets_source: SecretsSource,
+    /// Nexus customer → Qargo customer for imported orders (`BRIDGE_CUSTOMER_MAP`, default empty).
+    pub customer_map: CustomerMap,
+    /// Qargo's door for imported orders (`QARGO_ORDER_DOOR`: `webhook`, the default, or `upload`).
+    pub order_door: OrderDoor,
+    /// How far back the very first import reaches, before any cursor exists
+    /// (`ORDER_IMPORT_LOOKBACK_DAYS`, 1–90, default 14).
+    pub import_lookback: SignedDuration,
 }
 
 impl Settings {
@@ -138,6 +217,13 @@ impl Settings {
             Some("roll") => CutoffPolicy::Roll,
             Some(other) => return Err(invalid("CUTOFF_POLICY", other, "use reject or roll")),
         };
+        let customer_map = CustomerMap::parse(&get("BRIDGE_CUSTOMER_MAP").unwrap_or_default())
+            .map_err(|source| ConfigError::Invalid { name: "BRIDGE_CUSTOMER_MAP".into(), source })?;
+        let order_door = match get("QARGO_ORDER_DOOR").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("webhook") => OrderDoor::Webhook,
+            Some("upload") => OrderDoor::Upload,
+            Some(other) => return Err(invalid("QARGO_ORDER_DOOR", other, "use webhook or upload")),
+        };
         let secrets_source = match (get("BRIDGE_SECRET_ID"), get("BRIDGE_SECRETS_FILE"), get("BRIDGE_SECRETS_JSON")) {
             (Some(id), _, _) => SecretsSource::SecretsManager(id),
             (None, Some(path), _) => SecretsSource::File(PathBuf::from(path)),
@@ -161,6 +247,9 @@ impl Settings {
             pod_late_window: SignedDuration::from_hours(number("POD_LATE_WINDOW_HOURS", 72, 1..=24 * 30)?),
             eta_threshold: SignedDuration::from_mins(number("ETA_THRESHOLD_MINUTES", 15, 1..=24 * 60)?),
             secrets_source,
+            customer_map,
+            order_door,
+            import_lookback: SignedDuration::from_hours(24 * number("ORDER_IMPORT_LOOKBACK_DAYS", 14, 1..=90)?),
         })
     }
 
@@ -364,6 +453,39 @@ mod tests {
         let without_secrets: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != "BRIDGE_SECRETS_FILE").collect();
         let err = Settings::from_lookup(lookup(&without_secrets)).unwrap_err();
         assert!(err.to_string().contains("BRIDGE_SECRET_ID"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_customer_map_and_the_order_door() {
+        let settings = Settings::from_lookup(lookup(&BASE)).unwrap();
+        assert!(settings.customer_map.is_empty());
+        assert_eq!(settings.order_door, OrderDoor::Webhook);
+        assert_eq!(settings.import_lookback, SignedDuration::from_hours(14 * 24));
+
+        let mut more = BASE.to_vec();
+        more.push(("BRIDGE_CUSTOMER_MAP", " 52011:ACME, 83007 : DUNE ,"));
+        more.push(("QARGO_ORDER_DOOR", "Upload"));
+        let settings = Settings::from_lookup(lookup(&more)).unwrap();
+        assert_eq!(settings.customer_map.len(), 2);
+        assert_eq!(settings.customer_map.qargo_customer(83007), Some("DUNE"));
+        assert_eq!(settings.customer_map.qargo_customer(60233), None);
+        assert_eq!(settings.order_door, OrderDoor::Upload);
+
+        for (bad, says) in [
+            ("52011", "NEXUS_CUSTOMER_ID:QARGO_CUSTOMER_CODE"),
+            ("ACME:52011", "positive whole number"),
+            ("52011:", "one Qargo customer code"),
+            ("52011:ACME,52011:BOLT", "already mapped to ACME"),
+        ] {
+            let mut wrong = BASE.to_vec();
+            wrong.push(("BRIDGE_CUSTOMER_MAP", bad));
+            let err = Settings::from_lookup(lookup(&wrong)).unwrap_err().to_string();
+            assert!(err.contains("BRIDGE_CUSTOMER_MAP") && err.contains(says), "{bad}: {err}");
+        }
+        let mut wrong = BASE.to_vec();
+        wrong.push(("QARGO_ORDER_DOOR", "fax"));
+        let err = Settings::from_lookup(lookup(&wrong)).unwrap_err().to_string();
+        assert!(err.contains("QARGO_ORDER_DOOR") && err.contains("webhook or upload"), "{err}");
     }
 
     const SECRETS: &str = r#"{

@@ -2,6 +2,7 @@
 
 mod dispatch;
 mod nexus_client;
+mod order_import;
 mod qargo_client;
 mod secrets;
 mod storage;

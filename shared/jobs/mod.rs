@@ -1,3 +1,4 @@
 //! The five use cases, independent of Lambda: each takes the ports it needs and returns a report.
 
 pub mod dispatch;
+pub mod order_import;

@@ -342,6 +342,32 @@ impl QargoClient {
         }
     }
 
+    /// `POST /v1/webhook`: Qargo's order import webhook, "the fully asynchronous version of the
+    /// order upload": the same `OrderInput` as [`upload_order`](Self::upload_order), sent with the
+    /// webhook credentials and outside the API limit, so it is not paced. Answers the queued import,
+    /// to be followed with [`upload_status`](Self::upload_status); `None` when Qargo answers `null`.
+    /// Not repeated after a timeout (the caller's `order_identifier` makes its own retry safe).
+    pub async fn order_webhook(&self, order: &(impl Serialize + Sync)) -> Result<Option<Upload>, QargoError> {
+        let started = Instant::now();
+        let response = self
+            .send_with_retries(started, CallKind::Webhook, || {
+                self.http
+                    .post(self.url("v1/webhook"))
+                    .basic_auth(&self.webhook.username, Some(self.webhook.password.expose()))
+                    .json(order)
+            })
+            .await?;
+        if matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return Err(QargoError::Unauthorized { which: "webhook" });
+        }
+        let response = check(response, "order webhook").await?;
+        let bytes = response.bytes().await.map_err(|err| QargoError::Malformed(format!("body cut short: {err}")))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes).map_err(|err| QargoError::Malformed(err.to_string()))
+    }
+
     /// `GET /v1/orders/order/{id}`.
     pub async fn order(&self, order_id: &str) -> Result<serde_json::Value, QargoError> {
         self.get_json(&format!("order {order_id}"), &format!("v1/orders/order/{order_id}")).await

@@ -139,3 +139,264 @@ pub struct ContentUpload {
     /// To reference as `remote_document{upload_id}`.
     pub upload_id: String,
 }
+
+// ---- the order the bridge sends: `OrderInput` (order upload and order webhook) ------------------
+
+/// `operation` of an `OrderInput`: `order_identifier` names the order for all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderOperation {
+    /// A new order (Qargo answers DUPLICATE when the identifier is taken).
+    Create,
+    /// Replace the order's content.
+    Update,
+    /// Cancel the order; its identifier can never be used again.
+    Delete,
+}
+
+impl OrderOperation {
+    /// As Qargo spells it.
+    pub fn code(self) -> &'static str {
+        match self {
+            OrderOperation::Create => "CREATE",
+            OrderOperation::Update => "UPDATE",
+            OrderOperation::Delete => "DELETE",
+        }
+    }
+}
+
+/// `{code, name}`: how Qargo refers to a customer, service level, packaging size, ….
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EntityRef {
+    /// Machine readable identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Human readable identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl EntityRef {
+    /// A reference by code.
+    pub fn code(code: impl Into<String>) -> EntityRef {
+        EntityRef { code: Some(code.into()), name: None }
+    }
+}
+
+/// `OrderInput`: one order with its consignments (research/qargo-api.md §3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderInput {
+    /// CREATE, UPDATE or DELETE; absent while the order is being built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<OrderOperation>,
+    /// The idempotency and de-duplication key.
+    pub order_identifier: String,
+    /// The customer, by code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<EntityRef>,
+    /// Service level (`A`, `B`, `SD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_level: Option<EntityRef>,
+    /// The customer's reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_reference_number: Option<String>,
+    /// Free text for the planner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planning_instructions: Option<String>,
+    /// Additional fields of the order.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    /// `QUOTE` or `TO_PLAN` (Qargo's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_status: Option<String>,
+    /// The consignments (at least one).
+    #[serde(default)]
+    pub consignments: Vec<ConsignmentInput>,
+}
+
+/// The pallet network's depot codes on a consignment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConsignmentTransportNetwork {
+    /// The depot that booked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requesting_depot_code: Option<String>,
+    /// The depot that collects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_depot_code: Option<String>,
+    /// The depot that delivers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_depot_code: Option<String>,
+}
+
+/// `ConsignmentInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConsignmentInput {
+    /// The consignment's reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consignment_reference_number: Option<String>,
+    /// Free text for the planner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planning_instructions: Option<String>,
+    /// Additional fields of the consignment.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    /// Depot codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_network: Option<ConsignmentTransportNetwork>,
+    /// Where the goods are collected.
+    pub pickup_stop: StopInput,
+    /// Where they are delivered.
+    pub delivery_stop: StopInput,
+    /// What travels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goods: Vec<GoodInput>,
+}
+
+/// `LocationInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocationInput {
+    /// Company or site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// First address line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Second address line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_second_line: Option<String>,
+    /// Postal code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// City or town.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// County.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// ISO 3166-1 alpha-2 (`GB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+/// `TimeWindow` of a stop; times are `HH:mm`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeWindowInput {
+    /// `AM`, `TD` or `BI` for the pallet networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Start, `HH:mm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// End, `HH:mm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// Whether the window must be kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_enforced: Option<bool>,
+}
+
+/// A stop extra (`{code, name}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopExtraInput {
+    /// `TL`, `HB`, `PP`, `RA`, `RES`, `SAT`.
+    pub code: String,
+    /// What it means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `StopInput`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopInput {
+    /// Where.
+    pub location: LocationInput,
+    /// The day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<jiff::civil::Date>,
+    /// The time window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_window: Option<TimeWindowInput>,
+    /// The stop's reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_number: Option<String>,
+    /// A note for the driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Contact e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Contact phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Extras.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<StopExtraInput>,
+    /// Additional fields of the stop.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `PackagingType` of goods.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PackagingTypeInput {
+    /// The pallet type code (`F`, `H`, `Q`, `MQ`, `L`, `E`, `OS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The base (`STANDARD`, `EURO`, `OTHER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packaging_size: Option<EntityRef>,
+}
+
+/// `{value, source}` of a handling unit's barcode.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BarcodeInput {
+    /// The barcode.
+    pub value: String,
+    /// The system that issued it (`PALLEX`, `FORTEC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// A handling unit (one pallet).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HandlingUnitInput {
+    /// Its barcode.
+    pub barcode: BarcodeInput,
+}
+
+/// `GoodInput`: a line of goods, here one kind of pallet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GoodInput {
+    /// What it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How many.
+    pub quantity: u32,
+    /// The pallet type and base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packaging_type: Option<PackagingTypeInput>,
+    /// kg, all units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_weight_kg: Option<f64>,
+    /// Pallet spaces, all units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_pallet_spaces: Option<f64>,
+    /// m, one unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_length_m: Option<f64>,
+    /// m, one unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_width_m: Option<f64>,
+    /// m, one unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_height_m: Option<f64>,
+    /// kg, one unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_weight_kg: Option<f64>,
+    /// One per pallet, with its barcode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handling_units: Vec<HandlingUnitInput>,
+}

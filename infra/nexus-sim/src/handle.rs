@@ -201,6 +201,25 @@ impl SimHandle {
         })
     }
 
+    /// Moves a consignment's delivery date, as when its requesting depot amends the booking (Nexus
+    /// has no amend route in §3; this is the harness's stand-in for one). `lastUpdated` moves with
+    /// it, so a delta poll sees the change. Refused once the consignment is finished.
+    pub fn set_delivery_date(&self, consignment_id: u64, date: jiff::civil::Date) -> Result<(), SimError> {
+        let mut world = self.world();
+        let now = world.now;
+        let c = world.consignments.get_mut(&consignment_id).ok_or(SimError::NotFound(consignment_id))?;
+        let status = c.status();
+        if status.terminal {
+            return Err(SimError::Step(format!(
+                "consignment {consignment_id} is {}: its date cannot move",
+                status.name
+            )));
+        }
+        c.estimated_del_date = date;
+        c.last_updated = now;
+        Ok(())
+    }
+
     /// The current status code of a consignment (`DEL`, …).
     pub fn status_of(&self, consignment_id: u64) -> Option<&'static str> {
         self.world().consignments.get(&consignment_id).map(|c| c.status().code)

@@ -35,6 +35,7 @@ pub mod errors;
 pub mod limits;
 pub mod model;
 pub mod options;
+pub mod order_webhook;
 pub mod outbound;
 pub mod partial_update;
 pub mod render;

@@ -206,6 +206,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/webhook/subco-status-update", post(webhooks::status_update))
         .route("/v1/webhook/subco-document-upload", post(webhooks::document_upload))
         .route("/v1/webhook/document-import", post(webhooks::document_import))
+        .route("/v1/webhook", post(crate::order_webhook::order_import))
         .route("/v1/webhook/partial-order-update", post(crate::partial_update::partial_order_update))
         .route_layer(from_fn_with_state(state.clone(), inject_faults))
         .route_layer(from_fn_with_state(state.clone(), count_requests));

@@ -1,0 +1,964 @@
+//! Order import: consignments other depots booked for one of our depots appear in Qargo, once each.
+//!
+//! For each configured depot, one delta listing (`GET consignments?minLastUpdated=…`, paged by
+//! `limit`/`offset` until a short page) returns every consignment the depot's user may see that
+//! changed since the cursor: those it delivers, those it collects, and those it requested. The ones
+//! one of *our* depots requested are never imported back (they came from Qargo through dispatch);
+//! the others, on each network the depot belongs to, become Qargo orders with
+//! `order_identifier` = `NEXUS-<network>-<consignmentID>` (see [`crate::qargo::inbound_order`]),
+//! followed until Qargo says COMPLETED, DUPLICATE or ERROR:
+//!
+//! | on Nexus | in Qargo |
+//! |---|---|
+//! | new, live | CREATE (a DUPLICATE answer — an earlier run was cut short — is followed by an UPDATE) |
+//! | booking changed (new delivery date, address, pallets, …) | UPDATE |
+//! | only moved on (scans, ETA, POD) | nothing: the order's fingerprint is unchanged |
+//! | cancelled, after import | DELETE (cancel) |
+//! | finished or cancelled before we saw it | nothing |
+//! | customer not in `BRIDGE_CUSTOMER_MAP`, or refused by Qargo | recorded with the reason, reported, retried on every run; the rest go on |
+//!
+//! **Cursor rules.** The cursor ([`state`]) advances per chunk of [`CHUNK`] consignments, only after
+//! every consignment of the chunk is in Qargo or recorded as rejected; a run cut short (deadline,
+//! Lambda timeout, Qargo 429 beyond the client's patience, a crash) loses at most the chunk in
+//! hand, which the next run does again — Qargo's de-duplication on `order_identifier` makes that
+//! harmless. Each run starts `POLL_OVERLAP_SECONDS` before the cursor, and consignments seen again
+//! with the same fingerprint cost nothing, so equal timestamps and clock skew lose nothing. Pages
+//! after the first are asked by keyset (`minLastUpdated` = the last `lastUpdated` read, `offset` =
+//! how many of that instant were read), so a consignment that changes while we page moves behind
+//! us instead of shifting one we have not read out of reach. Two runs at once are told apart by the
+//! cursor's compare-and-set: the slower one stops.
+//!
+//! **Requests.** Nexus: one list request per page until a short page (none for an empty page when
+//! `X-Total-Count` shows the last full page was the end), so at most `ceil(changed / page size) + 1`
+//! per depot and run, where `changed` is what the listing returns — within the bound per
+//! depot *and network*, since one listing serves both networks of a PGD depot; earlier rejections
+//! are retried from the stored order, without reading Nexus. Qargo: only for orders to create,
+//! update or cancel, through the door below, paced by the client to 2 requests/s.
+//!
+//! # The two doors, measured
+//!
+//! Both take the same `OrderInput` and are followed the same way, with
+//! `GET /v1/orders/order/upload/{upload_id}`, an OAuth API call inside Qargo's 2 requests/s:
+//!
+//! | door | auth | the post | requests in the limit per order | 1,000 new orders at 2/s |
+//! |---|---|---|---|---|
+//! | `POST /v1/orders/order/upload` | OAuth | inside the limit | 2 (post + 1 status read) | 2,000 requests: **16 min 40 s** |
+//! | `POST /v1/webhook` | webhook Basic | outside the limit | 1 (the status read) | 1,000 requests: **8 min 20 s** |
+//!
+//! Measured against the two simulators with Qargo's limits on and the production pacer, 40 new
+//! orders per door, each import finished by the time it is read (`upload_polls_before_done = 0`; a
+//! chunk of posts leaves Qargo that time), with `cargo test -p end-to-end --test end_to_end
+//! order_import::measure_the_two_qargo_doors -- --ignored --nocapture`:
+//!
+//! - upload door: 80 Qargo API requests, 0 webhook posts, 39.9 s — 1.00 s per order;
+//! - webhook door: 40 Qargo API requests, 40 webhook posts, 19.9 s — 0.50 s per order;
+//!
+//! both with no 429 and no new token call, i.e. the figures of the table for 1,000 orders (998 s and
+//! 499 s extrapolated). An import still in progress when read costs one more read on either door.
+//! The other jobs' API calls (order and document reads; their webhooks are outside the limit) share
+//! the same 2 requests/s, so the webhook door also leaves twice as much of it to them.
+//!
+//! **Choice: the webhook door** (`QARGO_ORDER_DOOR=webhook`, the default): half the requests inside
+//! the limit and half the time; the status read still tells COMPLETED / DUPLICATE / ERROR apart.
+//! `QARGO_ORDER_DOOR=upload` keeps the other door, e.g. for a tenant whose webhook integration is
+//! not configured yet.
+
+pub mod state;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::civil::DateTime;
+use serde::Serialize;
+
+use self::state::{ImportState, Imported, Rejected};
+use crate::config::OrderDoor;
+use crate::domain::{ConsignmentStatus, DepotCode, Network, NexusConsignmentId};
+use crate::error::StoreError;
+use crate::nexus::wire::Consignment;
+use crate::nexus::{ConsignmentQuery, NexusClient, NexusError};
+use crate::qargo::QargoError;
+use crate::qargo::inbound_order::{
+    MappingError, customer_by_id, customer_of, fingerprint, order_content, order_identifier,
+};
+use crate::qargo::wire::{OrderInput, OrderOperation, Upload, UploadStatus};
+use crate::store::CursorKey;
+use crate::wiring::Bridge;
+
+/// The job's name in cursor keys.
+pub const JOB: &str = "order-import";
+
+/// Consignments handled between two cursor updates: what a cut-short run may have to redo.
+pub const CHUNK: usize = 25;
+
+/// Reads of one upload before the chunk is given up as unconfirmed (and redone next run).
+const MAX_STATUS_READS: u32 = 12;
+
+/// How the run is bounded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// When the run must be over (a Lambda's deadline); `None`: no limit.
+    pub deadline: Option<Instant>,
+    /// Time kept back before the deadline: no new chunk or page is started within it.
+    pub reserve: Duration,
+}
+
+impl ImportOptions {
+    /// No deadline: the run goes on until everything is imported (the local bridge, tests).
+    pub fn unbounded() -> ImportOptions {
+        ImportOptions::default()
+    }
+
+    /// A run that must end `within` from now, keeping 45 s back (a Qargo call may wait up to its
+    /// retry budget of 25 s, and a chunk's status reads take several seconds at 2 requests/s).
+    pub fn within(within: Duration) -> ImportOptions {
+        ImportOptions { deadline: Some(Instant::now() + within), reserve: Duration::from_secs(45) }
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|deadline| Instant::now() + self.reserve >= deadline)
+    }
+}
+
+/// A consignment that is not in Qargo, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// Nexus `consignmentID`.
+    pub nexus_consignment_id: i64,
+    /// Nexus's number of it.
+    pub consignment_number: String,
+    /// Why, and what to do.
+    pub reason: String,
+    /// Tries so far (retried on every run).
+    pub attempts: u32,
+}
+
+/// What one run did for one depot on one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkReport {
+    /// The network.
+    pub network: Network,
+    /// Consignments for this depot from other depots that the listing returned (overlap included).
+    pub listed: u32,
+    /// Orders created in Qargo.
+    pub created: u32,
+    /// CREATEs Qargo already had (an earlier run was cut short); their content was then updated.
+    pub duplicates: u32,
+    /// Orders updated because the booking changed on Nexus.
+    pub updated: u32,
+    /// Orders cancelled because the consignment was cancelled on Nexus.
+    pub cancelled: u32,
+    /// Seen again with nothing new for Qargo.
+    pub unchanged: u32,
+    /// Finished (delivered, returned, cancelled) before anything was due in Qargo.
+    pub finished: u32,
+    /// Earlier rejections tried again without a change on Nexus.
+    pub retried: u32,
+    /// Consignments not in Qargo after this run, with the reasons (all of them, not only today's).
+    pub rejected: Vec<Rejection>,
+}
+
+impl NetworkReport {
+    fn new(network: Network) -> NetworkReport {
+        NetworkReport {
+            network,
+            listed: 0,
+            created: 0,
+            duplicates: 0,
+            updated: 0,
+            cancelled: 0,
+            unchanged: 0,
+            finished: 0,
+            retried: 0,
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// What one run did for one depot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepotReport {
+    /// Our depot.
+    pub depot: DepotCode,
+    /// `minLastUpdated` of the listing (Nexus's UK local time).
+    pub window_start: Option<DateTime>,
+    /// The cursor after the run.
+    pub cursor: Option<DateTime>,
+    /// Consignments in the listing that one of our depots requested: never imported back.
+    pub own: u32,
+    /// Nexus requests the job made (list pages; a login, once an hour, is the client's own).
+    pub nexus_requests: u32,
+    /// Qargo requests inside the 2 requests/s limit (upload posts, upload status reads).
+    pub qargo_api_requests: u32,
+    /// Qargo requests outside it (order webhook posts).
+    pub qargo_webhook_requests: u32,
+    /// Per network.
+    pub networks: Vec<NetworkReport>,
+    /// Why the run ended before the listing's end: a deadline, another run, or a failure.
+    pub stopped: Option<String>,
+    /// Whether that stop should make the invocation fail (and be retried).
+    pub failed: bool,
+}
+
+impl DepotReport {
+    fn new(depot: &DepotCode) -> DepotReport {
+        DepotReport {
+            depot: depot.clone(),
+            window_start: None,
+            cursor: None,
+            own: 0,
+            nexus_requests: 0,
+            qargo_api_requests: 0,
+            qargo_webhook_requests: 0,
+            networks: depot.networks().iter().map(|n| NetworkReport::new(*n)).collect(),
+            stopped: None,
+            failed: false,
+        }
+    }
+
+    fn network_mut(&mut self, network: Network) -> &mut NetworkReport {
+        let index = self.networks.iter().position(|n| n.network == network).expect("a network of the depot");
+        &mut self.networks[index]
+    }
+}
+
+/// What a run did, per depot and network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// The Qargo door used.
+    pub door: OrderDoor,
+    /// Per depot.
+    pub depots: Vec<DepotReport>,
+}
+
+impl ImportReport {
+    /// The report of `depot` on `network`.
+    pub fn network(&self, depot: &str, network: Network) -> Option<&NetworkReport> {
+        self.depots
+            .iter()
+            .find(|d| d.depot.as_str().eq_ignore_ascii_case(depot))?
+            .networks
+            .iter()
+            .find(|n| n.network == network)
+    }
+
+    /// One depot's report.
+    pub fn depot(&self, depot: &str) -> Option<&DepotReport> {
+        self.depots.iter().find(|d| d.depot.as_str().eq_ignore_ascii_case(depot))
+    }
+
+    /// Sum of a count over every depot and network, e.g. `report.total(|n| n.created)`.
+    pub fn total(&self, count: impl Fn(&NetworkReport) -> u32) -> u32 {
+        self.depots.iter().flat_map(|d| d.networks.iter()).map(count).sum()
+    }
+
+    /// Every consignment not in Qargo after the run.
+    pub fn rejected(&self) -> impl Iterator<Item = &Rejection> {
+        self.depots.iter().flat_map(|d| d.networks.iter()).flat_map(|n| n.rejected.iter())
+    }
+}
+
+/// A run that did not finish: what it did, and why it stopped. Worth retrying.
+#[derive(Debug, thiserror::Error)]
+#[error("order import did not finish: {}", .reasons.join("; "))]
+pub struct ImportFailed {
+    /// What was done before the failure.
+    pub report: ImportReport,
+    /// One line per depot that failed.
+    pub reasons: Vec<String>,
+}
+
+/// Imports, for every configured depot, the consignments other depots booked for it.
+///
+/// `Ok` when every depot finished, or stopped cleanly (deadline, another run holding the cursor);
+/// `Err` when a depot was stopped by a failure worth retrying (Nexus or Qargo unavailable, storage,
+/// missing credentials), with the report of what was done.
+pub async fn import_orders(bridge: &Bridge, options: &ImportOptions) -> Result<ImportReport, ImportFailed> {
+    let ours: BTreeSet<DepotCode> = bridge.settings.depots.iter().map(|d| d.code.clone()).collect();
+    let mut report = ImportReport { door: bridge.settings.order_door, depots: Vec::new() };
+    for depot in &bridge.settings.depots {
+        let depot_report = DepotRun::start(bridge, options, &depot.code, &ours).await;
+        tracing::info!(
+            depot = %depot_report.depot,
+            created = depot_report.networks.iter().map(|n| n.created).sum::<u32>(),
+            updated = depot_report.networks.iter().map(|n| n.updated).sum::<u32>(),
+            cancelled = depot_report.networks.iter().map(|n| n.cancelled).sum::<u32>(),
+            rejected = depot_report.networks.iter().map(|n| n.rejected.len()).sum::<usize>(),
+            nexus_requests = depot_report.nexus_requests,
+            qargo_api_requests = depot_report.qargo_api_requests,
+            stopped = depot_report.stopped.as_deref().unwrap_or("-"),
+            "order import of the depot done"
+        );
+        report.depots.push(depot_report);
+    }
+    let reasons: Vec<String> = report
+        .depots
+        .iter()
+        .filter(|d| d.failed)
+        .map(|d| format!("{}: {}", d.depot, d.stopped.as_deref().unwrap_or("failed")))
+        .collect();
+    if reasons.is_empty() { Ok(report) } else { Err(ImportFailed { report, reasons }) }
+}
+
+/// Why a depot's run stopped early.
+#[derive(Debug)]
+enum Stop {
+    /// Out of time: a clean stop, the next run resumes.
+    Deadline,
+    /// Another run moved the cursor.
+    Superseded(Network),
+    Nexus(NexusError),
+    Qargo(QargoError),
+    Store(StoreError),
+    /// Qargo did not finish an import within our patience.
+    Unconfirmed(String),
+    /// Configuration or stored state that a person must fix.
+    Broken(String),
+}
+
+impl Stop {
+    fn is_failure(&self) -> bool {
+        !matches!(self, Stop::Deadline | Stop::Superseded(_))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Stop::Deadline => "stopped before the deadline; the next run resumes from the cursor".into(),
+            Stop::Superseded(network) => {
+                format!("another run moved the {network} cursor; it carries on from there")
+            }
+            Stop::Nexus(err) => format!("Nexus: {err}"),
+            Stop::Qargo(err) => format!("Qargo: {err}"),
+            Stop::Store(err) => format!("storage: {err}"),
+            Stop::Unconfirmed(what) => what.clone(),
+            Stop::Broken(what) => what.clone(),
+        }
+    }
+}
+
+/// One cursor of the depot, as read, and the state it holds.
+#[derive(Debug, Clone)]
+struct NetworkCursor {
+    key: CursorKey,
+    version: Option<u64>,
+    state: ImportState,
+}
+
+/// One thing to send to Qargo.
+#[derive(Debug, Clone)]
+struct Work {
+    network: Network,
+    id: i64,
+    number: String,
+    operation: OrderOperation,
+    customer: Option<i64>,
+    /// The full order, customer included, operation not set.
+    order: OrderInput,
+    fingerprint: String,
+    /// The Nexus day of the sighting (for `finished`).
+    day: jiff::civil::Date,
+}
+
+/// How Qargo answered one piece of work.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Done,
+    Duplicate,
+    Refused(String),
+}
+
+/// What to do with one listed consignment.
+enum Decision {
+    /// Requested by one of our depots.
+    Own,
+    /// Not for this depot, or not on one of its networks.
+    Elsewhere,
+    /// Finished; nothing for Qargo.
+    Finished {
+        network: Network,
+        id: i64,
+        day: jiff::civil::Date,
+    },
+    /// Nothing new for Qargo.
+    Unchanged(Network),
+    Reject {
+        network: Network,
+        id: i64,
+        refusal: Rejected,
+    },
+    Send(Work),
+}
+
+struct DepotRun<'a> {
+    bridge: &'a Bridge,
+    options: &'a ImportOptions,
+    depot: &'a DepotCode,
+    ours: &'a BTreeSet<DepotCode>,
+    nexus: Arc<NexusClient>,
+    cursors: Vec<NetworkCursor>,
+    report: DepotReport,
+    /// Consignments handled from the listing this run (not retried again from the state).
+    touched: BTreeSet<(Network, i64)>,
+}
+
+impl<'a> DepotRun<'a> {
+    /// Runs the import of one depot and reports it, however it ended.
+    async fn start(
+        bridge: &'a Bridge,
+        options: &'a ImportOptions,
+        depot: &'a DepotCode,
+        ours: &'a BTreeSet<DepotCode>,
+    ) -> DepotReport {
+        let mut report = DepotReport::new(depot);
+        let Some(nexus) = bridge.nexus.for_depot(depot) else {
+            report.stopped = Some(format!("no Nexus user for depot {depot} in the secrets"));
+            report.failed = true;
+            return report;
+        };
+        let mut run =
+            DepotRun { bridge, options, depot, ours, nexus, cursors: Vec::new(), report, touched: BTreeSet::new() };
+        if let Err(stop) = run.run().await {
+            if stop.is_failure() {
+                tracing::warn!(depot = %depot, reason = %stop.describe(), "order import stopped");
+            }
+            run.report.stopped = Some(stop.describe());
+            run.report.failed = stop.is_failure();
+        }
+        run.report.cursor = run.cursors.iter().filter_map(|c| c.state.since).min();
+        for cursor in &run.cursors {
+            let rejected = cursor
+                .state
+                .rejected
+                .iter()
+                .map(|(id, entry)| Rejection {
+                    nexus_consignment_id: *id,
+                    consignment_number: entry.number.clone(),
+                    reason: entry.reason.clone(),
+                    attempts: entry.attempts,
+                })
+                .collect();
+            run.report.network_mut(cursor.key.network).rejected = rejected;
+        }
+        run.report
+    }
+
+    async fn run(&mut self) -> Result<(), Stop> {
+        for network in self.depot.networks() {
+            let key = CursorKey { job: JOB, depot: self.depot.clone(), network: *network };
+            let stored = self.bridge.cursors.read(&key).await.map_err(Stop::Store)?;
+            let (version, state) = match stored {
+                Some(cursor) => {
+                    let state = ImportState::decode(&cursor.position).map_err(|err| {
+                        Stop::Broken(format!(
+                            "the cursor {} is unreadable ({err}); fix or delete it",
+                            key.storage_key()
+                        ))
+                    })?;
+                    (Some(cursor.version), state)
+                }
+                None => (None, ImportState::default()),
+            };
+            self.cursors.push(NetworkCursor { key, version, state });
+        }
+
+        let settings = &self.bridge.settings;
+        let uk_now = self.bridge.clock.now().to_zoned(london()).datetime();
+        let first_run = uk_now.checked_sub(settings.import_lookback).unwrap_or(uk_now);
+        // Every network's cursor moves with the one listing; the earliest is where to start again.
+        let since = if self.cursors.iter().all(|c| c.state.since.is_some()) {
+            self.cursors.iter().filter_map(|c| c.state.since).min()
+        } else {
+            None
+        };
+        let window_start = match since {
+            Some(since) => since.checked_sub(settings.poll_overlap).unwrap_or(since),
+            None => first_run,
+        };
+        self.report.window_start = Some(window_start);
+
+        self.import_listing(window_start).await?;
+        self.retry_rejected().await?;
+        if since.is_none() {
+            // Nothing listed on a first run: start the next one where this one looked from.
+            let untouched = self.cursors.iter().any(|c| c.state.since.is_none());
+            if untouched {
+                let mut draft = self.draft();
+                for cursor in &mut draft {
+                    cursor.state.since.get_or_insert(window_start);
+                }
+                self.checkpoint(draft).await?;
+            }
+        }
+        Ok(())
+    }
+
+    // ---- the listing -----------------------------------------------------------------------------
+
+    async fn import_listing(&mut self, window_start: DateTime) -> Result<(), Stop> {
+        let page_size = self.bridge.settings.nexus_page_size.clamp(1, 100);
+        let mut query = ConsignmentQuery { min_last_updated: Some(window_start), ..ConsignmentQuery::default() };
+        let mut offset: u64 = 0;
+        loop {
+            if self.options.out_of_time() {
+                return Err(Stop::Deadline);
+            }
+            let page = self.nexus.list_consignments(&query, page_size, offset).await.map_err(Stop::Nexus)?;
+            self.report.nexus_requests += 1;
+            let fetched = page.items.len();
+            for chunk in page.items.chunks(CHUNK) {
+                self.import_chunk(chunk).await?;
+            }
+            let full_page = fetched >= page_size as usize;
+            let all_read = page.total_count.is_some_and(|total| offset + fetched as u64 >= total);
+            if !full_page || all_read {
+                return Ok(());
+            }
+            // Keyset: carry on from the last instant read, skipping what was read of it.
+            let last = page.items.last().and_then(|c| c.last_updated);
+            match last {
+                Some(last) if query.min_last_updated.is_some_and(|min| last > min) => {
+                    let ties = page.items.iter().rev().take_while(|c| c.last_updated == Some(last)).count();
+                    query.min_last_updated = Some(last);
+                    offset = ties as u64;
+                }
+                _ => offset += fetched as u64,
+            }
+        }
+    }
+
+    /// Handles listed consignments: decides, sends, records, and moves the cursor past them.
+    async fn import_chunk(&mut self, consignments: &[Consignment]) -> Result<(), Stop> {
+        if self.options.out_of_time() {
+            return Err(Stop::Deadline);
+        }
+        let mut draft = self.draft();
+        let mut works = Vec::new();
+        for consignment in consignments {
+            match self.decide(consignment, &draft) {
+                Decision::Own => self.report.own += 1,
+                Decision::Elsewhere => {}
+                Decision::Finished { network, id, day } => {
+                    self.touched.insert((network, id));
+                    self.report.network_mut(network).listed += 1;
+                    let state = &mut state_of(&mut draft, network).state;
+                    match state.imported.get_mut(&id) {
+                        Some(entry) => {
+                            entry.finished.get_or_insert(day);
+                        }
+                        None => self.report.network_mut(network).finished += 1,
+                    }
+                    state.rejected.remove(&id);
+                }
+                Decision::Unchanged(network) => {
+                    let report = self.report.network_mut(network);
+                    report.listed += 1;
+                    report.unchanged += 1;
+                }
+                Decision::Reject { network, id, refusal } => {
+                    self.touched.insert((network, id));
+                    self.report.network_mut(network).listed += 1;
+                    tracing::info!(depot = %self.depot, %network, id, reason = %refusal.reason, "consignment not imported");
+                    state_of(&mut draft, network).state.reject(id, refusal);
+                }
+                Decision::Send(work) => {
+                    self.touched.insert((work.network, work.id));
+                    self.report.network_mut(work.network).listed += 1;
+                    works.push(work);
+                }
+            }
+        }
+        self.exchange(works, &mut draft).await?;
+        if let Some(last) = consignments.iter().rev().find_map(|c| c.last_updated) {
+            for cursor in &mut draft {
+                if cursor.state.since.is_none_or(|since| since < last) {
+                    cursor.state.since = Some(last);
+                }
+            }
+        }
+        self.checkpoint(draft).await
+    }
+
+    fn decide(&self, c: &Consignment, draft: &[NetworkCursor]) -> Decision {
+        let is_ours = |code: &Option<String>| {
+            code.as_deref()
+                .and_then(|code| code.parse::<DepotCode>().ok())
+                .is_some_and(|code| self.ours.contains(&code))
+        };
+        if is_ours(&c.requesting_depot_code) {
+            return Decision::Own;
+        }
+        let network = match c.network.as_ref().map(|n| n.code.parse::<Network>()) {
+            Some(Ok(network)) => network,
+            _ if self.depot.networks().len() == 1 => self.depot.networks()[0],
+            _ => {
+                tracing::warn!(id = c.consignment_id, "consignment without a known network; skipped");
+                return Decision::Elsewhere;
+            }
+        };
+        let ours_to_handle = |code: &Option<String>| {
+            code.as_deref().is_some_and(|code| code.trim().eq_ignore_ascii_case(self.depot.as_str()))
+        };
+        if !self.depot.is_member_of(network)
+            || !(ours_to_handle(&c.delivery_depot_code) || ours_to_handle(&c.collecting_depot_code))
+        {
+            return Decision::Elsewhere;
+        }
+        let id = c.consignment_id;
+        let state = &draft.iter().find(|cursor| cursor.key.network == network).expect("a cursor per network").state;
+        let known = state.imported.get(&id);
+        let status = u16::try_from(c.status.id).ok().and_then(|id| ConsignmentStatus::from_id(id).ok());
+        let day = c.last_updated.map_or_else(|| self.uk_today(), |at| at.date());
+        let now = self.bridge.clock.now();
+        let content = order_content(c, network);
+
+        if status.is_some_and(|s| s.code() == "CAN") {
+            return match known {
+                Some(entry) if !entry.cancelled => {
+                    // Cancel with the content Qargo knows, or just the identifier if it no longer maps.
+                    let mut order = content.unwrap_or_else(|_| OrderInput {
+                        order_identifier: order_identifier(network, NexusConsignmentId(id)),
+                        ..OrderInput::default()
+                    });
+                    order.customer = customer_of(c, &self.bridge.settings.customer_map).ok();
+                    let fingerprint = fingerprint(&order);
+                    Decision::Send(Work {
+                        network,
+                        id,
+                        number: c.consignment_number.clone(),
+                        operation: OrderOperation::Delete,
+                        customer: c.customer_id,
+                        order,
+                        fingerprint,
+                        day,
+                    })
+                }
+                _ => Decision::Finished { network, id, day },
+            };
+        }
+        if status.is_some_and(ConsignmentStatus::is_terminal) || known.is_some_and(|k| k.cancelled) {
+            return Decision::Finished { network, id, day };
+        }
+        let operation = if known.is_some() { OrderOperation::Update } else { OrderOperation::Create };
+        let refusal = |reason: String, order: Option<OrderInput>| Rejected {
+            number: c.consignment_number.clone(),
+            reason,
+            attempts: 0,
+            first_at: now,
+            last_at: now,
+            operation,
+            customer: c.customer_id,
+            order,
+        };
+        let mut order = match content {
+            Ok(order) => order,
+            // Nothing to retry until the consignment changes on Nexus (it is listed again then).
+            Err(err) => return Decision::Reject { network, id, refusal: refusal(err.to_string(), None) },
+        };
+        match customer_of(c, &self.bridge.settings.customer_map) {
+            Ok(customer) => order.customer = Some(customer),
+            Err(err) => return Decision::Reject { network, id, refusal: refusal(err.to_string(), Some(order)) },
+        }
+        let fingerprint = fingerprint(&order);
+        if known.is_some_and(|k| k.fingerprint == fingerprint) && !state.rejected.contains_key(&id) {
+            return Decision::Unchanged(network);
+        }
+        Decision::Send(Work {
+            network,
+            id,
+            number: c.consignment_number.clone(),
+            operation,
+            customer: c.customer_id,
+            order,
+            fingerprint,
+            day,
+        })
+    }
+
+    // ---- earlier rejections ----------------------------------------------------------------------
+
+    /// Tries again what was refused before and has not changed on Nexus since.
+    async fn retry_rejected(&mut self) -> Result<(), Stop> {
+        let mut due: Vec<(Network, i64, Rejected)> = Vec::new();
+        for cursor in &self.cursors {
+            for (id, entry) in &cursor.state.rejected {
+                if entry.order.is_some() && !self.touched.contains(&(cursor.key.network, *id)) {
+                    due.push((cursor.key.network, *id, entry.clone()));
+                }
+            }
+        }
+        for chunk in due.chunks(CHUNK) {
+            if self.options.out_of_time() {
+                return Err(Stop::Deadline);
+            }
+            let mut draft = self.draft();
+            let mut works = Vec::new();
+            for (network, id, entry) in chunk {
+                self.report.network_mut(*network).retried += 1;
+                let Some(mut order) = entry.order.clone() else { continue };
+                let customer = match entry.customer {
+                    Some(customer) => customer_by_id(customer, &self.bridge.settings.customer_map),
+                    None => Err(MappingError::NoCustomer { consignment_number: entry.number.clone() }),
+                };
+                let now = self.bridge.clock.now();
+                match customer {
+                    Ok(customer) => order.customer = Some(customer),
+                    Err(reason) => {
+                        let refusal =
+                            Rejected { reason: reason.to_string(), last_at: now, order: None, ..entry.clone() };
+                        state_of(&mut draft, *network).state.reject(*id, refusal);
+                        continue;
+                    }
+                }
+                let known = state_of(&mut draft, *network).state.imported.contains_key(id);
+                let operation = match entry.operation {
+                    OrderOperation::Delete => OrderOperation::Delete,
+                    _ if known => OrderOperation::Update,
+                    _ => OrderOperation::Create,
+                };
+                let fingerprint = fingerprint(&order);
+                works.push(Work {
+                    network: *network,
+                    id: *id,
+                    number: entry.number.clone(),
+                    operation,
+                    customer: entry.customer,
+                    order,
+                    fingerprint,
+                    day: self.uk_today(),
+                });
+            }
+            self.exchange(works, &mut draft).await?;
+            self.checkpoint(draft).await?;
+        }
+        Ok(())
+    }
+
+    // ---- Qargo -----------------------------------------------------------------------------------
+
+    /// Sends `works` through the configured door, follows every import to its end, and records the
+    /// outcomes in `draft`. A DUPLICATE CREATE is followed by an UPDATE (Qargo has the order, but
+    /// maybe not this version of it).
+    async fn exchange(&mut self, works: Vec<Work>, draft: &mut [NetworkCursor]) -> Result<(), Stop> {
+        let outcomes = self.send_and_follow(&works).await?;
+        let mut follow_ups = Vec::new();
+        for (work, outcome) in works.into_iter().zip(outcomes) {
+            if let (OrderOperation::Create, Outcome::Duplicate) = (work.operation, &outcome) {
+                self.report.network_mut(work.network).duplicates += 1;
+                follow_ups.push(Work { operation: OrderOperation::Update, ..work });
+                continue;
+            }
+            self.record(work, outcome, draft, false);
+        }
+        if !follow_ups.is_empty() {
+            let outcomes = self.send_and_follow(&follow_ups).await?;
+            for (work, outcome) in follow_ups.into_iter().zip(outcomes) {
+                self.record(work, outcome, draft, true);
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, work: Work, outcome: Outcome, draft: &mut [NetworkCursor], after_duplicate: bool) {
+        let now = self.bridge.clock.now();
+        let report = self.report.network_mut(work.network);
+        let state = &mut state_of(draft, work.network).state;
+        match (work.operation, outcome) {
+            (OrderOperation::Delete, outcome) => {
+                if let Outcome::Refused(reason) = outcome {
+                    // Nothing to cancel in Qargo: the consignment is finished either way.
+                    tracing::warn!(id = work.id, %reason, "Qargo refused the cancel; marked cancelled");
+                }
+                let entry = state.imported.entry(work.id).or_default();
+                entry.cancelled = true;
+                entry.finished.get_or_insert(work.day);
+                state.rejected.remove(&work.id);
+                report.cancelled += 1;
+            }
+            (operation, Outcome::Done | Outcome::Duplicate) => {
+                state.imported.insert(work.id, Imported { fingerprint: work.fingerprint, ..Imported::default() });
+                state.rejected.remove(&work.id);
+                match operation {
+                    _ if after_duplicate => {}
+                    OrderOperation::Create => report.created += 1,
+                    _ => report.updated += 1,
+                }
+            }
+            (operation, Outcome::Refused(reason)) => {
+                tracing::info!(depot = %self.depot, network = %work.network, id = work.id, %reason, "Qargo refused the order");
+                if after_duplicate {
+                    // In Qargo, content unknown: the next sighting or retry updates it.
+                    state.imported.insert(work.id, Imported::default());
+                }
+                let mut order = work.order;
+                order.customer = None;
+                state.reject(
+                    work.id,
+                    Rejected {
+                        number: work.number,
+                        reason,
+                        attempts: 0,
+                        first_at: now,
+                        last_at: now,
+                        operation,
+                        customer: work.customer,
+                        order: Some(order),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Posts every work, then reads each import's status until it ends; outcomes in `works` order.
+    async fn send_and_follow(&mut self, works: &[Work]) -> Result<Vec<Outcome>, Stop> {
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; works.len()];
+        let mut following: Vec<(usize, String)> = Vec::new();
+        for (index, work) in works.iter().enumerate() {
+            let order = OrderInput { operation: Some(work.operation), ..work.order.clone() };
+            match self.post(&order).await {
+                Ok(Some(upload)) if upload.upload_status.is_final() => outcomes[index] = Some(outcome_of(&upload)),
+                Ok(Some(upload)) => following.push((index, upload.upload_id)),
+                // Qargo answered `null`: accepted, with nothing to follow.
+                Ok(None) => outcomes[index] = Some(Outcome::Done),
+                Err(err) if refusal(&err) => outcomes[index] = Some(Outcome::Refused(err.to_string())),
+                Err(err) => return Err(Stop::Qargo(err)),
+            }
+        }
+        let mut reads = 0;
+        while !following.is_empty() {
+            if reads > 0 {
+                // Give Qargo's importer time; the pacer spaces the reads themselves.
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(reads.min(8)))).await;
+            }
+            reads += 1;
+            if reads > MAX_STATUS_READS {
+                return Err(Stop::Unconfirmed(format!(
+                    "Qargo had not finished {} imports after {MAX_STATUS_READS} status reads; they are sent again next run",
+                    following.len()
+                )));
+            }
+            let mut still = Vec::new();
+            for (index, upload_id) in following {
+                self.report.qargo_api_requests += 1;
+                match self.bridge.qargo.upload_status(&upload_id).await {
+                    Ok(upload) if upload.upload_status.is_final() => outcomes[index] = Some(outcome_of(&upload)),
+                    Ok(_) => still.push((index, upload_id)),
+                    Err(err) if refusal(&err) => outcomes[index] = Some(Outcome::Refused(err.to_string())),
+                    Err(err) => return Err(Stop::Qargo(err)),
+                }
+            }
+            following = still;
+        }
+        Ok(outcomes.into_iter().map(|o| o.expect("every work has an outcome")).collect())
+    }
+
+    async fn post(&mut self, order: &OrderInput) -> Result<Option<Upload>, QargoError> {
+        match self.bridge.settings.order_door {
+            OrderDoor::Webhook => {
+                self.report.qargo_webhook_requests += 1;
+                self.bridge.qargo.order_webhook(order).await
+            }
+            OrderDoor::Upload => {
+                self.report.qargo_api_requests += 1;
+                self.bridge.qargo.upload_order(order).await.map(Some)
+            }
+        }
+    }
+
+    // ---- the cursors -----------------------------------------------------------------------------
+
+    fn draft(&self) -> Vec<NetworkCursor> {
+        self.cursors.clone()
+    }
+
+    /// Writes every cursor whose state changed, each with compare-and-set; a lost compare means
+    /// another run moved on, and this one stops.
+    async fn checkpoint(&mut self, mut draft: Vec<NetworkCursor>) -> Result<(), Stop> {
+        let now = self.bridge.clock.now();
+        for (index, cursor) in draft.iter_mut().enumerate() {
+            if cursor.state == self.cursors[index].state && cursor.version.is_some() {
+                continue;
+            }
+            let (position, dropped) = cursor.state.encode();
+            if dropped > 0 {
+                tracing::warn!(key = %cursor.key.storage_key(), dropped, "import state too large: rejected orders dropped");
+            }
+            let won = self
+                .bridge
+                .cursors
+                .compare_and_set(&cursor.key, cursor.version, &position, now)
+                .await
+                .map_err(Stop::Store)?;
+            if !won {
+                return Err(Stop::Superseded(cursor.key.network));
+            }
+            cursor.version = Some(cursor.version.map_or(1, |v| v + 1));
+            self.cursors[index] = cursor.clone();
+        }
+        Ok(())
+    }
+
+    fn uk_today(&self) -> jiff::civil::Date {
+        self.bridge.clock.now().to_zoned(london()).date()
+    }
+}
+
+fn state_of(draft: &mut [NetworkCursor], network: Network) -> &mut NetworkCursor {
+    draft.iter_mut().find(|cursor| cursor.key.network == network).expect("a cursor per network")
+}
+
+/// Whether Qargo refused this order for good (as opposed to being unavailable).
+fn refusal(err: &QargoError) -> bool {
+    matches!(
+        err,
+        QargoError::Invalid { .. }
+            | QargoError::Unprocessable { .. }
+            | QargoError::NotFound { .. }
+            | QargoError::UploadFailed { .. }
+            | QargoError::WebhookRefused { .. }
+    )
+}
+
+fn outcome_of(upload: &Upload) -> Outcome {
+    match upload.upload_status {
+        UploadStatus::Duplicate => Outcome::Duplicate,
+        UploadStatus::Completed => Outcome::Done,
+        status => Outcome::Refused(upload.message.clone().unwrap_or_else(|| format!("Qargo answered {status:?}"))),
+    }
+}
+
+fn london() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_leaves_the_reserve() {
+        assert!(!ImportOptions::unbounded().out_of_time());
+        assert!(ImportOptions::within(Duration::from_secs(10)).out_of_time(), "10 s is inside the 45 s reserve");
+        assert!(!ImportOptions::within(Duration::from_secs(600)).out_of_time());
+    }
+
+    #[test]
+    fn qargo_outcomes() {
+        let upload = |status, message: Option<&str>| Upload {
+            upload_id: "u".into(),
+            upload_status: status,
+            upload_url: None,
+            order_id: None,
+            order_url: None,
+            message: message.map(str::to_owned),
+        };
+        assert!(matches!(outcome_of(&upload(UploadStatus::Completed, None)), Outcome::Done));
+        assert!(matches!(outcome_of(&upload(UploadStatus::Duplicate, None)), Outcome::Duplicate));
+        let Outcome::Refused(why) = outcome_of(&upload(UploadStatus::Error, Some("Customer 'X' not found"))) else {
+            panic!("an error is a refusal")
+        };
+        assert_eq!(why, "Customer 'X' not found");
+        assert!(refusal(&QargoError::Invalid { message: "bad".into(), errors: vec![] }));
+        assert!(!refusal(&QargoError::TokenLimit { retry_after: Duration::from_secs(60) }));
+    }
+}
