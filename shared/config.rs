@@ -240,7 +240,7 @@ impl Settings {
             bucket_name: required("BRIDGE_BUCKET", "name the S3 bucket for labels and PODs")?,
             depots,
             nexus_base_url: get("NEXUS_BASE_URL").unwrap_or_else(|| "https://rest-api-nexus.pallex.com/v1/".into()),
-            qargo_base_url: get("QARGO_BASE_URL").unwrap_or_else(|| "https://api.qargo.com/v1/".into()),
+            qargo_base_url: get("QARGO_BASE_URL").unwrap_or_else(|| "https://api.qargo.com/".into()),
             poll_overlap: SignedDuration::from_secs(number("POLL_OVERLAP_SECONDS", 120, 0..=3600)?),
             nexus_page_size: number("NEXUS_PAGE_SIZE", 100, 1..=100)? as u32,
             cutoff_policy,

@@ -4,3 +4,4 @@
 pub mod calendar;
 pub mod cutoff;
 pub mod dispatch;
+pub mod status_effects;

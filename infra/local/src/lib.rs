@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -36,6 +37,38 @@ pub fn serve_api(bridge: Arc<Bridge>, listener: TcpListener) -> JoinHandle<()> {
             tracing::error!(error = %err, "the bridge's HTTP API stopped");
         }
     })
+}
+
+/// Runs the scheduled jobs on a timer, as EventBridge does in the cloud: the order import (and the
+/// status, POD and ETA jobs as they arrive). Each run's outcome is logged in one line.
+pub fn spawn_pollers(bridge: Arc<Bridge>, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            run_order_import(&bridge).await;
+        }
+    })
+}
+
+/// One order-import run, logged.
+pub async fn run_order_import(bridge: &Bridge) {
+    use bridge::jobs::order_import::{ImportOptions, import_orders};
+    match import_orders(bridge, &ImportOptions::unbounded()).await {
+        Ok(report) => {
+            let rejected: Vec<String> = report.rejected().map(|r| format!("{r:?}")).collect();
+            tracing::info!(
+                listed = report.total(|n| n.listed),
+                created = report.total(|n| n.created),
+                updated = report.total(|n| n.updated),
+                cancelled = report.total(|n| n.cancelled),
+                rejected = ?rejected,
+                "order import run"
+            );
+        }
+        Err(failed) => tracing::warn!(error = %failed, "order import run stopped; the next run resumes"),
+    }
 }
 
 /// The bridge's clock when it runs beside the Nexus simulator: the simulator's clock, so that the
@@ -108,7 +141,14 @@ pub struct LocalOptions {
     pub qargo_port: u16,
     /// The secrets document (JSON); `None` = the simulators' default credentials.
     pub secrets_json: Option<String>,
+    /// Nexus customer → Qargo customer for imported consignments (`BRIDGE_CUSTOMER_MAP`).
+    pub customer_map: String,
+    /// How often the pollers run (the cloud's EventBridge schedule); `None` = not at all.
+    pub poll_every: Option<Duration>,
 }
+
+/// The simulators' other-depot customers mapped onto the Qargo simulator's default customers.
+pub const SIMULATOR_CUSTOMER_MAP: &str = "52011:ACME,60233:BOLT,55120:ACME,83007:DUNE,88410:DUNE";
 
 impl Default for LocalOptions {
     fn default() -> Self {
@@ -121,6 +161,8 @@ impl Default for LocalOptions {
             nexus_port: 8081,
             qargo_port: 8082,
             secrets_json: None,
+            customer_map: SIMULATOR_CUSTOMER_MAP.into(),
+            poll_every: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -189,6 +231,7 @@ pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
         ("NEXUS_BASE_URL", nexus_url.clone()),
         ("QARGO_BASE_URL", qargo_url.clone()),
         ("BRIDGE_SECRETS_JSON", secrets_json),
+        ("BRIDGE_CUSTOMER_MAP", options.customer_map.clone()),
     ];
     let settings = Settings::from_lookup(|name| {
         values.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()).or_else(|| std::env::var(name).ok())
@@ -200,6 +243,9 @@ pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
     let documents = DirectoryDocuments::new(options.data_dir.join("documents"));
     let bridge = Arc::new(Bridge::assemble(settings, Arc::new(secrets), Arc::new(store), Arc::new(documents), clock));
     let api = serve_api(bridge.clone(), listener);
+    if let Some(every) = options.poll_every {
+        spawn_pollers(bridge.clone(), every);
+    }
     tracing::info!(api = %api_url, nexus = %nexus_url, qargo = %qargo_url, data = %options.data_dir.display(), "local bridge running");
     Ok(LocalBridge { bridge, api_url, nexus, qargo, api })
 }

@@ -32,6 +32,12 @@ struct Args {
     /// Port of the Qargo simulator.
     #[arg(long, default_value_t = 8082)]
     qargo_port: u16,
+    /// Nexus customer ID → Qargo customer code for imported consignments.
+    #[arg(long, default_value = bridge_local::SIMULATOR_CUSTOMER_MAP)]
+    customer_map: String,
+    /// Seconds between poll runs (order import; status, POD and ETA as they arrive); 0 = no polling.
+    #[arg(long, default_value_t = 30)]
+    poll_seconds: u64,
 }
 
 #[tokio::main]
@@ -52,6 +58,8 @@ async fn main() -> Result<(), String> {
         nexus_port: args.nexus_port,
         qargo_port: args.qargo_port,
         secrets_json: std::env::var("BRIDGE_SECRETS_JSON").ok(),
+        customer_map: args.customer_map,
+        poll_every: (args.poll_seconds > 0).then(|| std::time::Duration::from_secs(args.poll_seconds)),
     })
     .await?;
     println!("nexus-bridge is running locally");
