@@ -36,7 +36,9 @@ use crate::nexus::{ConsignmentQuery, LabelFormat, NexusClient, NexusError};
 use crate::qargo::QargoError;
 use crate::qargo::dispatch_webhook::{DispatchTrip, DispatchWebhook};
 use crate::rules::dispatch::{DispatchPlan, Violation, plan_dispatch};
-use crate::store::{Booking, ClaimOutcome, DispatchClaim, DispatchRecord, DispatchState, document_key};
+use crate::store::{
+    Booking, ClaimOutcome, DispatchClaim, DispatchRecord, DispatchState, QargoLink, SyncKey, document_key,
+};
 use crate::wiring::Bridge;
 
 /// How long a claim protects a booking in progress; a holder that dies is replaced after it.
@@ -327,11 +329,39 @@ async fn book_claimed(
             ));
         }
     };
+    remember_qargo_link(bridge, plan, &record).await;
     let (record, label_warnings) = finish_labels(bridge, plan, record).await;
     warnings.extend(label_warnings);
     let result =
         if previous.as_ref().is_some_and(|p| p.state == DispatchState::Cancelled) { "rebooked" } else { "booked" };
     DispatchAnswer::with_booking(result, &record, warnings)
+}
+
+/// Records where the booking lives in Qargo (order and stop ids) in its sync state, so the status
+/// sync addresses Qargo's stops by id. Best effort: without it the status sync matches the stops by
+/// order name and stop type.
+async fn remember_qargo_link(bridge: &Bridge, plan: &DispatchPlan, record: &DispatchRecord) {
+    let Some(booking) = &record.booking else { return };
+    let key = SyncKey { network: booking.network, nexus_consignment_id: booking.nexus_consignment_id };
+    let link = QargoLink {
+        order_id: plan.qargo_order_id.clone(),
+        order_name: Some(plan.qargo_order_name.clone()),
+        consignment_id: Some(plan.qargo_consignment_id.to_string()),
+        pickup_stop_id: plan.pickup_stop_id.clone(),
+        delivery_stop_id: plan.delivery_stop_id.clone(),
+    };
+    for _ in 0..3 {
+        let mut state = match bridge.sync_state.load(&key).await {
+            Ok(state) => state.unwrap_or_default(),
+            Err(err) => return tracing::warn!(error = %err, "could not record the Qargo link of the booking"),
+        };
+        state.qargo = Some(link.clone());
+        match bridge.sync_state.save(&key, &state).await {
+            Ok(true) => return,
+            Ok(false) => continue,
+            Err(err) => return tracing::warn!(error = %err, "could not record the Qargo link of the booking"),
+        }
+    }
 }
 
 enum Recovery {

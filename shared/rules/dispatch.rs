@@ -76,6 +76,8 @@ pub struct DispatchPlan {
     pub qargo_order_name: String,
     /// The pickup stop, where labels are attached.
     pub pickup_stop_id: Option<String>,
+    /// The delivery stop.
+    pub delivery_stop_id: Option<String>,
     /// The collection date Qargo asked for (before the cut-off rule).
     pub requested_collection: Date,
     /// The delivery date asked for, if any.
@@ -286,6 +288,7 @@ pub fn plan_dispatch(trip: &DispatchTrip, settings: &Settings) -> Result<Dispatc
         qargo_order_id: order.id.clone(),
         qargo_order_name: order_name,
         pickup_stop_id: pickup.id.clone(),
+        delivery_stop_id: delivery.id.clone(),
         requested_collection,
         requested_delivery,
         service,

@@ -21,7 +21,7 @@ mod token;
 pub use cursor::{Cursor, CursorKey, Cursors};
 pub use documents::{DocumentStore, StoredDocument, document_key, sha256_hex};
 pub use ledger::{Booking, ClaimOutcome, DispatchClaim, DispatchLedger, DispatchRecord, DispatchState};
-pub use sync_state::{ConsignmentSync, EtaSent, SyncDirection, SyncKey, SyncState, SyncedDocument};
+pub use sync_state::{ConsignmentSync, EtaSent, QargoLink, SyncDirection, SyncKey, SyncState, SyncedDocument};
 pub use token::{CachedToken, TokenCache};
 
 use jiff::Timestamp;

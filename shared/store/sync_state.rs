@@ -66,6 +66,22 @@ pub struct EtaSent {
     pub sent_at: Timestamp,
 }
 
+/// Where a consignment lives in Qargo, as the bridge recorded it when it booked it (dispatch).
+/// Imported consignments need none: their stops carry deterministic references.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QargoLink {
+    /// Order UUID.
+    pub order_id: Option<String>,
+    /// Order name (e.g. `OR-10001`).
+    pub order_name: Option<String>,
+    /// Consignment UUID.
+    pub consignment_id: Option<String>,
+    /// Pickup stop UUID.
+    pub pickup_stop_id: Option<String>,
+    /// Delivery stop UUID.
+    pub delivery_stop_id: Option<String>,
+}
+
 /// The sync state of one consignment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsignmentSync {
@@ -78,6 +94,18 @@ pub struct ConsignmentSync {
     /// The last ETA sent.
     #[serde(default)]
     pub eta_last_sent: Option<EtaSent>,
+    /// Where the consignment is in Qargo, when known (booked by us).
+    #[serde(default)]
+    pub qargo: Option<QargoLink>,
+    /// Stop statuses the bridge set in Qargo from Nexus scans, by stop type (`PICKUP`, `DELIVERY`)
+    /// → status (`AT_STOP`, `COMPLETED`). A Qargo stop update that repeats one is the bridge's own
+    /// echo and is never exported back to Nexus.
+    #[serde(default)]
+    pub stop_statuses_set: BTreeMap<String, String>,
+    /// Nexus events the bridge posted for Qargo stop events, by `<stop type>:<transition>` → the
+    /// Nexus code, so each is posted once.
+    #[serde(default)]
+    pub exported: BTreeMap<String, String>,
     /// When the record may be forgotten (set once the consignment is finished and its late-POD
     /// window has passed); DynamoDB's TTL removes it then.
     #[serde(default)]
