@@ -1,7 +1,9 @@
 //! The bridge's HTTP API, the same behind API Gateway (the dispatch Lambda) and on the local
 //! bridge: `POST /qargo/dispatch` and `POST /qargo/visibility`. Each route authenticates Qargo's
 //! outbound credential (HTTP Basic, compared in constant time) before reading the body, then parses
-//! it and hands it to its job. Answers are Qargo's `{errors:[{error_type, error_message}]}` shape.
+//! it and hands it to its job — or, for visibility updates, to the [`VisibilityRouter`] the caller
+//! chose (the event bus in the cloud, the jobs in process locally). Answers are Qargo's
+//! `{errors:[{error_type, error_message}]}` shape.
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -9,6 +11,7 @@ use serde_json::{Value, json};
 use crate::config::Credentials;
 use crate::jobs::dispatch::{DispatchAnswer, handle_dispatch};
 use crate::qargo::dispatch_webhook::DispatchWebhook;
+use crate::visibility::{VisibilityRouter, parse_visibility};
 use crate::wiring::Bridge;
 
 /// The dispatch webhook's path.
@@ -31,12 +34,19 @@ impl HttpAnswer {
     }
 }
 
-/// Routes one request by method and path.
-pub async fn route(bridge: &Bridge, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> HttpAnswer {
+/// Routes one request by method and path; visibility updates go to `router`.
+pub async fn route(
+    bridge: &Bridge,
+    router: &dyn VisibilityRouter,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> HttpAnswer {
     let path = path.trim_end_matches('/');
     match (method, path) {
         ("POST", DISPATCH_PATH) => dispatch_route(bridge, authorization, body).await,
-        ("POST", VISIBILITY_PATH) => visibility_route(bridge, authorization, body).await,
+        ("POST", VISIBILITY_PATH) => visibility_route(bridge, router, authorization, body).await,
         (_, DISPATCH_PATH | VISIBILITY_PATH) => {
             HttpAnswer::error(405, "USER_INPUT_ERROR", format!("{path} takes POST, not {method}"))
         }
@@ -71,24 +81,35 @@ fn answer_of(answer: DispatchAnswer) -> HttpAnswer {
     HttpAnswer { status, body: serde_json::to_value(&answer).unwrap_or_else(|_| json!({"errors": []})) }
 }
 
-/// `POST /qargo/visibility`: Qargo's visibility events. Authenticated and checked here; until the
-/// status, document and ETA jobs take them, they are refused as retryable so that nothing is lost.
-pub async fn visibility_route(bridge: &Bridge, authorization: Option<&str>, body: &[u8]) -> HttpAnswer {
+/// `POST /qargo/visibility`: Qargo's visibility events. Authenticated, checked (400 naming what is
+/// wrong), split into self-contained updates and handed to `router`: 202 once routed, 503 when
+/// routing failed, so that Qargo sends the body again and nothing is lost.
+pub async fn visibility_route(
+    bridge: &Bridge,
+    router: &dyn VisibilityRouter,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> HttpAnswer {
     if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound) {
         return refusal;
     }
-    if serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("events").cloned()).is_none() {
-        return HttpAnswer::error(
-            400,
-            "USER_INPUT_ERROR",
-            "the body is not a visibility update: send JSON {events:[…]}",
-        );
+    let updates = match parse_visibility(body) {
+        Ok(updates) => updates,
+        Err(invalid) => {
+            return HttpAnswer::error(
+                400,
+                "USER_INPUT_ERROR",
+                format!("the body is not a visibility update: {invalid}"),
+            );
+        }
+    };
+    match router.route(updates).await {
+        Ok(()) => HttpAnswer { status: 202, body: json!({"errors": []}) },
+        Err(err) => {
+            tracing::warn!(error = %err, "visibility updates not routed; Qargo will send them again");
+            HttpAnswer::error(503, "INTERNAL_ERROR", format!("{err}; retry later"))
+        }
     }
-    HttpAnswer::error(
-        503,
-        "INTERNAL_ERROR",
-        "visibility updates are not handled by this version of the bridge; retry later",
-    )
 }
 
 /// Checks an `Authorization: Basic …` header against the expected credential, in constant time.

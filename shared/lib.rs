@@ -17,4 +17,5 @@ pub mod qargo;
 pub mod rules;
 pub mod store;
 pub mod telemetry;
+pub mod visibility;
 pub mod wiring;

@@ -58,28 +58,30 @@ impl Bridge {
     where
         S: DispatchLedger + Cursors + SyncState + TokenCache + 'static,
     {
-        Bridge::assemble_with_retries(settings, secrets, store, documents, clock, RetryPolicy::default())
+        Bridge::assemble_tuned(settings, secrets, store, documents, clock, ClientTuning::default())
     }
 
-    /// [`Bridge::assemble`] with the clients' retry policy given (tests use short budgets).
-    pub fn assemble_with_retries<S>(
+    /// [`Bridge::assemble`] with the clients tuned (tests use short retry budgets, and a faster
+    /// pace against a simulator whose rate limits are off).
+    pub fn assemble_tuned<S>(
         settings: Settings,
         secrets: Arc<Secrets>,
         store: Arc<S>,
         documents: Arc<dyn DocumentStore>,
         clock: Arc<dyn Clock>,
-        retry: RetryPolicy,
+        tuning: ClientTuning,
     ) -> Bridge
     where
         S: DispatchLedger + Cursors + SyncState + TokenCache + 'static,
     {
+        let retry = tuning.retry;
         let nexus = NexusClients::from_secrets(&settings.nexus_base_url, &secrets, retry);
         let qargo = QargoClient::new(
             &settings.qargo_base_url,
             secrets.qargo.clone(),
             secrets.qargo_webhook.clone(),
             store.clone(),
-            Arc::new(Pacer::qargo_limit()),
+            Arc::new(Pacer::new(tuning.qargo_requests_per_second)),
             retry,
         );
         Bridge {
@@ -93,6 +95,21 @@ impl Bridge {
             nexus,
             qargo: Arc::new(qargo),
         }
+    }
+}
+
+/// How the clients retry and pace.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientTuning {
+    /// Retries of both clients.
+    pub retry: RetryPolicy,
+    /// Qargo API calls per second (Qargo allows 2).
+    pub qargo_requests_per_second: f64,
+}
+
+impl Default for ClientTuning {
+    fn default() -> Self {
+        ClientTuning { retry: RetryPolicy::default(), qargo_requests_per_second: 2.0 }
     }
 }
 

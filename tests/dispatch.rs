@@ -23,25 +23,27 @@ use serde_json::{Value, json};
 const CREATE_ROUTE: &str = "POST /v1/consignments";
 
 #[derive(Clone, Copy, Debug)]
-enum Storage {
+pub(crate) enum Storage {
     Memory,
     Moto,
 }
 
-struct World {
-    nexus: nexus_sim::RunningSim,
-    qargo: qargo_sim::RunningSim,
-    bridge: Arc<Bridge>,
-    clock: ManualClock,
-    api_url: String,
-    http: reqwest::Client,
+pub(crate) struct World {
+    pub(crate) nexus: nexus_sim::RunningSim,
+    pub(crate) qargo: qargo_sim::RunningSim,
+    pub(crate) bridge: Arc<Bridge>,
+    pub(crate) clock: ManualClock,
+    pub(crate) api_url: String,
+    pub(crate) http: reqwest::Client,
 }
 
 /// Both simulators and the bridge's API, on `storage`, with a ledger wrapped by `wrap`.
-async fn world_with(storage: Storage, wrap: impl FnOnce(Arc<dyn DispatchLedger>) -> Arc<dyn DispatchLedger>) -> World {
+pub(crate) async fn world_with(storage: Storage, adjust: impl FnOnce(&mut Bridge)) -> World {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_url = format!("http://{}", listener.local_addr().unwrap());
     let nexus = NexusSim::start(nexus_sim::SimOptions::default()).await.expect("Nexus simulator");
+    // The per-minute request limit is tested with the client; these tests are about the jobs.
+    nexus.handle().set_rate_limit(0);
     let mut qargo_options = qargo_sim::SimOptions::with_bridge(api_url.clone());
     qargo_options.limits = Limits::off();
     qargo_options.seed.customers.push(bridge_local::shared_customer());
@@ -53,37 +55,38 @@ async fn world_with(storage: Storage, wrap: impl FnOnce(Arc<dyn DispatchLedger>)
         ("NEXUS_BASE_URL", nexus.base_url()),
         ("QARGO_BASE_URL", qargo.base_url()),
         ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&["PGD302"]).to_string()),
+        ("BRIDGE_CUSTOMER_MAP", bridge_local::SIMULATOR_CUSTOMER_MAP.to_owned()),
     ];
     let settings =
         Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone())).unwrap();
     let secrets = Arc::new(Secrets::load(&settings.secrets_source, None).await.unwrap());
     let clock = ManualClock::new(bridge::clock::Clock::now(&bridge_local::SimulatorClock(nexus.handle().clone())));
     let mut bridge = match storage {
-        Storage::Memory => Bridge::assemble_with_retries(
+        Storage::Memory => Bridge::assemble_tuned(
             settings,
             secrets,
             Arc::new(MemoryStore::in_memory()),
             Arc::new(MemoryDocuments::default()),
             Arc::new(clock.clone()),
-            quick_retries(),
+            bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
         ),
-        Storage::Moto => Bridge::assemble_with_retries(
+        Storage::Moto => Bridge::assemble_tuned(
             settings,
             secrets,
             Arc::new(end_to_end::dynamo_store().await),
             Arc::new(end_to_end::s3_documents().await),
             Arc::new(clock.clone()),
-            quick_retries(),
+            bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
         ),
     };
-    bridge.ledger = wrap(bridge.ledger.clone());
+    adjust(&mut bridge);
     let bridge = Arc::new(bridge);
     bridge_local::serve_api(bridge.clone(), listener);
     World { nexus, qargo, bridge, clock, api_url, http: reqwest::Client::new() }
 }
 
 /// Retries that give up within two seconds, so outage tests do not wait out production budgets.
-fn quick_retries() -> bridge::http::RetryPolicy {
+pub(crate) fn quick_retries() -> bridge::http::RetryPolicy {
     bridge::http::RetryPolicy {
         max_attempts: 4,
         base_delay: std::time::Duration::from_millis(20),
@@ -93,12 +96,12 @@ fn quick_retries() -> bridge::http::RetryPolicy {
     }
 }
 
-async fn world(storage: Storage) -> World {
-    world_with(storage, |ledger| ledger).await
+pub(crate) async fn world(storage: Storage) -> World {
+    world_with(storage, |_| {}).await
 }
 
 /// A Qargo order for Project Timber, collected at PGD302 on `date`, two full pallets to Derby.
-fn order(resource: &str, date: &str) -> Value {
+pub(crate) fn order(resource: &str, date: &str) -> Value {
     json!({
         "customer": {"code": "TIMBER"},
         "customer_reference_number": "PO-7781",
@@ -125,27 +128,27 @@ fn order(resource: &str, date: &str) -> Value {
 }
 
 impl World {
-    fn create_order(&self, order: Value) -> qargo_sim::CreatedOrder {
+    pub(crate) fn create_order(&self, order: Value) -> qargo_sim::CreatedOrder {
         self.qargo
             .handle
             .create_order(&serde_json::from_value(order).unwrap())
             .expect("order accepted by the Qargo simulator")
     }
 
-    async fn dispatch(&self, created: &qargo_sim::CreatedOrder, operation: &str) -> OutboundRecord {
+    pub(crate) async fn dispatch(&self, created: &qargo_sim::CreatedOrder, operation: &str) -> OutboundRecord {
         let trip = created.trip.as_ref().expect("order planned on a trip").trip_id;
         self.qargo.handle.dispatch_trip(trip, operation).await.expect("dispatch sent")
     }
 
     /// The dispatch payload Qargo sends for `created`, without sending it (taken from a CANCEL,
     /// which books nothing).
-    async fn payload(&self, created: &qargo_sim::CreatedOrder, operation: &str) -> Value {
+    pub(crate) async fn payload(&self, created: &qargo_sim::CreatedOrder, operation: &str) -> Value {
         let mut payload = self.dispatch(created, "CANCEL").await.request;
         payload["operation"] = json!(operation);
         payload
     }
 
-    async fn post(&self, body: &Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, body: &Value) -> (u16, Value) {
         let response = self
             .http
             .post(format!("{}/qargo/dispatch", self.api_url))
@@ -158,30 +161,30 @@ impl World {
         (status, response.json().await.unwrap())
     }
 
-    fn set_london_time(&self, at: &str) {
+    pub(crate) fn set_london_time(&self, at: &str) {
         let civil: jiff::civil::DateTime = at.parse().unwrap();
         self.nexus.handle().set_now(civil).unwrap();
         self.clock.set(civil.to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap()).unwrap().timestamp());
     }
 
-    fn creates(&self) -> u64 {
+    pub(crate) fn creates(&self) -> u64 {
         self.nexus.handle().request_counts().for_route(CREATE_ROUTE)
     }
 
-    async fn nexus_by_number(&self, number: &str) -> Vec<bridge::nexus::wire::Consignment> {
+    pub(crate) async fn nexus_by_number(&self, number: &str) -> Vec<bridge::nexus::wire::Consignment> {
         let client = self.bridge.nexus.for_depot(&"PGD302".parse().unwrap()).unwrap();
         let query = ConsignmentQuery { search_term: Some(number.to_owned()), ..ConsignmentQuery::default() };
         let page = client.list_consignments(&query, 50, 0).await.unwrap();
         page.items.into_iter().filter(|c| c.consignment_number == number).collect()
     }
 
-    async fn ledger(&self, created: &qargo_sim::CreatedOrder) -> DispatchRecord {
+    pub(crate) async fn ledger(&self, created: &qargo_sim::CreatedOrder) -> DispatchRecord {
         let id: QargoConsignmentId = created.consignments[0].consignment_id.to_string().parse().unwrap();
         self.bridge.ledger.get(&id).await.unwrap().expect("a ledger record")
     }
 }
 
-fn booking_of(answer: &Value) -> (String, i64, String) {
+pub(crate) fn booking_of(answer: &Value) -> (String, i64, String) {
     let booking = &answer["booking"];
     (
         booking["network"].as_str().unwrap_or_default().to_owned(),
@@ -190,7 +193,7 @@ fn booking_of(answer: &Value) -> (String, i64, String) {
     )
 }
 
-fn response(record: &OutboundRecord) -> Value {
+pub(crate) fn response(record: &OutboundRecord) -> Value {
     record.response.clone().unwrap_or(Value::Null)
 }
 
@@ -337,8 +340,10 @@ impl DispatchLedger for CrashAfterBooking {
 }
 
 async fn crash_between_booking_and_ledger_is_recovered(storage: Storage) {
-    let world =
-        world_with(storage, |inner| Arc::new(CrashAfterBooking { inner, crashed: AtomicBool::new(false) })).await;
+    let world = world_with(storage, |bridge| {
+        bridge.ledger = Arc::new(CrashAfterBooking { inner: bridge.ledger.clone(), crashed: AtomicBool::new(false) })
+    })
+    .await;
     let created = world.create_order(order("FORTEC_OUT", "2026-06-17"));
     let payload = world.payload(&created, "CREATE").await;
     let (status, answer) = world.post(&payload).await;

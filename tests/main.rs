@@ -5,5 +5,7 @@ mod nexus_client;
 mod order_import;
 mod qargo_client;
 mod secrets;
+mod status_export;
+mod status_sync;
 mod storage;
 mod wiring;

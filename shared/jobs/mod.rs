@@ -2,3 +2,5 @@
 
 pub mod dispatch;
 pub mod order_import;
+pub mod status_export;
+pub mod status_sync;

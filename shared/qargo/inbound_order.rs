@@ -42,18 +42,10 @@ use super::wire::{
 use crate::config::CustomerMap;
 use crate::domain::{Extra, Network, NexusConsignmentId, PalletBase, PalletType, ServiceLevel, TimeWindowCode};
 use crate::nexus::wire::{Consignment, Pallet};
+use crate::rules::status_effects::StopKind;
 
 /// The order additional field that says where an imported order came from (`PALLEX:10020`).
 pub const ORIGIN_FIELD: &str = "NexusOrigin";
-
-/// Which stop of the consignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopKind {
-    /// Collection.
-    Pickup,
-    /// Delivery.
-    Delivery,
-}
 
 /// The `order_identifier` of the consignment `id` on `network`: `NEXUS-PALLEX-10020`.
 pub fn order_identifier(network: Network, id: NexusConsignmentId) -> String {

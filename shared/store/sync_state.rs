@@ -102,6 +102,10 @@ pub struct ConsignmentSync {
     /// echo and is never exported back to Nexus.
     #[serde(default)]
     pub stop_statuses_set: BTreeMap<String, String>,
+    /// Set while a status-sync run sends this consignment's updates, so an overlapping run leaves it
+    /// alone; a run that crashed is replaced once it has passed.
+    #[serde(default)]
+    pub sending_until: Option<Timestamp>,
     /// Nexus events the bridge posted for Qargo stop events, by `<stop type>:<transition>` → the
     /// Nexus code, so each is posted once.
     #[serde(default)]

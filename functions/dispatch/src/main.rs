@@ -1,7 +1,8 @@
 //! The dispatch function: Qargo's dispatch and visibility webhooks behind API Gateway.
 //!
-//! Thin by design: it builds the bridge once at cold start, hands each request's method, path,
-//! `Authorization` header and body to the library's HTTP API, and returns its answer.
+//! Thin by design: it builds the bridge and the visibility router (the event bus named by
+//! `VISIBILITY_BUS`) once at cold start, hands each request's method, path, `Authorization` header
+//! and body to the library's HTTP API, and returns its answer.
 
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
@@ -9,11 +10,13 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 async fn main() -> Result<(), Error> {
     bridge::telemetry::init_tracing();
     let bridge = bridge::wiring::CloudPorts::from_env().await?.bridge();
-    let bridge = &bridge;
+    let router = bridge::visibility::EventBridgeRouter::from_env(&bridge::aws::load_config().await)?;
+    let (bridge, router) = (&bridge, &router);
     lambda_http::run(service_fn(move |request: Request| async move {
         let authorization = request.headers().get("authorization").and_then(|value| value.to_str().ok());
         let answer = bridge::api::route(
             bridge,
+            router,
             request.method().as_str(),
             request.uri().path(),
             authorization,

@@ -1,8 +1,55 @@
-//! The status-poll function: Nexus scans into Qargo on a schedule; Qargo stop events out to Nexus.
+//! The status-poll function, one Lambda for the two directions of the status sync:
+//! - a `Stop` update from the visibility bus (source `nexus-bridge.qargo-visibility`, detail-type
+//!   `Stop`, detail a `RoutedUpdate`) → the status export to Nexus (`bridge::jobs::status_export`);
+//! - anything else, i.e. the schedule → the status import into Qargo (`bridge::jobs::status_sync`),
+//!   within the invocation's remaining time less a reserve.
 //!
-//! Thin by design: the library builds the ports and runs the job; this binary only names it.
+//! Thin by design: it builds the bridge once at cold start, calls the job and answers its outcome or
+//! report as JSON. A failure worth retrying is an error, so EventBridge's and Lambda's retries, the
+//! dead-letter queue and its alarm see it; so is a visibility update of another kind routed here by
+//! mistake, which would otherwise be lost.
+
+use std::time::{Duration, SystemTime};
+
+use bridge::jobs::status_export::export_stop_update;
+use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
+use bridge::visibility::{EVENT_SOURCE, RoutedUpdate, UpdateKind};
+use bridge::wiring::Bridge;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// Time kept back from the invocation's deadline for the sync to finish its step and answer.
+const RESERVE: Duration = Duration::from_secs(30);
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    bridge::wiring::run_until_built("status-poll").await
+async fn main() -> Result<(), Error> {
+    bridge::telemetry::init_tracing();
+    let bridge = bridge::wiring::CloudPorts::from_env().await?.bridge();
+    let bridge = &bridge;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(bridge, event))).await
+}
+
+async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (payload, context) = event.into_parts();
+    if payload.get("source").and_then(Value::as_str) == Some(EVENT_SOURCE) {
+        let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+        if detail_type != UpdateKind::Stop.as_str() {
+            return Err(format!(
+                "a {detail_type:?} visibility update reached status-poll, which takes Stop: fix the bus rule"
+            )
+            .into());
+        }
+        let update: RoutedUpdate = serde_json::from_value(payload.get("detail").cloned().unwrap_or_default())?;
+        let outcome = export_stop_update(bridge, &update).await?;
+        tracing::info!(outcome = %serde_json::to_string(&outcome)?, "stop update exported");
+        return Ok(serde_json::to_value(outcome)?);
+    }
+    let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+    match sync_statuses(bridge, &SyncOptions::within(remaining.saturating_sub(RESERVE))).await {
+        Ok(report) => Ok(serde_json::to_value(report)?),
+        Err(failed) => {
+            tracing::error!(report = %serde_json::to_string(&failed.report)?, "status sync failed");
+            Err(Error::from(failed))
+        }
+    }
 }

@@ -16,18 +16,23 @@ use axum::response::IntoResponse;
 use bridge::clock::{Clock, SystemClock};
 use bridge::config::{Secrets, Settings};
 use bridge::store::embedded::{DirectoryDocuments, EmbeddedStore};
+use bridge::visibility::InProcessRouter;
 use bridge::wiring::Bridge;
 use jiff::Timestamp;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Serves the bridge's HTTP API (`POST /qargo/dispatch`, `POST /qargo/visibility`) on `listener`.
+/// Visibility updates run their jobs in process ([`InProcessRouter`]) before the answer, where the
+/// cloud puts them on the event bus.
 pub fn serve_api(bridge: Arc<Bridge>, listener: TcpListener) -> JoinHandle<()> {
+    let router = Arc::new(InProcessRouter::new(bridge.clone()));
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let bridge = bridge.clone();
+        let (bridge, router) = (bridge.clone(), router.clone());
         async move {
             let authorization = headers.get("authorization").and_then(|value| value.to_str().ok());
-            let answer = bridge::api::route(&bridge, method.as_str(), uri.path(), authorization, &body).await;
+            let answer =
+                bridge::api::route(&bridge, router.as_ref(), method.as_str(), uri.path(), authorization, &body).await;
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, axum::Json(answer.body)).into_response()
         }

@@ -241,6 +241,31 @@ impl SimHandle {
         Ok(())
     }
 
+    /// Records a scan with any code — one Nexus might add tomorrow — on pallet `pallet_index` of a
+    /// consignment, now, as the network would (`source: NETWORK`); it moves nothing. Returns the
+    /// event id. For testing how a client copes with codes it does not know.
+    pub fn record_raw_scan(&self, consignment_id: u64, pallet_index: usize, code: &str) -> Result<u64, SimError> {
+        let mut world = self.world();
+        let event_id = world.allocate_event_id();
+        let now = world.now;
+        let c = world.consignments.get_mut(&consignment_id).ok_or(SimError::NotFound(consignment_id))?;
+        let pallet = c.pallets.get(pallet_index).ok_or(SimError::NotFound(consignment_id))?;
+        let event = crate::world::Event {
+            id: event_id,
+            pallet_id: Some(pallet.id),
+            barcode: Some(pallet.barcode.clone()),
+            code: code.to_owned(),
+            description: format!("Scan {code}"),
+            depot_code: None,
+            at: now,
+            notes: None,
+            source: crate::world::Source::Network,
+        };
+        c.events.push(event);
+        c.last_updated = now;
+        Ok(event_id)
+    }
+
     /// Depots whose scans come only from their own `POST …/events`: the driver leaves their legs alone.
     pub fn set_manual_depots<I, S>(&self, depots: I)
     where

@@ -1,0 +1,655 @@
+//! Qargo's visibility webhook (`POST /qargo/visibility`, research/qargo-api.md §6) and how its
+//! updates reach the jobs that use them.
+//!
+//! Qargo sends `{events: [{timestamp, update}], order?, trip?}`, one body for several updates of one
+//! order. [`parse_visibility`] checks the body and splits it into [`RoutedUpdate`]s, each one event
+//! made self-contained (kind, timestamp, update, order), so that each can travel and be retried on
+//! its own. Only three kinds are used by the bridge:
+//!
+//! | `update.type` | job | function in the cloud |
+//! |---|---|---|
+//! | `Stop` | status export ([`crate::jobs::status_export`]) | status-poll |
+//! | `Document` | POD upload (not built yet) | pod-sync |
+//! | `Eta` | ETA export (not built yet) | eta-export |
+//!
+//! The others (`Order`, `OrderImport`, `Trip`, `Position`, `Resource`, `HandlingUnit`, and whatever
+//! Qargo adds) are acknowledged and dropped with a debug log.
+//!
+//! A [`VisibilityRouter`] takes the updates from the HTTP API:
+//! - [`EventBridgeRouter`] in the cloud puts each on the visibility bus (source [`EVENT_SOURCE`],
+//!   detail-type the kind, detail the [`RoutedUpdate`] JSON), where one rule per kind invokes the
+//!   function with retries and a dead-letter queue. A failed put is an error, so Qargo is answered
+//!   5xx and sends the body again: nothing is lost between Qargo and the bus.
+//! - [`InProcessRouter`] on the local bridge and in tests runs the jobs before answering.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_eventbridge::error::DisplayErrorContext;
+use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::ConfigError;
+use crate::jobs::status_export::export_stop_update;
+use crate::wiring::Bridge;
+
+/// The `source` of the events the bridge puts on the visibility bus.
+pub const EVENT_SOURCE: &str = "nexus-bridge.qargo-visibility";
+/// The environment variable that names the visibility bus.
+pub const BUS_VARIABLE: &str = "VISIBILITY_BUS";
+/// EventBridge takes at most this many entries per `PutEvents` call.
+pub const MAX_ENTRIES_PER_PUT: usize = 10;
+/// EventBridge takes at most this many bytes per `PutEvents` call (and so per entry).
+pub const MAX_BYTES_PER_PUT: usize = 256 * 1024;
+/// Attempts at entries EventBridge refused (throttled, internal failure) before the call fails.
+const PUT_ATTEMPTS: u32 = 3;
+/// The pause before retrying refused entries, times the attempt.
+const PUT_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The webhook's body as Qargo sends it (`OperationalVisibilityUpdate`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VisibilityWebhook {
+    /// The updates, oldest first.
+    pub events: Vec<VisibilityEvent>,
+    /// The order the updates concern, when they concern one.
+    #[serde(default)]
+    pub order: Option<VisibilityOrder>,
+    /// The trip, when they concern one (not used by the bridge).
+    #[serde(default)]
+    pub trip: Option<Value>,
+}
+
+/// One event of the webhook.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VisibilityEvent {
+    /// When it happened.
+    pub timestamp: Timestamp,
+    /// What happened: an object with a `type` (`Stop`, `Document`, `Eta`, …) and that type's fields.
+    pub update: Value,
+}
+
+/// Qargo's `VisibilityOrder`: the fields the bridge reads, and every other field kept as sent, so a
+/// routed update carries the whole order to the job that takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisibilityOrder {
+    /// Order UUID.
+    pub id: String,
+    /// Order name, e.g. `OR-10001`.
+    #[serde(default)]
+    pub order_name: Option<String>,
+    /// The order's additional fields: where the bridge keeps its Nexus identity (`NexusNetwork`,
+    /// `NexusConsignmentID`, `NexusDepot`) or the origin of an imported order (`NexusOrigin`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub custom_fields: Map<String, Value>,
+    /// Every other field (`customer`, `status`, `stops`, `consignment`, …).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// Qargo's `VisibilityStop`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisibilityStop {
+    /// Stop UUID.
+    pub id: String,
+    /// `PICKUP` or `DELIVERY` (other types are possible in Qargo and are not exported).
+    pub stop_type: String,
+    /// `PLANNED`, `DISPATCHED`, `ROUTE_TO_STOP`, `AT_STOP`, `COMPLETED`, `CANCELLED`, …
+    pub status: String,
+    /// When the stop actually started.
+    #[serde(default)]
+    pub actual_start_timestamp: Option<Timestamp>,
+    /// When the stop actually ended.
+    #[serde(default)]
+    pub actual_end_timestamp: Option<Timestamp>,
+    /// Estimated start.
+    #[serde(default)]
+    pub eta_start_time: Option<Timestamp>,
+    /// Estimated end.
+    #[serde(default)]
+    pub eta_end_time: Option<Timestamp>,
+    /// The stop's reference number.
+    #[serde(default)]
+    pub stop_reference: Option<String>,
+    /// The stop's additional fields.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub custom_fields: Map<String, Value>,
+    /// Every other field (`location`, `resources`, and whatever Qargo adds, e.g. incidents).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A `Stop` update: a stop of the order changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopUpdate {
+    /// The stop's id.
+    pub id: String,
+    /// The stop as it is now.
+    pub stop: VisibilityStop,
+}
+
+/// An `Eta` update: the stops whose ETA moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtaUpdate {
+    /// The order's id.
+    pub id: String,
+    /// The stops, with their new ETAs.
+    pub stops: Vec<VisibilityStop>,
+}
+
+/// The kinds of update the bridge routes; also the events' detail-type on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UpdateKind {
+    /// A stop changed: status export.
+    Stop,
+    /// A document was added: POD upload.
+    Document,
+    /// ETAs moved: ETA export.
+    Eta,
+}
+
+impl UpdateKind {
+    /// The kind as Qargo spells it (`Stop`, `Document`, `Eta`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateKind::Stop => "Stop",
+            UpdateKind::Document => "Document",
+            UpdateKind::Eta => "Eta",
+        }
+    }
+
+    fn from_type(update_type: &str) -> Option<UpdateKind> {
+        [UpdateKind::Stop, UpdateKind::Document, UpdateKind::Eta].into_iter().find(|kind| kind.as_str() == update_type)
+    }
+}
+
+impl std::fmt::Display for UpdateKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One visibility event made self-contained: what a job needs, with nothing left in the body it
+/// came in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutedUpdate {
+    /// Which kind.
+    pub kind: UpdateKind,
+    /// When it happened (the event's timestamp).
+    pub timestamp: Timestamp,
+    /// The update as Qargo sent it (`{id, type, stop}`, `{id, type, stops}`, `{id, type, status, document}`).
+    pub update: Value,
+    /// The order the update concerns.
+    #[serde(default)]
+    pub order: Option<VisibilityOrder>,
+}
+
+impl RoutedUpdate {
+    /// The update read as a `Stop` update.
+    pub fn stop_update(&self) -> Result<StopUpdate, InvalidVisibility> {
+        self.read("Stop update")
+    }
+
+    /// The update read as an `Eta` update.
+    pub fn eta_update(&self) -> Result<EtaUpdate, InvalidVisibility> {
+        self.read("Eta update")
+    }
+
+    fn read<T: DeserializeOwned>(&self, what: &str) -> Result<T, InvalidVisibility> {
+        serde_json::from_value(self.update.clone())
+            .map_err(|err| InvalidVisibility(format!("the update is not a {what}: {err}")))
+    }
+}
+
+/// A visibility body that cannot be read; the message names the field and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidVisibility(pub String);
+
+/// Reads a webhook body into the updates the bridge routes, checked: every event needs a timestamp
+/// and an `update` object with a `type`; a `Stop` update needs its `stop` (id, stop_type, status), an
+/// `Eta` update its `stops`, a `Document` update its `document`. Kinds the bridge does not use are
+/// dropped here, with a debug log.
+pub fn parse_visibility(body: &[u8]) -> Result<Vec<RoutedUpdate>, InvalidVisibility> {
+    let raw: Value =
+        serde_json::from_slice(body).map_err(|err| InvalidVisibility(format!("the body is not JSON: {err}")))?;
+    if !raw.is_object() {
+        return Err(InvalidVisibility("the body must be a JSON object {events:[…], order}".into()));
+    }
+    if raw.get("events").is_none() {
+        return Err(InvalidVisibility("events is missing: send {events:[{timestamp, update}], order}".into()));
+    }
+    if let Some(events) = raw.get("events").and_then(Value::as_array) {
+        for (index, event) in events.iter().enumerate() {
+            check_event(index, event)?;
+        }
+    }
+    if let Some(order) = raw.get("order").filter(|order| !order.is_null()) {
+        serde_json::from_value::<VisibilityOrder>(order.clone())
+            .map_err(|err| InvalidVisibility(format!("order: {err}")))?;
+    }
+    let webhook: VisibilityWebhook =
+        serde_json::from_value(raw).map_err(|err| InvalidVisibility(format!("events: {err}")))?;
+    let order = webhook.order;
+    let mut routed = Vec::new();
+    for event in webhook.events {
+        let update_type = event.update.get("type").and_then(Value::as_str).unwrap_or_default();
+        match UpdateKind::from_type(update_type) {
+            Some(kind) => routed.push(RoutedUpdate {
+                kind,
+                timestamp: event.timestamp,
+                update: event.update,
+                order: order.clone(),
+            }),
+            None => tracing::debug!(update_type, "visibility update of a kind the bridge does not use; dropped"),
+        }
+    }
+    Ok(routed)
+}
+
+/// Checks one event, naming its place in the body (`events[2].update.stop`) in the message.
+fn check_event(index: usize, event: &Value) -> Result<(), InvalidVisibility> {
+    let at = |field: &str| format!("events[{index}].{field}");
+    let timestamp =
+        event.get("timestamp").ok_or_else(|| InvalidVisibility(format!("{} is missing", at("timestamp"))))?;
+    serde_json::from_value::<Timestamp>(timestamp.clone()).map_err(|err| {
+        InvalidVisibility(format!("{} is not a date-time with an offset ({err}): {timestamp}", at("timestamp")))
+    })?;
+    let update = event.get("update").ok_or_else(|| InvalidVisibility(format!("{} is missing", at("update"))))?;
+    let update_type = update
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| InvalidVisibility(format!("{} must be an object with a string type", at("update"))))?;
+    let field = |name: &str| -> Result<&Value, InvalidVisibility> {
+        update.get(name).ok_or_else(|| InvalidVisibility(format!("{} is missing", at(&format!("update.{name}")))))
+    };
+    match UpdateKind::from_type(update_type) {
+        Some(UpdateKind::Stop) => {
+            serde_json::from_value::<VisibilityStop>(field("stop")?.clone())
+                .map_err(|err| InvalidVisibility(format!("{}: {err}", at("update.stop"))))?;
+        }
+        Some(UpdateKind::Eta) => {
+            serde_json::from_value::<Vec<VisibilityStop>>(field("stops")?.clone())
+                .map_err(|err| InvalidVisibility(format!("{}: {err}", at("update.stops"))))?;
+        }
+        Some(UpdateKind::Document) => {
+            field("document")?
+                .as_object()
+                .ok_or_else(|| InvalidVisibility(format!("{} must be an object", at("update.document"))))?;
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Why updates could not be routed. The HTTP API answers 503, and Qargo sends the body again.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    /// The bus could not be reached, or refused the call.
+    #[error("the visibility bus {bus} could not be reached: {reason}")]
+    Unreachable {
+        /// The bus.
+        bus: String,
+        /// What the SDK said.
+        reason: String,
+    },
+    /// The bus refused some entries, even after retrying them.
+    #[error("the visibility bus {bus} refused {failed} of {total} updates: {reason}")]
+    Refused {
+        /// The bus.
+        bus: String,
+        /// Entries refused.
+        failed: usize,
+        /// Entries in the call.
+        total: usize,
+        /// The first entry's error code and message.
+        reason: String,
+    },
+    /// An update is larger than one event may be, even without embedded file content.
+    #[error("a {kind} update of {bytes} bytes is larger than an event may be ({MAX_BYTES_PER_PUT} bytes)")]
+    TooLarge {
+        /// Its kind.
+        kind: UpdateKind,
+        /// Its size.
+        bytes: usize,
+    },
+    /// A job that runs in process failed in a way worth retrying.
+    #[error("the {kind} update could not be handled: {reason}")]
+    Job {
+        /// The update's kind.
+        kind: UpdateKind,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Hands routed updates to the jobs that take them.
+#[async_trait]
+pub trait VisibilityRouter: Send + Sync {
+    /// Routes every update, or fails (then the caller answers Qargo with a 5xx and it sends again;
+    /// the jobs are idempotent, so updates routed before the failure may safely come again).
+    async fn route(&self, updates: Vec<RoutedUpdate>) -> Result<(), RoutingError>;
+}
+
+/// Routes updates to the visibility bus, for the functions' rules to pick up.
+#[derive(Debug, Clone)]
+pub struct EventBridgeRouter {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+impl EventBridgeRouter {
+    /// A router onto the bus `bus` (name or ARN).
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> EventBridgeRouter {
+        EventBridgeRouter { client, bus: bus.into() }
+    }
+
+    /// A router onto the bus `bus` with the AWS configuration `aws`.
+    pub fn with_config(aws: &SdkConfig, bus: impl Into<String>) -> EventBridgeRouter {
+        EventBridgeRouter::new(aws_sdk_eventbridge::Client::new(aws), bus)
+    }
+
+    /// A router onto the bus named by [`BUS_VARIABLE`], with the AWS configuration `aws`.
+    pub fn from_env(aws: &SdkConfig) -> Result<EventBridgeRouter, ConfigError> {
+        let bus =
+            std::env::var(BUS_VARIABLE).ok().filter(|bus| !bus.trim().is_empty()).ok_or(ConfigError::Missing {
+                name: BUS_VARIABLE,
+                fix: "set it to the name of the event bus for Qargo's visibility updates (the stack's VisibilityBus)",
+            })?;
+        Ok(EventBridgeRouter::with_config(aws, bus.trim()))
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &str {
+        &self.bus
+    }
+
+    fn entry(&self, update: &RoutedUpdate) -> Result<(PutEventsRequestEntry, usize), RoutingError> {
+        let mut detail = serde_json::to_string(update).map_err(|err| RoutingError::Job {
+            kind: update.kind,
+            reason: format!("cannot write the update as JSON: {err}"),
+        })?;
+        if entry_size(update.kind, &detail) > MAX_BYTES_PER_PUT {
+            detail = serde_json::to_string(&without_embedded_content(update)).unwrap_or(detail);
+        }
+        let bytes = entry_size(update.kind, &detail);
+        if bytes > MAX_BYTES_PER_PUT {
+            return Err(RoutingError::TooLarge { kind: update.kind, bytes });
+        }
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(EVENT_SOURCE)
+            .detail_type(update.kind.as_str())
+            .detail(detail)
+            .build();
+        Ok((entry, bytes))
+    }
+
+    /// Puts one batch, retrying only the entries the bus refused.
+    async fn put(&self, mut entries: Vec<PutEventsRequestEntry>) -> Result<(), RoutingError> {
+        let total = entries.len();
+        for attempt in 1..=PUT_ATTEMPTS {
+            let answer = self.client.put_events().set_entries(Some(entries.clone())).send().await.map_err(|err| {
+                RoutingError::Unreachable { bus: self.bus.clone(), reason: DisplayErrorContext(&err).to_string() }
+            })?;
+            if answer.failed_entry_count() == 0 {
+                return Ok(());
+            }
+            let refused = refused_entries(&entries, answer.entries());
+            if refused.is_empty() {
+                return Ok(());
+            }
+            tracing::warn!(bus = %self.bus, attempt, refused = refused.len(), "the visibility bus refused entries");
+            if attempt == PUT_ATTEMPTS {
+                return Err(RoutingError::Refused {
+                    bus: self.bus.clone(),
+                    failed: refused.len(),
+                    total,
+                    reason: refused[0].1.clone(),
+                });
+            }
+            entries = refused.into_iter().map(|(entry, _)| entry).collect();
+            // Refusals are throttling or the bus's internal failures: give it a moment.
+            tokio::time::sleep(PUT_RETRY_PAUSE * attempt).await;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VisibilityRouter for EventBridgeRouter {
+    async fn route(&self, updates: Vec<RoutedUpdate>) -> Result<(), RoutingError> {
+        let mut batch: Vec<PutEventsRequestEntry> = Vec::new();
+        let mut batch_bytes = 0;
+        for update in &updates {
+            let (entry, bytes) = self.entry(update)?;
+            if batch.len() == MAX_ENTRIES_PER_PUT || batch_bytes + bytes > MAX_BYTES_PER_PUT {
+                self.put(std::mem::take(&mut batch)).await?;
+                batch_bytes = 0;
+            }
+            batch.push(entry);
+            batch_bytes += bytes;
+        }
+        if !batch.is_empty() {
+            self.put(batch).await?;
+        }
+        tracing::info!(bus = %self.bus, updates = updates.len(), "visibility updates put on the bus");
+        Ok(())
+    }
+}
+
+/// The entries the bus refused, with the reason: results come in the order of the entries, and a
+/// refused one carries an error code (a result without an event id, or a missing result, counts as
+/// refused too).
+fn refused_entries(
+    entries: &[PutEventsRequestEntry],
+    results: &[PutEventsResultEntry],
+) -> Vec<(PutEventsRequestEntry, String)> {
+    entries
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| {
+            let reason = match results.get(index) {
+                Some(result) if result.error_code().is_none() && result.event_id().is_some() => return None,
+                Some(result) => format!(
+                    "{}: {}",
+                    result.error_code().unwrap_or("no event id"),
+                    result.error_message().unwrap_or_default()
+                ),
+                None => "no result for the entry".to_owned(),
+            };
+            Some((entry.clone(), reason))
+        })
+        .collect()
+}
+
+/// An entry's size as EventBridge counts it: source, detail-type and detail, in UTF-8 bytes.
+fn entry_size(kind: UpdateKind, detail: &str) -> usize {
+    EVENT_SOURCE.len() + kind.as_str().len() + detail.len()
+}
+
+/// The update with a document's embedded (base64) content left out, for an update too large for the
+/// bus: the POD job then reads the file from Qargo by the document's id, as it does for a
+/// `download_url`.
+fn without_embedded_content(update: &RoutedUpdate) -> RoutedUpdate {
+    let mut smaller = update.clone();
+    if let Some(content) = smaller.update.pointer_mut("/document/document_content")
+        && content.get("content").is_some()
+    {
+        *content = json!({
+            "content_omitted": true,
+            "filename": content.get("filename").cloned().unwrap_or(Value::Null),
+            "mime_type": content.get("mime_type").cloned().unwrap_or(Value::Null),
+        });
+    }
+    smaller
+}
+
+/// Runs the jobs in process, before the HTTP answer: the local bridge and the tests. A job's
+/// retryable failure fails the call, so Qargo sends the body again, as the bus's retries would.
+#[derive(Debug, Clone)]
+pub struct InProcessRouter {
+    bridge: Arc<Bridge>,
+}
+
+impl InProcessRouter {
+    /// A router running the jobs on `bridge`.
+    pub fn new(bridge: Arc<Bridge>) -> InProcessRouter {
+        InProcessRouter { bridge }
+    }
+}
+
+#[async_trait]
+impl VisibilityRouter for InProcessRouter {
+    async fn route(&self, updates: Vec<RoutedUpdate>) -> Result<(), RoutingError> {
+        let mut first_failure = None;
+        for update in updates {
+            // The extension point: one arm per kind, each calling its job once the job exists
+            // (Document → the POD upload of pod-sync, Eta → the ETA export), as the bus's rules do.
+            let handled = match update.kind {
+                UpdateKind::Stop => export_stop_update(&self.bridge, &update)
+                    .await
+                    .map(|outcome| tracing::info!(?outcome, "stop update exported"))
+                    .map_err(|err| err.to_string()),
+                UpdateKind::Document | UpdateKind::Eta => {
+                    tracing::info!(kind = %update.kind, "visibility update acknowledged: its job is not built yet");
+                    Ok(())
+                }
+            };
+            if let Err(reason) = handled {
+                tracing::warn!(kind = %update.kind, %reason, "visibility update failed; Qargo will send it again");
+                first_failure.get_or_insert(RoutingError::Job { kind: update.kind, reason });
+            }
+        }
+        first_failure.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stop(status: &str) -> Value {
+        json!({"id": "s-1", "stop_type": "DELIVERY", "status": status, "actual_end_timestamp": null,
+               "custom_fields": null, "location": {"city": "Derby"}})
+    }
+
+    fn body(events: Value) -> Vec<u8> {
+        json!({"events": events, "order": {"id": "o-1", "custom_fields": {"NexusOrigin": "PALLEX:10020"},
+                                            "customer": {"name": "Acme"}}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn splits_the_body_into_self_contained_updates_of_the_kinds_used() {
+        let events = json!([
+            {"timestamp": "2026-06-17T09:00:00Z", "update": {"id": "s-1", "type": "Stop", "stop": stop("AT_STOP")}},
+            {"timestamp": "2026-06-17T09:01:00Z", "update": {"id": "o-1", "type": "Order"}},
+            {"timestamp": "2026-06-17T09:02:00Z", "update": {"id": "o-1", "type": "Eta", "stops": [stop("PLANNED")]}},
+            {"timestamp": "2026-06-17T09:03:00+01:00", "update": {"id": "d-1", "type": "Document", "document": {}}},
+        ]);
+        let routed = parse_visibility(&body(events)).unwrap();
+        let kinds: Vec<UpdateKind> = routed.iter().map(|u| u.kind).collect();
+        assert_eq!(kinds, [UpdateKind::Stop, UpdateKind::Eta, UpdateKind::Document]);
+        let order = routed[0].order.as_ref().unwrap();
+        assert_eq!(order.custom_fields["NexusOrigin"], json!("PALLEX:10020"));
+        assert_eq!(order.other["customer"]["name"], json!("Acme"), "other fields travel with the order");
+        let stop_update = routed[0].stop_update().unwrap();
+        assert_eq!((stop_update.stop.stop_type.as_str(), stop_update.stop.status.as_str()), ("DELIVERY", "AT_STOP"));
+        assert_eq!(stop_update.stop.other["location"]["city"], json!("Derby"));
+        assert_eq!(routed[1].eta_update().unwrap().stops.len(), 1);
+        assert_eq!(routed[2].timestamp, "2026-06-17T08:03:00Z".parse().unwrap());
+        assert!(routed[2].stop_update().is_err());
+
+        let round_trip: RoutedUpdate = serde_json::from_str(&serde_json::to_string(&routed[0]).unwrap()).unwrap();
+        assert_eq!(round_trip, routed[0]);
+    }
+
+    #[test]
+    fn bad_bodies_name_what_is_wrong() {
+        let cases: [(&[u8], &str); 8] = [
+            (b"not json", "not JSON"),
+            (b"[]", "JSON object"),
+            (b"{}", "events is missing"),
+            (br#"{"events": 3}"#, "expected a sequence"),
+            (br#"{"events": [{"update": {"type": "Stop"}}]}"#, "events[0].timestamp is missing"),
+            (br#"{"events": [{"timestamp": "yesterday", "update": {"type": "Stop"}}]}"#, "events[0].timestamp"),
+            (br#"{"events": [{"timestamp": "2026-06-17T09:00:00Z", "update": {"id": 1}}]}"#, "string type"),
+            (
+                br#"{"events": [{"timestamp": "2026-06-17T09:00:00Z", "update": {"type": "Stop"}}]}"#,
+                "update.stop is missing",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = parse_visibility(body).unwrap_err();
+            assert!(err.0.contains(expected), "{}: {err}", String::from_utf8_lossy(body));
+        }
+        let no_status = body(json!([{"timestamp": "2026-06-17T09:00:00Z",
+                                     "update": {"type": "Stop", "stop": {"id": "s", "stop_type": "PICKUP"}}}]));
+        let err = parse_visibility(&no_status).unwrap_err();
+        assert!(err.0.contains("events[0].update.stop") && err.0.contains("status"), "{err}");
+        let bad_eta = body(json!([{"timestamp": "2026-06-17T09:00:00Z", "update": {"type": "Eta", "stops": {}}}]));
+        assert!(parse_visibility(&bad_eta).unwrap_err().0.contains("events[0].update.stops"));
+        let no_order_id = json!({"events": [], "order": {"order_name": "OR-1"}}).to_string();
+        let err = parse_visibility(no_order_id.as_bytes()).unwrap_err();
+        assert!(err.0.starts_with("order: ") && err.0.contains("`id`"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_list_and_unused_kinds_route_nothing() {
+        assert!(parse_visibility(br#"{"events": []}"#).unwrap().is_empty());
+        let unused = body(json!([{"timestamp": "2026-06-17T09:00:00Z", "update": {"type": "Position"}}]));
+        assert!(parse_visibility(&unused).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refused_entries_are_those_with_an_error_or_no_result() {
+        let entry = |n: usize| PutEventsRequestEntry::builder().detail(format!("{{\"n\":{n}}}")).build();
+        let entries: Vec<PutEventsRequestEntry> = (0..4).map(entry).collect();
+        let results = [
+            PutEventsResultEntry::builder().event_id("e-0").build(),
+            PutEventsResultEntry::builder().error_code("ThrottlingException").error_message("slow down").build(),
+            PutEventsResultEntry::builder().event_id("e-2").build(),
+        ];
+        let refused = refused_entries(&entries, &results);
+        let details: Vec<(&str, &str)> =
+            refused.iter().map(|(entry, reason)| (entry.detail().unwrap_or_default(), reason.as_str())).collect();
+        assert_eq!(
+            details,
+            [(r#"{"n":1}"#, "ThrottlingException: slow down"), (r#"{"n":3}"#, "no result for the entry")]
+        );
+        let all_put: Vec<PutEventsResultEntry> =
+            (0..4).map(|n| PutEventsResultEntry::builder().event_id(format!("e-{n}")).build()).collect();
+        assert!(refused_entries(&entries, &all_put).is_empty());
+    }
+
+    #[test]
+    fn oversized_documents_travel_without_their_embedded_content() {
+        let content = "A".repeat(MAX_BYTES_PER_PUT);
+        let update = RoutedUpdate {
+            kind: UpdateKind::Document,
+            timestamp: "2026-06-17T09:00:00Z".parse().unwrap(),
+            update: json!({"id": "d-1", "type": "Document", "document": {"document_type": "CONSIGNEE_SIGNATURE",
+                "document_content": {"content": content, "mime_type": "image/png", "filename": "s.png"}}}),
+            order: None,
+        };
+        let smaller = without_embedded_content(&update);
+        let detail = serde_json::to_string(&smaller).unwrap();
+        assert!(entry_size(UpdateKind::Document, &detail) < 1024, "{detail}");
+        assert_eq!(smaller.update["document"]["document_content"]["filename"], json!("s.png"));
+        assert_eq!(smaller.update["document"]["document_content"]["content_omitted"], json!(true));
+        assert_eq!(smaller.update["document"]["document_type"], json!("CONSIGNEE_SIGNATURE"));
+    }
+}

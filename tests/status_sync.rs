@@ -1,0 +1,341 @@
+//! Status sync, Nexus → Qargo, end to end: the Nexus simulator's lifecycle driver scans the
+//! pallets, the bridge's poll carries every scan into the Qargo simulator's history per barcode and
+//! moves the stops exactly when the last pallet gets there.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bridge::domain::NexusConsignmentId;
+use bridge::error::StoreError;
+use bridge::jobs::order_import::{ImportOptions, import_orders};
+use bridge::jobs::status_sync::{StatusReport, SyncOptions, sync_statuses};
+use bridge::store::{ConsignmentSync, SyncKey, SyncState};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::dispatch::{Storage, World, booking_of, order, quick_retries, response, world, world_with};
+
+const LONDON: &str = "Europe/London";
+
+impl World {
+    /// Moves the Nexus simulator's clock (running its lifecycle driver) and the bridge's with it.
+    fn advance(&self, by: Duration) {
+        self.nexus.handle().advance(by);
+        let now = self.nexus.handle().now().to_zoned(jiff::tz::TimeZone::get(LONDON).unwrap()).unwrap();
+        self.clock.set(now.timestamp());
+    }
+
+    async fn sync(&self) -> StatusReport {
+        sync_statuses(&self.bridge, &SyncOptions::unbounded()).await.expect("a status sync run")
+    }
+
+    async fn nexus_events(&self, id: i64) -> Vec<bridge::nexus::wire::Event> {
+        let client = self.bridge.nexus.for_depot(&"PGD302".parse().unwrap()).unwrap();
+        client.events(NexusConsignmentId(id)).await.unwrap()
+    }
+}
+
+fn uk_time(at: jiff::civil::DateTime) -> Timestamp {
+    at.to_zoned(jiff::tz::TimeZone::get(LONDON).unwrap()).unwrap().timestamp()
+}
+
+/// Each barcode's scan codes in Qargo, in the order received.
+fn qargo_scans(world: &World, barcodes: &[String]) -> BTreeMap<String, Vec<String>> {
+    barcodes
+        .iter()
+        .map(|b| {
+            let codes = world.qargo.handle.scans(b).into_iter().filter_map(|scan| scan.source_status).collect();
+            (b.clone(), codes)
+        })
+        .collect()
+}
+
+/// Each barcode's scan codes on Nexus, in time order.
+fn nexus_scans(events: &[bridge::nexus::wire::Event]) -> BTreeMap<String, Vec<String>> {
+    let mut sorted: Vec<&bridge::nexus::wire::Event> = events.iter().collect();
+    sorted.sort_by_key(|e| (e.event_date_time, e.event_id));
+    let mut scans: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for event in sorted {
+        if let Some(barcode) = &event.barcode {
+            scans.entry(barcode.clone()).or_default().push(event.code.clone());
+        }
+    }
+    scans
+}
+
+/// The stop's status history in Qargo: (status, event time).
+fn stop_history(world: &World, order_id: uuid::Uuid, stop_id: uuid::Uuid) -> Vec<(String, Timestamp)> {
+    let detail = world.qargo.handle.order_detail(order_id).unwrap();
+    let stop = detail["stops"].as_array().unwrap().iter().find(|s| s["id"] == json!(stop_id)).unwrap().clone();
+    stop["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["source"] != json!("planning") && h["status"].is_string())
+        .filter(|h| matches!(h["status"].as_str(), Some("AT_STOP" | "COMPLETED")))
+        .map(|h| (h["status"].as_str().unwrap().to_owned(), h["event_time"].as_str().unwrap().parse().unwrap()))
+        .collect()
+}
+
+/// When the last pallet first reached one of `codes`.
+fn last_pallet_reached(events: &[bridge::nexus::wire::Event], codes: &[&str]) -> Timestamp {
+    let mut first: BTreeMap<String, Timestamp> = BTreeMap::new();
+    for event in events.iter().filter(|e| codes.contains(&e.code.as_str())) {
+        let at = uk_time(event.event_date_time);
+        let barcode = event.barcode.clone().unwrap();
+        first.entry(barcode).and_modify(|t| *t = (*t).min(at)).or_insert(at);
+    }
+    *first.values().max().expect("every pallet reached it")
+}
+
+async fn book_three_pallets(world: &World) -> (qargo_sim::CreatedOrder, i64) {
+    let mut input = order("PALLEX_OUT", "2026-06-17");
+    input["consignments"][0]["goods"][0]["quantity"] = json!(3);
+    let created = world.create_order(input);
+    let record = world.dispatch(&created, "CREATE").await;
+    assert!(record.accepted, "{}", response(&record));
+    (created, booking_of(&response(&record)).1)
+}
+
+#[tokio::test]
+async fn a_booked_consignment_is_followed_to_delivery_pallet_by_pallet() {
+    let world = world(Storage::Memory).await;
+    world.nexus.handle().set_delivery_odds(0, 0);
+    let (created, id) = book_three_pallets(&world).await;
+    let delivery_stop = created.consignments[0].delivery_stop_id;
+    let mut runs = 0;
+    while world.nexus.handle().status_of(id as u64) != Some("DEL") {
+        assert!(runs < 400, "delivered within 400 runs of 20 minutes");
+        world.advance(Duration::from_secs(20 * 60));
+        world.sync().await;
+        runs += 1;
+        // The delivery stop never moves before every pallet has got there.
+        let history = stop_history(&world, created.order_id, delivery_stop);
+        let events = world.nexus_events(id).await;
+        let at_stop_pallets = events
+            .iter()
+            .filter(|e| matches!(e.code.as_str(), "SCDV" | "ARRI"))
+            .filter_map(|e| e.barcode.clone())
+            .collect::<std::collections::BTreeSet<_>>();
+        if at_stop_pallets.len() < 3 {
+            assert!(history.is_empty(), "the stop moved before the last pallet: {history:?}");
+        }
+    }
+    let last = world.sync().await;
+    assert_eq!(last.events_applied, 0, "nothing left after delivery");
+
+    let events = world.nexus_events(id).await;
+    let nexus = nexus_scans(&events);
+    assert_eq!(nexus.len(), 3);
+    let barcodes: Vec<String> = nexus.keys().cloned().collect();
+    assert_eq!(qargo_scans(&world, &barcodes), nexus, "every scan, per barcode, once, in order");
+
+    let history = stop_history(&world, created.order_id, delivery_stop);
+    let statuses: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(statuses, ["AT_STOP", "COMPLETED"]);
+    assert_eq!(history[0].1, last_pallet_reached(&events, &["SCDV", "ARRI"]), "AT_STOP when the last pallet went out");
+    assert_eq!(history[1].1, last_pallet_reached(&events, &["MPOD", "EPOD"]), "COMPLETED when the last was delivered");
+    assert_eq!(world.qargo.handle.stop_status(delivery_stop).as_deref(), Some("COMPLETED"));
+    // As the collecting depot we drive the pickup ourselves: Nexus scans do not move it.
+    let pickup = stop_history(&world, created.order_id, created.consignments[0].pickup_stop_id);
+    assert!(pickup.is_empty(), "{pickup:?}");
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_visible_then_the_redelivery_completes() {
+    let world = world(Storage::Memory).await;
+    world.nexus.handle().set_delivery_odds(0, 0);
+    let (created, id) = book_three_pallets(&world).await;
+    world.nexus.handle().set_delivery_outcome(id as u64, Some("failed")).unwrap();
+    let mut failed_code = None;
+    for _ in 0..600 {
+        world.advance(Duration::from_secs(30 * 60));
+        world.sync().await;
+        let events = world.nexus_events(id).await;
+        if failed_code.is_none()
+            && let Some(failed) = events.iter().find(|e| e.code.starts_with("ND"))
+        {
+            failed_code = Some(failed.code.clone());
+            world.nexus.handle().set_delivery_outcome(id as u64, None).unwrap();
+        }
+        if world.nexus.handle().status_of(id as u64) == Some("DEL") {
+            break;
+        }
+    }
+    let failed_code = failed_code.expect("the first attempt failed");
+    world.sync().await;
+    let detail = world.qargo.handle.order_detail(created.order_id).unwrap();
+    let delivery = detail["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == json!(created.consignments[0].delivery_stop_id))
+        .unwrap()
+        .clone();
+    let notes: Vec<String> = delivery["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["key"] == "status_note")
+        .map(|a| a["value"].to_string())
+        .collect();
+    assert!(notes.iter().any(|n| n.contains(&failed_code)), "the planner sees the failed {failed_code}: {notes:?}");
+    assert_eq!(world.qargo.handle.stop_status(created.consignments[0].delivery_stop_id).as_deref(), Some("COMPLETED"));
+    let events = world.nexus_events(id).await;
+    let barcodes: Vec<String> = nexus_scans(&events).keys().cloned().collect();
+    assert_eq!(qargo_scans(&world, &barcodes), nexus_scans(&events));
+}
+
+#[tokio::test]
+async fn an_unknown_scan_code_is_kept_in_history_and_moves_nothing() {
+    let world = world(Storage::Memory).await;
+    let (created, id) = book_three_pallets(&world).await;
+    world.advance(Duration::from_secs(60));
+    world.nexus.handle().record_raw_scan(id as u64, 0, "ZZQX").unwrap();
+    let report = world.sync().await;
+    assert_eq!(report.unknown_codes, 1, "{report:?}");
+    let events = world.nexus_events(id).await;
+    let barcode = events.iter().find(|e| e.code == "ZZQX").unwrap().barcode.clone().unwrap();
+    let scans = world.qargo.handle.scans(&barcode);
+    assert!(scans.iter().any(|s| s.source_status.as_deref() == Some("ZZQX")), "{scans:?}");
+    assert!(stop_history(&world, created.order_id, created.consignments[0].delivery_stop_id).is_empty());
+    assert_eq!(world.sync().await.events_applied, 0, "applied once");
+}
+
+/// A sync-state port that dies (panics, like a crashed invocation) on one chosen `load`.
+struct CrashingSyncState {
+    inner: Arc<dyn SyncState>,
+    loads: AtomicUsize,
+    crash_at: AtomicUsize,
+}
+
+#[async_trait]
+impl SyncState for CrashingSyncState {
+    async fn load(&self, key: &SyncKey) -> Result<Option<ConsignmentSync>, StoreError> {
+        let n = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.crash_at.load(Ordering::SeqCst) {
+            panic!("injected crash in the middle of a status sync run");
+        }
+        self.inner.load(key).await
+    }
+
+    async fn save(&self, key: &SyncKey, state: &ConsignmentSync) -> Result<bool, StoreError> {
+        self.inner.save(key, state).await
+    }
+}
+
+/// `count` consignments booked by UKD101 for Thames Kitchens (52011 → ACME) to PGD302's area.
+async fn book_inbound(world: &World, count: usize) -> Vec<i64> {
+    let credentials = bridge::config::Credentials {
+        username: "ukd101.api".into(),
+        password: bridge::config::Secret::new("Sim!UKD101"),
+    };
+    let ukd101 = bridge::nexus::NexusClient::new(&world.nexus.base_url(), credentials, quick_retries());
+    let postcodes = ["DN22 7SS", "S1 2HE", "NG1 5FS", "LN1 1DF", "HU1 1UU", "YO1 7HH"];
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let body: bridge::nexus::wire::CreateConsignment = serde_json::from_value(json!({
+            "general": {"consignmentTypeID": 2, "customerID": 52011, "consignmentNumber": format!("TK-{i:05}"),
+                        "limitedQuantities": false},
+            "collectionInfo": {"serviceID": 1, "dueDate": "2026-06-17"},
+            "deliveryInfo": {"serviceID": 1},
+            "deliveryAddress": {"countryID": 233, "name": format!("Customer {i}"), "line1": "1 High Street",
+                                "town": "Town", "postcode": postcodes[i % postcodes.len()]},
+            "pallets": [{"palletBaseID": 1, "palletTypeID": 7, "length": 120, "width": 100, "height": 100,
+                         "weight": 300, "limitedQuantityWeight": 0, "doNotStack": false}]
+        }))
+        .unwrap();
+        ids.push(ukd101.create_consignment(&body).await.expect("booked by UKD101").consignment_id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_thousand_consignments_over_ten_runs_with_a_crash_apply_every_event_once() {
+    let switch: Arc<std::sync::OnceLock<Arc<CrashingSyncState>>> = Arc::default();
+    let installed = switch.clone();
+    let world = world_with(Storage::Memory, move |bridge| {
+        let crashing = Arc::new(CrashingSyncState {
+            inner: bridge.sync_state.clone(),
+            loads: AtomicUsize::new(0),
+            crash_at: AtomicUsize::new(usize::MAX),
+        });
+        bridge.sync_state = crashing.clone();
+        let _ = installed.set(crashing);
+    })
+    .await;
+    let crashing = switch.get().expect("installed").clone();
+    world.nexus.handle().set_delivery_odds(0, 0);
+    let count: usize = std::env::var("STATUS_SYNC_COUNT").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let started = std::time::Instant::now();
+    let ids = book_inbound(&world, count).await;
+    eprintln!("booked {count} in {:?}", started.elapsed());
+    let imported = import_orders(&world.bridge, &ImportOptions::unbounded()).await.expect("imported");
+    eprintln!("imported in {:?}", started.elapsed());
+    for id in &ids {
+        let identifier = format!("NEXUS-PALLEX-{id}");
+        assert!(world.qargo.handle.order_by_identifier(&identifier).is_some(), "{identifier} imported");
+    }
+    assert!(imported.total(|n| n.created) as usize >= count);
+
+    let page_size = u64::from(world.bridge.settings.nexus_page_size);
+    for run in 1..=10 {
+        world.advance(Duration::from_secs(4 * 3600));
+        if run == 4 {
+            crashing.loads.store(0, Ordering::SeqCst);
+            crashing.crash_at.store(count / 2, Ordering::SeqCst);
+            let bridge = world.bridge.clone();
+            let crashed = tokio::spawn(async move { sync_statuses(&bridge, &SyncOptions::unbounded()).await }).await;
+            assert!(crashed.is_err(), "run 4 died mid-way");
+            crashing.crash_at.store(usize::MAX, Ordering::SeqCst);
+            continue;
+        }
+        let before = world.nexus.handle().request_counts().total;
+        let report = world.sync().await;
+        eprintln!("run {run} at {:?}: {report:?}", started.elapsed());
+        let requests = world.nexus.handle().request_counts().total - before;
+        let listed = u64::from(report.listed);
+        // List pages, one events read per changed consignment, one read per retried one, and a login
+        // when the token has run out on the simulator's clock.
+        let bound =
+            listed.div_ceil(page_size) + 1 + u64::from(report.consignments_read) + u64::from(report.retried) + 1;
+        assert!(
+            requests <= bound,
+            "run {run}: {requests} Nexus requests for {listed} listed and {} read (bound {bound})",
+            report.consignments_read
+        );
+    }
+    // A last quiet run picks up anything the crash left.
+    world.sync().await;
+
+    let mut compared = 0;
+    for id in &ids {
+        let events = world.nexus_events(*id).await;
+        let nexus = nexus_scans(&events);
+        let barcodes: Vec<String> = nexus.keys().cloned().collect();
+        assert_eq!(qargo_scans(&world, &barcodes), nexus, "consignment {id}: every event once");
+        compared += events.len();
+    }
+    assert!(compared >= count * 5, "events were spread over the runs: {compared}");
+}
+
+#[tokio::test]
+async fn consignments_with_both_legs_ours_are_not_synced() {
+    let world = world(Storage::Memory).await;
+    // Collected in PGD302's area and delivered in it: both legs are ours.
+    let mut input = order("PALLEX_OUT", "2026-06-17");
+    input["consignments"][0]["delivery_stop"]["location"]["postal_code"] = json!("S1 2HE");
+    input["consignments"][0]["delivery_stop"]["location"]["city"] = json!("Sheffield");
+    let created = world.create_order(input);
+    let record = world.dispatch(&created, "CREATE").await;
+    assert!(record.accepted, "{}", response(&record));
+    world.advance(Duration::from_secs(8 * 3600));
+    let report = world.sync().await;
+    assert!(report.not_synced >= 1, "{report:?}");
+    assert_eq!(report.events_applied, 0);
+    let scans: Vec<Value> = world.qargo.handle.orders();
+    assert!(!scans.is_empty());
+}
