@@ -53,6 +53,7 @@ pub fn spawn_pollers(bridge: Arc<Bridge>, every: Duration) -> JoinHandle<()> {
         loop {
             ticks.tick().await;
             run_order_import(&bridge).await;
+            run_status_sync(&bridge).await;
         }
     })
 }
@@ -73,6 +74,14 @@ pub async fn run_order_import(bridge: &Bridge) {
             );
         }
         Err(failed) => tracing::warn!(error = %failed, "order import run stopped; the next run resumes"),
+    }
+}
+
+/// One status-sync run (Nexus scans into Qargo); it logs its own summary.
+pub async fn run_status_sync(bridge: &Bridge) {
+    use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
+    if let Err(failed) = sync_statuses(bridge, &SyncOptions::unbounded()).await {
+        tracing::warn!(error = %failed, "status sync run stopped; the next run resumes");
     }
 }
 
