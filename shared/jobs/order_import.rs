@@ -77,7 +77,7 @@ use crate::config::OrderDoor;
 use crate::domain::{ConsignmentStatus, DepotCode, Network, NexusConsignmentId};
 use crate::error::StoreError;
 use crate::nexus::wire::Consignment;
-use crate::nexus::{ConsignmentQuery, NexusClient, NexusError};
+use crate::nexus::{NexusClient, NexusError};
 use crate::qargo::QargoError;
 use crate::qargo::inbound_order::{
     MappingError, customer_by_id, customer_of, fingerprint, order_content, order_identifier,
@@ -496,33 +496,18 @@ impl<'a> DepotRun<'a> {
     // ---- the listing -----------------------------------------------------------------------------
 
     async fn import_listing(&mut self, window_start: DateTime) -> Result<(), Stop> {
-        let page_size = self.bridge.settings.nexus_page_size.clamp(1, 100);
-        let mut query = ConsignmentQuery { min_last_updated: Some(window_start), ..ConsignmentQuery::default() };
-        let mut offset: u64 = 0;
+        let nexus = self.nexus.clone();
+        let mut pages = nexus.changed_since(window_start, self.bridge.settings.nexus_page_size);
         loop {
             if self.options.out_of_time() {
                 return Err(Stop::Deadline);
             }
-            let page = self.nexus.list_consignments(&query, page_size, offset).await.map_err(Stop::Nexus)?;
-            self.report.nexus_requests += 1;
-            let fetched = page.items.len();
-            for chunk in page.items.chunks(CHUNK) {
-                self.import_chunk(chunk).await?;
-            }
-            let full_page = fetched >= page_size as usize;
-            let all_read = page.total_count.is_some_and(|total| offset + fetched as u64 >= total);
-            if !full_page || all_read {
+            let Some(page) = pages.next_page().await.map_err(Stop::Nexus)? else {
                 return Ok(());
-            }
-            // Keyset: carry on from the last instant read, skipping what was read of it.
-            let last = page.items.last().and_then(|c| c.last_updated);
-            match last {
-                Some(last) if query.min_last_updated.is_some_and(|min| last > min) => {
-                    let ties = page.items.iter().rev().take_while(|c| c.last_updated == Some(last)).count();
-                    query.min_last_updated = Some(last);
-                    offset = ties as u64;
-                }
-                _ => offset += fetched as u64,
+            };
+            self.report.nexus_requests += 1;
+            for chunk in page.chunks(CHUNK) {
+                self.import_chunk(chunk).await?;
             }
         }
     }

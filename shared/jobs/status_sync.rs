@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId, ScanCode};
 use crate::nexus::wire::{Consignment, Event};
-use crate::nexus::{ConsignmentQuery, NexusClient, NexusError};
+use crate::nexus::{NexusClient, NexusError};
 use crate::qargo::QargoError;
 use crate::qargo::inbound_order::stop_reference;
 use crate::rules::status_effects::{StopKind, StopStatus, is_status_synced, scan_meaning, stop_status_reached};
@@ -237,7 +237,7 @@ async fn sync_depot(
     }
 }
 
-/// Pages through the consignments changed since `since` (keyset on `lastUpdated`).
+/// Reads the consignments changed since `since`, page by page.
 async fn list_changed(
     bridge: &Bridge,
     nexus: &NexusClient,
@@ -245,29 +245,13 @@ async fn list_changed(
     report: &mut StatusReport,
     mut each: impl FnMut(&Consignment),
 ) -> Result<(), Stop> {
-    let page_size = bridge.settings.nexus_page_size.clamp(1, 100);
-    let mut query = ConsignmentQuery { min_last_updated: Some(since), ..ConsignmentQuery::default() };
-    let mut offset = 0u64;
-    loop {
-        let page = nexus.list_consignments(&query, page_size, offset).await.map_err(|err| format!("Nexus: {err}"))?;
+    let mut pages = nexus.changed_since(since, bridge.settings.nexus_page_size);
+    while let Some(page) = pages.next_page().await.map_err(|err| format!("Nexus: {err}"))? {
         report.nexus_requests += 1;
-        report.listed += page.items.len() as u32;
-        page.items.iter().for_each(&mut each);
-        let fetched = page.items.len() as u64;
-        let all_read = page.total_count.is_some_and(|total| offset + fetched >= total);
-        if fetched < u64::from(page_size) || all_read {
-            return Ok(());
-        }
-        let last = page.items.last().and_then(|c| c.last_updated);
-        match last {
-            Some(last) if query.min_last_updated.is_some_and(|min| last > min) => {
-                let ties = page.items.iter().rev().take_while(|c| c.last_updated == Some(last)).count();
-                query.min_last_updated = Some(last);
-                offset = ties as u64;
-            }
-            _ => offset += fetched,
-        }
+        report.listed += page.len() as u32;
+        page.iter().for_each(&mut each);
     }
+    Ok(())
 }
 
 enum Outcome {

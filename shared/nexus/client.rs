@@ -163,6 +163,46 @@ enum Repeatable {
     No,
 }
 
+/// A delta listing of `GET consignments` by `minLastUpdated`, read page by page. After a full page
+/// it carries on from the last `lastUpdated` read (skipping the consignments of that instant already
+/// read) rather than by a growing offset, so a consignment that changes during the listing moves
+/// to the end instead of pushing an unread one out of reach. Ends after a short page or when
+/// `X-Total-Count` says everything was read.
+#[derive(Debug)]
+pub struct ChangedPages<'a> {
+    client: &'a NexusClient,
+    query: ConsignmentQuery,
+    page_size: u32,
+    offset: u64,
+    done: bool,
+}
+
+impl ChangedPages<'_> {
+    /// The next page, or `None` when the listing is complete. Each call is one Nexus request.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Consignment>>, NexusError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.client.list_consignments(&self.query, self.page_size, self.offset).await?;
+        let fetched = page.items.len() as u64;
+        let all_read = page.total_count.is_some_and(|total| self.offset + fetched >= total);
+        if fetched < u64::from(self.page_size) || all_read {
+            self.done = true;
+            return Ok(Some(page.items));
+        }
+        let last = page.items.last().and_then(|c| c.last_updated);
+        match last {
+            Some(last) if self.query.min_last_updated.is_some_and(|min| last > min) => {
+                let ties = page.items.iter().rev().take_while(|c| c.last_updated == Some(last)).count();
+                self.query.min_last_updated = Some(last);
+                self.offset = ties as u64;
+            }
+            _ => self.offset += fetched,
+        }
+        Ok(Some(page.items))
+    }
+}
+
 /// A client for one Nexus API user.
 #[derive(Debug)]
 pub struct NexusClient {
@@ -403,6 +443,17 @@ impl NexusClient {
             if short {
                 return Ok(all);
             }
+        }
+    }
+
+    /// The consignments changed at or after `since`, page by page (see [`ChangedPages`]).
+    pub fn changed_since(&self, since: jiff::civil::DateTime, page_size: u32) -> ChangedPages<'_> {
+        ChangedPages {
+            client: self,
+            query: ConsignmentQuery { min_last_updated: Some(since), ..ConsignmentQuery::default() },
+            page_size: page_size.clamp(1, 100),
+            offset: 0,
+            done: false,
         }
     }
 

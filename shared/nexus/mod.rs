@@ -6,7 +6,8 @@ pub mod wire;
 
 pub use crate::http::RetryPolicy;
 pub use client::{
-    AttachmentUpload, ConsignmentQuery, EventPost, FetchedFile, LabelFormat, NexusClient, OPTIMIZE_KEY_HEADER, Page,
+    AttachmentUpload, ChangedPages, ConsignmentQuery, EventPost, FetchedFile, LabelFormat, NexusClient,
+    OPTIMIZE_KEY_HEADER, Page,
 };
 pub use error::NexusError;
 
