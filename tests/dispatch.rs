@@ -599,68 +599,9 @@ async fn the_local_bridge_imports_on_its_timer() {
     .expect("the local bridge starts");
     let nexus = local.nexus.as_ref().unwrap();
     // Thames Kitchens (52011, UKD101) sends two pallets to Retford, PGD302's area.
-    let credentials = bridge::config::Credentials {
-        username: "ukd101.api".into(),
-        password: bridge::config::Secret::new("Sim!UKD101"),
-    };
-    let ukd101 = bridge::nexus::NexusClient::new(&nexus.base_url(), credentials, quick_retries());
-    let address = |name: &str, postcode: &str| bridge::nexus::wire::Address {
-        country_id: 233,
-        name: name.into(),
-        line1: "1 High Street".into(),
-        line2: None,
-        town: "Town".into(),
-        county: None,
-        postcode: postcode.into(),
-        telephone: None,
-    };
-    let pallet = bridge::nexus::wire::PalletInput {
-        pallet_base_id: 1,
-        pallet_type_id: 7,
-        length: 120,
-        width: 100,
-        height: 120,
-        weight: 300,
-        limited_quantity_weight: 0,
-        do_not_stack: false,
-    };
-    let booked = ukd101
-        .create_consignment(&bridge::nexus::wire::CreateConsignment {
-            general: bridge::nexus::wire::General {
-                consignment_type_id: 2,
-                customer_id: 52011,
-                consignment_number: "TK-LOCAL-1".into(),
-                customer_reference: None,
-                description_of_goods: None,
-                limited_quantities: false,
-                network_code: Some("PALLEX".into()),
-                requesting_depot_code: None,
-            },
-            collection_info: bridge::nexus::wire::CollectionInfo {
-                service_id: 1,
-                due_date: "2026-06-17".parse().unwrap(),
-                contact: None,
-                email: None,
-                extras: vec![],
-            },
-            delivery_info: bridge::nexus::wire::DeliveryInfo {
-                service_id: 1,
-                due_date: None,
-                contact: None,
-                email: None,
-                time_window_code: None,
-                start_window: None,
-                end_window: None,
-                book_in: None,
-                extras: vec![],
-                instructions: None,
-            },
-            collection_address: None,
-            delivery_address: address("Retford Timber Yard", "DN22 7SS"),
-            pallets: vec![pallet.clone(), pallet],
-        })
-        .await
-        .expect("booked by UKD101");
+    let ukd101 = end_to_end::depot_user(&nexus.base_url(), "UKD101", quick_retries());
+    let booking = end_to_end::simple_booking(52011, "PALLEX", "TK-LOCAL-1", "DN22 7SS", 2);
+    let booked = ukd101.create_consignment(&booking).await.expect("booked by UKD101");
     let identifier = format!("NEXUS-PALLEX-{}", booked.consignment_id);
     let qargo = local.qargo.as_ref().unwrap();
     let mut imported = None;

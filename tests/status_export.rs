@@ -7,10 +7,9 @@
 use std::sync::Arc;
 
 use bridge::clock::ManualClock;
-use bridge::config::{Credentials, Secret, Secrets, Settings};
+use bridge::config::{Secrets, Settings};
 use bridge::domain::{Network, NexusConsignmentId};
-use bridge::nexus::wire::{Address, CollectionInfo, CreateConsignment, DeliveryInfo, General, PalletInput};
-use bridge::nexus::{NexusClient, RetryPolicy};
+use bridge::nexus::RetryPolicy;
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::store::{ConsignmentSync, SyncKey};
 use bridge::visibility::{EventBridgeRouter, RoutedUpdate, RoutingError, UpdateKind, VisibilityRouter};
@@ -250,65 +249,8 @@ async fn a_pickup_completion_posts_poc_once_per_pallet_on_dynamodb() {
 /// A consignment UKD101 booked on PALL-EX for delivery by PGD302 (Retford), and its Qargo order as
 /// the order import makes it (`NexusOrigin`).
 async fn inbound(world: &World, number: &str) -> Booked {
-    let ukd101 = NexusClient::new(
-        &world.nexus.base_url(),
-        Credentials { username: "ukd101.api".into(), password: Secret::new("Sim!UKD101") },
-        RetryPolicy::default(),
-    );
-    let address = |name: &str, postcode: &str| Address {
-        country_id: 233,
-        name: name.into(),
-        line1: "1 Industrial Estate".into(),
-        line2: None,
-        town: "Town".into(),
-        county: None,
-        postcode: postcode.into(),
-        telephone: None,
-    };
-    let pallet = PalletInput {
-        pallet_base_id: 1,
-        pallet_type_id: 7,
-        length: 120,
-        width: 100,
-        height: 120,
-        weight: 300,
-        limited_quantity_weight: 0,
-        do_not_stack: false,
-    };
-    let body = CreateConsignment {
-        general: General {
-            consignment_type_id: 2,
-            customer_id: 52011,
-            consignment_number: number.into(),
-            customer_reference: None,
-            description_of_goods: None,
-            limited_quantities: false,
-            network_code: Some("PALLEX".into()),
-            requesting_depot_code: None,
-        },
-        collection_info: CollectionInfo {
-            service_id: 1,
-            due_date: "2026-06-17".parse().unwrap(),
-            contact: None,
-            email: None,
-            extras: vec![],
-        },
-        delivery_info: DeliveryInfo {
-            service_id: 1,
-            due_date: None,
-            contact: None,
-            email: None,
-            time_window_code: None,
-            start_window: None,
-            end_window: None,
-            book_in: None,
-            extras: vec![],
-            instructions: None,
-        },
-        collection_address: None,
-        delivery_address: address("Receiver", "DN22 6AA"),
-        pallets: vec![pallet.clone(), pallet],
-    };
+    let ukd101 = end_to_end::depot_user(&world.nexus.base_url(), "UKD101", RetryPolicy::default());
+    let body = end_to_end::simple_booking(52011, "PALLEX", number, "DN22 6AA", 2);
     let made = ukd101.create_consignment(&body).await.expect("booked by UKD101");
     assert_eq!(made.delivery_depot_code.as_deref(), Some("PGD302"));
     let barcodes: Vec<String> = made.pallets.iter().map(|p| p.barcode.clone()).collect();

@@ -229,25 +229,12 @@ impl SyncState for CrashingSyncState {
 
 /// `count` consignments booked by UKD101 for Thames Kitchens (52011 → ACME) to PGD302's area.
 async fn book_inbound(world: &World, count: usize) -> Vec<i64> {
-    let credentials = bridge::config::Credentials {
-        username: "ukd101.api".into(),
-        password: bridge::config::Secret::new("Sim!UKD101"),
-    };
-    let ukd101 = bridge::nexus::NexusClient::new(&world.nexus.base_url(), credentials, quick_retries());
+    let ukd101 = end_to_end::depot_user(&world.nexus.base_url(), "UKD101", quick_retries());
     let postcodes = ["DN22 7SS", "S1 2HE", "NG1 5FS", "LN1 1DF", "HU1 1UU", "YO1 7HH"];
     let mut ids = Vec::new();
     for i in 0..count {
-        let body: bridge::nexus::wire::CreateConsignment = serde_json::from_value(json!({
-            "general": {"consignmentTypeID": 2, "customerID": 52011, "consignmentNumber": format!("TK-{i:05}"),
-                        "limitedQuantities": false},
-            "collectionInfo": {"serviceID": 1, "dueDate": "2026-06-17"},
-            "deliveryInfo": {"serviceID": 1},
-            "deliveryAddress": {"countryID": 233, "name": format!("Customer {i}"), "line1": "1 High Street",
-                                "town": "Town", "postcode": postcodes[i % postcodes.len()]},
-            "pallets": [{"palletBaseID": 1, "palletTypeID": 7, "length": 120, "width": 100, "height": 100,
-                         "weight": 300, "limitedQuantityWeight": 0, "doNotStack": false}]
-        }))
-        .unwrap();
+        let body =
+            end_to_end::simple_booking(52011, "PALLEX", &format!("TK-{i:05}"), postcodes[i % postcodes.len()], 1);
         ids.push(ukd101.create_consignment(&body).await.expect("booked by UKD101").consignment_id);
     }
     ids
