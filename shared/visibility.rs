@@ -522,10 +522,14 @@ impl VisibilityRouter for InProcessRouter {
                     .await
                     .map(|outcome| tracing::info!(?outcome, "stop update exported"))
                     .map_err(|err| err.to_string()),
-                UpdateKind::Document | UpdateKind::Eta => {
-                    tracing::info!(kind = %update.kind, "visibility update acknowledged: its job is not built yet");
-                    Ok(())
-                }
+                UpdateKind::Eta => crate::jobs::eta_export::export_eta_update(&self.bridge, &update)
+                    .await
+                    .map(|report| tracing::info!(order_id = %report.order_id, sent = report.sent(), "ETA update exported"))
+                    .map_err(|err| err.to_string()),
+                UpdateKind::Document => crate::jobs::pod_sync::upload_document_update(&self.bridge, &update)
+                    .await
+                    .map(|outcome| tracing::info!(?outcome, "document update handled"))
+                    .map_err(|err| err.to_string()),
             };
             if let Err(reason) = handled {
                 tracing::warn!(kind = %update.kind, %reason, "visibility update failed; Qargo will send it again");

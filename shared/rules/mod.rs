@@ -4,4 +4,5 @@
 pub mod calendar;
 pub mod cutoff;
 pub mod dispatch;
+pub mod eta;
 pub mod status_effects;

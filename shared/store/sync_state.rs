@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{DocumentKind, Network, NexusConsignmentId};
+use crate::domain::{DepotCode, DocumentKind, Network, NexusConsignmentId};
 use crate::error::StoreError;
 
 /// Which consignment.
@@ -91,9 +91,21 @@ pub struct ConsignmentSync {
     /// Documents synced, by SHA-256 of their bytes.
     #[serde(default)]
     pub documents: BTreeMap<String, SyncedDocument>,
-    /// The last ETA sent.
+    /// The last ETA sent (or, while `eta_pushing_until` is set, being sent).
     #[serde(default)]
     pub eta_last_sent: Option<EtaSent>,
+    /// ETA export: Qargo's timestamp of the update that brought `eta_last_sent`, so an older update
+    /// delivered late (EventBridge keeps no order) is never sent over a newer one.
+    #[serde(default)]
+    pub eta_as_of: Option<Timestamp>,
+    /// ETA export: set while `eta_last_sent` is being pushed to Nexus, until when the push holds it;
+    /// a concurrent update with the same estimate sends nothing, and a crashed push's hold passes.
+    #[serde(default)]
+    pub eta_pushing_until: Option<Timestamp>,
+    /// ETA export: our depot that delivers the consignment, as first read from Nexus, so later ETAs
+    /// go straight to it with one request.
+    #[serde(default)]
+    pub eta_delivery_depot: Option<DepotCode>,
     /// Where the consignment is in Qargo, when known (booked by us).
     #[serde(default)]
     pub qargo: Option<QargoLink>,
@@ -114,6 +126,20 @@ pub struct ConsignmentSync {
     /// window has passed); DynamoDB's TTL removes it then.
     #[serde(default)]
     pub forget_after: Option<Timestamp>,
+    /// POD sync: until when Nexus is asked for this consignment's late documents (its delivery plus
+    /// `POD_LATE_WINDOW_HOURS`); `None` until the POD sync has seen it delivered. Past it, the
+    /// consignment costs no more requests.
+    #[serde(default)]
+    pub pod_check_until: Option<Timestamp>,
+    /// POD sync: where each synced document came from, `nexus:<attachmentID>` or
+    /// `qargo:<document id>` → its SHA-256 (a key of `documents`), so a document seen again is
+    /// recognised without fetching its bytes.
+    #[serde(default)]
+    pub pod_sources: BTreeMap<String, String>,
+    /// POD sync: transfers in flight, by source (as in `pod_sources`) → until when the run that
+    /// took it holds it; others leave it alone until then, and a crashed run's hold simply passes.
+    #[serde(default)]
+    pub pod_in_flight: BTreeMap<String, Timestamp>,
     /// Storage version: 0 for a record never saved; compared on save.
     #[serde(default)]
     pub version: u64,

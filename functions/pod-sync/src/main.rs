@@ -1,8 +1,57 @@
-//! The pod-sync function: signatures, POD images and pallet photos both ways.
+//! The pod-sync function, one Lambda for the two directions of the POD sync:
+//! - a `Document` update from the visibility bus (source `nexus-bridge.qargo-visibility`,
+//!   detail-type `Document`, detail a `RoutedUpdate`) → the upload of a signature, POD or delivery
+//!   photo to Nexus (`bridge::jobs::pod_sync::upload_document_update`);
+//! - anything else, i.e. the schedule → the download of new Nexus documents into Qargo and the
+//!   pending uploads tried again (`bridge::jobs::pod_sync::sync_documents`), within the invocation's
+//!   remaining time less a reserve.
 //!
-//! Thin by design: the library builds the ports and runs the job; this binary only names it.
+//! Thin by design: it builds the bridge once at cold start, calls the job and answers its outcome or
+//! report as JSON. A failure worth retrying is an error, so EventBridge's and Lambda's retries, the
+//! dead-letter queue and its alarm see it; so is a visibility update of another kind routed here by
+//! mistake, which would otherwise be lost.
+
+use std::time::{Duration, SystemTime};
+
+use bridge::jobs::pod_sync::{sync_documents, upload_document_update};
+use bridge::jobs::status_sync::SyncOptions;
+use bridge::visibility::{EVENT_SOURCE, RoutedUpdate, UpdateKind};
+use bridge::wiring::Bridge;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// Time kept back from the invocation's deadline for the run to finish its transfer and answer.
+const RESERVE: Duration = Duration::from_secs(45);
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    bridge::wiring::run_until_built("pod-sync").await
+async fn main() -> Result<(), Error> {
+    bridge::telemetry::init_tracing();
+    let bridge = bridge::wiring::CloudPorts::from_env().await?.bridge();
+    let bridge = &bridge;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(bridge, event))).await
+}
+
+async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (payload, context) = event.into_parts();
+    if payload.get("source").and_then(Value::as_str) == Some(EVENT_SOURCE) {
+        let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+        if detail_type != UpdateKind::Document.as_str() {
+            return Err(format!(
+                "a {detail_type:?} visibility update reached pod-sync, which takes Document: fix the bus rule"
+            )
+            .into());
+        }
+        let update: RoutedUpdate = serde_json::from_value(payload.get("detail").cloned().unwrap_or_default())?;
+        let outcome = upload_document_update(bridge, &update).await?;
+        tracing::info!(outcome = %serde_json::to_string(&outcome)?, "document update handled");
+        return Ok(serde_json::to_value(outcome)?);
+    }
+    let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+    match sync_documents(bridge, &SyncOptions::within(remaining.saturating_sub(RESERVE))).await {
+        Ok(report) => Ok(serde_json::to_value(report)?),
+        Err(failed) => {
+            tracing::error!(report = %serde_json::to_string(&failed.report)?, "POD sync failed");
+            Err(Error::from(failed))
+        }
+    }
 }

@@ -54,6 +54,7 @@ pub fn spawn_pollers(bridge: Arc<Bridge>, every: Duration) -> JoinHandle<()> {
             ticks.tick().await;
             run_order_import(&bridge).await;
             run_status_sync(&bridge).await;
+            run_pod_sync(&bridge).await;
         }
     })
 }
@@ -82,6 +83,15 @@ pub async fn run_status_sync(bridge: &Bridge) {
     use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
     if let Err(failed) = sync_statuses(bridge, &SyncOptions::unbounded()).await {
         tracing::warn!(error = %failed, "status sync run stopped; the next run resumes");
+    }
+}
+
+/// One POD-sync run (new Nexus documents into Qargo, pending uploads again); it logs its own summary.
+pub async fn run_pod_sync(bridge: &Bridge) {
+    use bridge::jobs::pod_sync::sync_documents;
+    use bridge::jobs::status_sync::SyncOptions;
+    if let Err(failed) = sync_documents(bridge, &SyncOptions::unbounded()).await {
+        tracing::warn!(error = %failed, "POD sync run stopped; the next run resumes");
     }
 }
 
