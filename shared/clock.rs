@@ -52,9 +52,30 @@ impl Clock for ManualClock {
     }
 }
 
+/// The UK's time zone, in which Nexus states its times and the cut-off is kept.
+pub fn london() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// A UK local time (as Nexus states it) in ISO 8601 with its offset, as Qargo wants datetimes:
+/// `2026-06-17T10:00:00+01:00` in summer, `+00:00` in winter. A time the clock change skips is
+/// read forward, as jiff's compatible disambiguation does.
+pub fn uk_time_with_offset(at: jiff::civil::DateTime) -> String {
+    match at.to_zoned(london()) {
+        Ok(zoned) => zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        Err(_) => at.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uk_times_carry_their_offset() {
+        assert_eq!(uk_time_with_offset("2026-06-17T10:00:00".parse().unwrap()), "2026-06-17T10:00:00+01:00");
+        assert_eq!(uk_time_with_offset("2026-12-17T10:00:00".parse().unwrap()), "2026-12-17T10:00:00+00:00");
+    }
 
     #[test]
     fn manual_clock_is_shared_by_clones() {

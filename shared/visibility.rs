@@ -9,8 +9,8 @@
 //! | `update.type` | job | function in the cloud |
 //! |---|---|---|
 //! | `Stop` | status export ([`crate::jobs::status_export`]) | status-poll |
-//! | `Document` | POD upload (not built yet) | pod-sync |
-//! | `Eta` | ETA export (not built yet) | eta-export |
+//! | `Document` | POD upload (`jobs::pod_sync`) | pod-sync |
+//! | `Eta` | ETA export (`jobs::eta_export`) | eta-export |
 //!
 //! The others (`Order`, `OrderImport`, `Trip`, `Position`, `Resource`, `HandlingUnit`, and whatever
 //! Qargo adds) are acknowledged and dropped with a debug log.
@@ -515,8 +515,7 @@ impl VisibilityRouter for InProcessRouter {
     async fn route(&self, updates: Vec<RoutedUpdate>) -> Result<(), RoutingError> {
         let mut first_failure = None;
         for update in updates {
-            // The extension point: one arm per kind, each calling its job once the job exists
-            // (Document → the POD upload of pod-sync, Eta → the ETA export), as the bus's rules do.
+            // One arm per kind, each calling the job its bus rule reaches in the cloud.
             let handled = match update.kind {
                 UpdateKind::Stop => export_stop_update(&self.bridge, &update)
                     .await

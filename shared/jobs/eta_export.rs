@@ -45,9 +45,10 @@ use serde::Serialize;
 
 use crate::domain::{ConsignmentStatus, DepotCode, DepotRole, Network, NexusConsignmentId};
 use crate::error::StoreError;
+use crate::jobs::lookup::read_consignment;
 use crate::jobs::status_sync::roles_of;
 use crate::nexus::NexusError;
-use crate::nexus::wire::{Consignment, EtaUpdate as NexusEta};
+use crate::nexus::wire::EtaUpdate as NexusEta;
 use crate::qargo::inbound_order::stop_reference;
 use crate::rules::eta::{DeliveryEstimate, StopReadiness, hh_mm, is_worth_sending, stop_readiness};
 use crate::rules::status_effects::{StopKind, is_status_synced};
@@ -371,7 +372,8 @@ async fn push(
             Put::Refused(err) => return Ok(refused(id, &err)),
         }
     }
-    let Some(consignment) = read_consignment(bridge, key).await? else {
+    let mut requests = 0;
+    let Some(consignment) = read_consignment(bridge, key, &[], &[], &mut requests).await? else {
         return Ok(EtaOutcome::UnknownConsignment { network: key.network, nexus_consignment_id: id });
     };
     let ours: BTreeSet<&DepotCode> = bridge.settings.depots.iter().map(|depot| &depot.code).collect();
@@ -406,21 +408,6 @@ async fn put(bridge: &Bridge, key: SyncKey, depot: &DepotCode, body: &NexusEta) 
         Err(err) if err.is_transient() || matches!(err, NexusError::Unauthorized { .. }) => Err(err.into()),
         Err(err) => Ok(Put::Refused(err)),
     }
-}
-
-/// Reads the consignment as each of our depots on its network until one sees it; `None` when none does.
-async fn read_consignment(bridge: &Bridge, key: SyncKey) -> Result<Option<Consignment>, NexusError> {
-    let readers = bridge.settings.depots.iter().map(|depot| &depot.code).filter(|code| code.is_member_of(key.network));
-    for depot in readers {
-        let Some(nexus) = bridge.nexus.for_depot(depot) else { continue };
-        match nexus.consignment(key.nexus_consignment_id, &[]).await {
-            Ok(consignment) => return Ok(Some(consignment)),
-            // Not there, or this depot's user may not see it: ask the next depot.
-            Err(NexusError::NotFound { .. } | NexusError::Rejected { .. }) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(None)
 }
 
 fn refused(id: NexusConsignmentId, err: &NexusError) -> EtaOutcome {

@@ -2,6 +2,7 @@
 
 pub mod dispatch;
 pub mod eta_export;
+pub mod lookup;
 pub mod order_import;
 pub mod pod_sync;
 pub mod status_export;

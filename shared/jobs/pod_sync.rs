@@ -75,17 +75,18 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clock::{london, uk_time_with_offset as with_offset};
 use crate::domain::{ConsignmentStatus, DepotCode, DepotRole, DocumentKind, Network, NexusConsignmentId};
 use crate::error::StoreError;
+use crate::jobs::lookup::{network_of, nexus_identity, read_consignment, stop_target};
 use crate::jobs::status_sync::{SyncOptions, roles_of};
 use crate::nexus::wire::{Attachment, Consignment};
 use crate::nexus::{AttachmentUpload, NexusClient, NexusError};
 use crate::qargo::QargoError;
-use crate::qargo::inbound_order::{ORIGIN_FIELD, stop_reference};
 use crate::rules::cutoff::london_now;
 use crate::rules::status_effects::StopKind;
 use crate::store::{ConsignmentSync, CursorKey, SyncDirection, SyncKey, SyncedDocument, document_key, sha256_hex};
-use crate::visibility::{InvalidVisibility, RoutedUpdate, UpdateKind, VisibilityOrder};
+use crate::visibility::{InvalidVisibility, RoutedUpdate, UpdateKind};
 use crate::wiring::Bridge;
 
 /// The job's name in cursor keys.
@@ -418,7 +419,7 @@ async fn download_depot(
         if !is_delivered(consignment) || roles.is_empty() || roles.contains(&DepotRole::Delivery) {
             continue;
         }
-        if stopped.is_some() || out_of_time(options) {
+        if stopped.is_some() || options.out_of_time() {
             stopped.get_or_insert_with(|| "out of time".to_owned());
             changes.retry.insert((*network, *id));
             continue;
@@ -461,7 +462,7 @@ async fn download_consignment(
     let id = NexusConsignmentId(consignment.consignment_id);
     let key = SyncKey { network, nexus_consignment_id: id };
     let state = bridge.sync_state.load(&key).await.map_err(|err| err.to_string())?.unwrap_or_default();
-    let Some(target) = delivery_stop_target(bridge, consignment, &state, roles, network) else {
+    let Some(target) = stop_target(bridge, consignment, &state, roles, StopKind::Delivery) else {
         report.not_followed += 1;
         return Ok(Outcome::Done);
     };
@@ -652,33 +653,6 @@ async fn attach_in_qargo(
     })
 }
 
-/// How the consignment's delivery stop is addressed in Qargo, or `None` when the bridge does not
-/// follow it: booked by us → the delivery stop id dispatch recorded (else the order's delivery
-/// stop); imported for us → the stop reference the import gave it, when its customer is mapped.
-fn delivery_stop_target(
-    bridge: &Bridge,
-    consignment: &Consignment,
-    state: &ConsignmentSync,
-    roles: &[DepotRole],
-    network: Network,
-) -> Option<Value> {
-    if roles.contains(&DepotRole::Requesting) {
-        let link = state.qargo.as_ref()?;
-        if let Some(stop) = &link.delivery_stop_id {
-            return Some(json!({"id": stop}));
-        }
-        let order = link.order_id.as_ref()?;
-        return Some(json!({"match": {"matches_all": [
-            {"order": {"id": {"matches_any": [order]}}},
-            {"stop": {"stop_type": {"matches_any": ["DELIVERY"]}}},
-        ]}}));
-    }
-    let customer = consignment.customer_id?;
-    bridge.settings.customer_map.qargo_customer(customer)?;
-    let reference = stop_reference(network, NexusConsignmentId(consignment.consignment_id), StopKind::Delivery);
-    Some(json!({"match": {"matches_all": [{"stop": {"reference_number": {"matches_any": [reference]}}}]}}))
-}
-
 /// Records when the late window of a consignment first seen delivered ends; answers it.
 async fn open_window(bridge: &Bridge, key: &SyncKey, consignment: &Consignment) -> Result<Timestamp, PodError> {
     let delivered = consignment
@@ -786,7 +760,7 @@ async fn retry_uploads(
 ) -> Result<(), Stop> {
     let now = bridge.clock.now();
     for (document_id, pending) in &position.uploads {
-        if out_of_time(options) {
+        if options.out_of_time() {
             return Err("out of time".into());
         }
         if now > pending.first_seen + bridge.settings.pod_late_window {
@@ -859,7 +833,9 @@ async fn transfer_upload(
         return Ok(Step::Done(outcome));
     }
 
-    let consignment = match read_consignment(bridge, upload, calls).await {
+    let key = SyncKey { network: upload.network, nexus_consignment_id: upload.nexus_consignment_id };
+    let first: Vec<&DepotCode> = upload.depot.iter().chain(upload.booked_by.iter()).collect();
+    let consignment = match read_consignment(bridge, key, &first, &[], &mut calls.nexus).await {
         Ok(Some(consignment)) => consignment,
         Ok(None) => {
             return Ok(Step::Done(UploadOutcome::UnknownConsignment {
@@ -1073,30 +1049,6 @@ async fn synced_before(
     }))
 }
 
-/// Reads the consignment as the depot that booked it if known, else as each of our depots on its
-/// network until one sees it; `None` when none does.
-async fn read_consignment(
-    bridge: &Bridge,
-    upload: &PendingUpload,
-    calls: &mut Calls,
-) -> Result<Option<Consignment>, NexusError> {
-    let network = upload.network;
-    let ours = bridge.settings.depots.iter().map(|d| &d.code).filter(|code| code.is_member_of(network));
-    let mut readers: Vec<&DepotCode> = upload.depot.iter().chain(upload.booked_by.iter()).chain(ours).collect();
-    let mut seen = BTreeSet::new();
-    readers.retain(|depot| seen.insert(*depot));
-    for depot in readers {
-        let Some(nexus) = bridge.nexus.for_depot(depot) else { continue };
-        calls.nexus += 1;
-        match nexus.consignment(upload.nexus_consignment_id, &[]).await {
-            Ok(consignment) => return Ok(Some(consignment)),
-            Err(NexusError::NotFound { .. } | NexusError::Rejected { .. }) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(None)
-}
-
 /// The consignee's name (and when they signed) from the signature data on the Qargo order: the
 /// latest `CONSIGNEE` signature with a name.
 async fn signatory(bridge: &Bridge, order_id: &str) -> Result<Option<(String, Option<Timestamp>)>, QargoError> {
@@ -1147,40 +1099,6 @@ fn read_notice(update: &RoutedUpdate) -> Result<DocumentNotice, InvalidVisibilit
         status: text(update.update.get("status")).map(str::to_ascii_uppercase),
         document_type: text(document.get("document_type")).map(str::to_owned),
         embedded,
-    })
-}
-
-/// Where the order's consignment is on Nexus, from the order's additional fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct NexusIdentity {
-    key: SyncKey,
-    depot: Option<DepotCode>,
-}
-
-/// The order's Nexus identity: dispatch's `NexusNetwork` + `NexusConsignmentID` (+ `NexusDepot`), or
-/// the import's `NexusOrigin` `<NETWORK>:<id>`; `None` for an order that has none, an error naming
-/// the field for one that is malformed.
-fn nexus_identity(order: &VisibilityOrder) -> Option<Result<NexusIdentity, String>> {
-    let field = |name: &str| match order.custom_fields.get(name) {
-        Some(Value::String(text)) if !text.trim().is_empty() => Some(text.trim().to_owned()),
-        Some(Value::Number(number)) => Some(number.to_string()),
-        _ => None,
-    };
-    let (network, id) = match (field("NexusNetwork"), field("NexusConsignmentID"), field(ORIGIN_FIELD)) {
-        (Some(network), Some(id), _) => (network, id),
-        (_, _, Some(origin)) => match origin.split_once(':') {
-            Some((network, id)) => (network.to_owned(), id.to_owned()),
-            None => return Some(Err(format!("{ORIGIN_FIELD} {origin:?} of order {} is not NETWORK:ID", order.id))),
-        },
-        _ => return None,
-    };
-    let parsed = network.parse::<Network>().and_then(|network| Ok((network, id.parse::<NexusConsignmentId>()?)));
-    Some(match parsed {
-        Ok((network, nexus_consignment_id)) => Ok(NexusIdentity {
-            key: SyncKey { network, nexus_consignment_id },
-            depot: field("NexusDepot").and_then(|depot| depot.parse().ok()),
-        }),
-        Err(err) => Err(format!("order {} has an unreadable Nexus identity: {err}", order.id)),
     })
 }
 
@@ -1312,14 +1230,6 @@ async fn record_transfer(
 
 // ---- small rules ---------------------------------------------------------------------------------
 
-fn out_of_time(options: &SyncOptions) -> bool {
-    options.deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline)
-}
-
-fn network_of(consignment: &Consignment) -> Option<Network> {
-    consignment.network.as_ref().and_then(|n| n.code.parse().ok())
-}
-
 /// Delivered, with or without exception: the point at which delivery evidence exists.
 fn is_delivered(consignment: &Consignment) -> bool {
     u16::try_from(consignment.status.id)
@@ -1410,18 +1320,6 @@ fn evidence_file_name(kind: DocumentKind, id: NexusConsignmentId, sha256: &str, 
     format!("{}_{id}_{}.{}", kind.code(), &sha256[..sha256.len().min(16)], extension_for(content_type))
 }
 
-fn london() -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
-}
-
-/// A Nexus UK-local time as Qargo wants it: ISO 8601 with the offset.
-fn with_offset(at: DateTime) -> String {
-    match at.to_zoned(london()) {
-        Ok(zoned) => zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-        Err(_) => Timestamp::now().to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1472,25 +1370,6 @@ mod tests {
         assert!(read_notice(&no_id).unwrap_err().0.contains("update.id"));
         let no_document = routed(json!({"id": "d-5", "type": "Document"}), json!({"id": "o-1"}));
         assert!(read_notice(&no_document).unwrap_err().0.contains("update.document"));
-    }
-
-    #[test]
-    fn the_identity_comes_from_dispatch_fields_or_the_import_origin() {
-        let order = |fields: Value| -> VisibilityOrder {
-            serde_json::from_value(json!({"id": "o-1", "custom_fields": fields})).unwrap()
-        };
-        let booked = nexus_identity(&order(json!({"NexusNetwork": "FORTEC", "NexusConsignmentID": 10001,
-                                                  "NexusDepot": "PGD302"})))
-        .unwrap()
-        .unwrap();
-        assert_eq!(booked.key, SyncKey { network: Network::Fortec, nexus_consignment_id: NexusConsignmentId(10001) });
-        assert_eq!(booked.depot, Some("PGD302".parse().unwrap()));
-        let imported = nexus_identity(&order(json!({"NexusOrigin": "PALLEX:10020"}))).unwrap().unwrap();
-        assert_eq!(imported.key.nexus_consignment_id, NexusConsignmentId(10020));
-        assert_eq!(nexus_identity(&order(json!({}))), None);
-        assert!(
-            nexus_identity(&order(json!({"NexusOrigin": "PALLEX-1"}))).unwrap().unwrap_err().contains("NETWORK:ID")
-        );
     }
 
     #[test]

@@ -44,14 +44,14 @@ use serde_json::Value;
 use crate::config::DepotSettings;
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId, ScanCode};
 use crate::error::StoreError;
+use crate::jobs::lookup::{nexus_identity, read_consignment};
 use crate::nexus::wire::Consignment;
 use crate::nexus::{EventPost, NexusClient, NexusError};
 use crate::qargo::QargoError;
-use crate::qargo::inbound_order::ORIGIN_FIELD;
 use crate::rules::cutoff::london_now;
 use crate::rules::status_effects::{StopKind, StopStatus, StopTransition, export_code, is_status_synced};
 use crate::store::{ConsignmentSync, SyncKey};
-use crate::visibility::{InvalidVisibility, RoutedUpdate, VisibilityOrder, VisibilityStop};
+use crate::visibility::{InvalidVisibility, RoutedUpdate, VisibilityStop};
 use crate::wiring::Bridge;
 
 /// Saves of the sync state tried before giving up on a record others keep changing.
@@ -197,7 +197,10 @@ pub async fn export_stop_update(bridge: &Bridge, update: &RoutedUpdate) -> Resul
         return Ok(ExportOutcome::AlreadyExported { nexus_consignment_id: id, key, code: code.clone() });
     }
 
-    let Some(consignment) = read_consignment(bridge, &identity).await? else {
+    let booked_by: Vec<&DepotCode> = identity.depot.iter().collect();
+    let mut requests = 0;
+    let Some(consignment) = read_consignment(bridge, identity.key, &booked_by, &["pallets"], &mut requests).await?
+    else {
         return Ok(ExportOutcome::UnknownConsignment {
             reason: format!("consignment {id} on {} is not visible to any of our depots", identity.key.network),
         });
@@ -245,40 +248,6 @@ pub async fn export_stop_update(bridge: &Bridge, update: &RoutedUpdate) -> Resul
         depot,
         posted,
         already_on_nexus,
-    })
-}
-
-/// Where the order's consignment is on Nexus, from the order's additional fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct NexusIdentity {
-    key: SyncKey,
-    /// The depot that booked it (dispatch), tried first to read it.
-    depot: Option<DepotCode>,
-}
-
-/// The order's Nexus identity: `None` for an order that has none, an error naming the field for one
-/// that is malformed.
-fn nexus_identity(order: &VisibilityOrder) -> Option<Result<NexusIdentity, String>> {
-    let field = |name: &str| match order.custom_fields.get(name) {
-        Some(Value::String(text)) if !text.trim().is_empty() => Some(text.trim().to_owned()),
-        Some(Value::Number(number)) => Some(number.to_string()),
-        _ => None,
-    };
-    let (network, id) = match (field("NexusNetwork"), field("NexusConsignmentID"), field(ORIGIN_FIELD)) {
-        (Some(network), Some(id), _) => (network, id),
-        (_, _, Some(origin)) => match origin.split_once(':') {
-            Some((network, id)) => (network.to_owned(), id.to_owned()),
-            None => return Some(Err(format!("{ORIGIN_FIELD} {origin:?} of order {} is not NETWORK:ID", order.id))),
-        },
-        _ => return None,
-    };
-    let parsed = network.parse::<Network>().and_then(|network| Ok((network, id.parse::<NexusConsignmentId>()?)));
-    Some(match parsed {
-        Ok((network, nexus_consignment_id)) => Ok(NexusIdentity {
-            key: SyncKey { network, nexus_consignment_id },
-            depot: field("NexusDepot").and_then(|depot| depot.parse().ok()),
-        }),
-        Err(err) => Err(format!("order {} has an unreadable Nexus identity: {err}", order.id)),
     })
 }
 
@@ -340,26 +309,6 @@ fn is_echo(state: &ConsignmentSync, kind: StopKind, status: &str) -> bool {
         (Ok(set), Ok(status)) => status <= set,
         _ => set.eq_ignore_ascii_case(status.trim()),
     }
-}
-
-/// Reads the consignment with its pallets, as the depot that booked it if known, else as each of our
-/// depots on its network until one sees it; `None` when none does.
-async fn read_consignment(bridge: &Bridge, identity: &NexusIdentity) -> Result<Option<Consignment>, NexusError> {
-    let network = identity.key.network;
-    let ours = bridge.settings.depots.iter().map(|d| &d.code).filter(|code| code.is_member_of(network));
-    let mut readers: Vec<&DepotCode> = identity.depot.iter().chain(ours).collect();
-    let mut seen = BTreeSet::new();
-    readers.retain(|depot| seen.insert(*depot));
-    for depot in readers {
-        let Some(nexus) = bridge.nexus.for_depot(depot) else { continue };
-        match nexus.consignment(identity.key.nexus_consignment_id, &["pallets"]).await {
-            Ok(consignment) => return Ok(Some(consignment)),
-            // Not there, or this depot's user may not see it (403): ask the next depot.
-            Err(NexusError::NotFound { .. } | NexusError::Rejected { .. }) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(None)
 }
 
 /// Our depots on each leg of a consignment.
@@ -499,33 +448,10 @@ mod tests {
 
     use super::*;
 
-    fn order(fields: Value) -> VisibilityOrder {
-        serde_json::from_value(json!({"id": "o-1", "custom_fields": fields})).unwrap()
-    }
-
     fn stop(stop_type: &str, status: &str, extra: Value) -> VisibilityStop {
         let mut value = json!({"id": "s-1", "stop_type": stop_type, "status": status});
         value.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
         serde_json::from_value(value).unwrap()
-    }
-
-    #[test]
-    fn the_identity_comes_from_dispatch_fields_or_the_import_origin() {
-        let booked = nexus_identity(&order(json!({"NexusNetwork": "PALLEX", "NexusConsignmentID": "10001",
-                                                  "NexusDepot": "PGD302"})));
-        let booked = booked.unwrap().unwrap();
-        assert_eq!(booked.key, SyncKey { network: Network::Pallex, nexus_consignment_id: NexusConsignmentId(10001) });
-        assert_eq!(booked.depot, Some("PGD302".parse().unwrap()));
-        let imported = nexus_identity(&order(json!({"NexusOrigin": "FORTEC:10020"}))).unwrap().unwrap();
-        assert_eq!(imported.key.network, Network::Fortec);
-        assert_eq!(imported.key.nexus_consignment_id, NexusConsignmentId(10020));
-        assert_eq!(imported.depot, None);
-        assert_eq!(nexus_identity(&order(json!({"Other": "x"}))), None);
-        assert_eq!(nexus_identity(&order(json!(null))), None);
-        let bad = nexus_identity(&order(json!({"NexusOrigin": "PALLEX-10020"}))).unwrap().unwrap_err();
-        assert!(bad.contains("NETWORK:ID"), "{bad}");
-        let bad = nexus_identity(&order(json!({"NexusOrigin": "DHL:1"}))).unwrap().unwrap_err();
-        assert!(bad.contains("network"), "{bad}");
     }
 
     #[test]

@@ -27,16 +27,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use jiff::SignedDuration;
 use jiff::civil::DateTime;
-use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clock::{london, uk_time_with_offset as with_offset};
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId, ScanCode};
+use crate::jobs::lookup::{network_of, stop_target};
 use crate::nexus::wire::{Consignment, Event};
 use crate::nexus::{NexusClient, NexusError};
 use crate::qargo::QargoError;
-use crate::qargo::inbound_order::stop_reference;
 use crate::rules::status_effects::{StopKind, StopStatus, is_status_synced, scan_meaning, stop_status_reached};
 use crate::store::{ConsignmentSync, CursorKey, SyncKey};
 use crate::wiring::Bridge;
@@ -64,7 +65,8 @@ impl SyncOptions {
         SyncOptions { deadline: Some(Instant::now() + within) }
     }
 
-    fn out_of_time(&self) -> bool {
+    /// Whether the deadline has passed: start no new work.
+    pub fn out_of_time(&self) -> bool {
         self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
     }
 }
@@ -271,10 +273,16 @@ async fn sync_consignment(
     let id = NexusConsignmentId(consignment.consignment_id);
     let key = SyncKey { network, nexus_consignment_id: id };
     let state = bridge.sync_state.load(&key).await.map_err(|err| err.to_string())?.unwrap_or_default();
-    if !is_followed(bridge, consignment, &state, roles) {
-        report.not_followed += 1;
-        return Ok(Outcome::Done);
-    }
+    let targets = match (
+        stop_target(bridge, consignment, &state, roles, StopKind::Pickup),
+        stop_target(bridge, consignment, &state, roles, StopKind::Delivery),
+    ) {
+        (Some(pickup), Some(delivery)) => StopTargets { pickup, delivery },
+        _ => {
+            report.not_followed += 1;
+            return Ok(Outcome::Done);
+        }
+    };
     let now = bridge.clock.now();
     if state.sending_until.is_some_and(|until| until > now) {
         return Ok(Outcome::Later("another run is sending its updates".into()));
@@ -293,7 +301,6 @@ async fn sync_consignment(
     }
     state.version += 1;
 
-    let targets = StopTargets::new(&state, network, consignment);
     let barcodes: Vec<String> = consignment.pallets.iter().map(|p| p.barcode.clone()).collect();
     let mut codes_so_far: BTreeMap<String, Vec<ScanCode>> = barcodes.iter().map(|b| (b.clone(), Vec::new())).collect();
     let mut outcome = Outcome::Done;
@@ -428,21 +435,6 @@ struct StopTargets {
 }
 
 impl StopTargets {
-    fn new(state: &ConsignmentSync, network: Network, consignment: &Consignment) -> StopTargets {
-        let id = NexusConsignmentId(consignment.consignment_id);
-        let link = state.qargo.as_ref();
-        let target = |kind: StopKind, stop_id: Option<&String>| match stop_id {
-            Some(stop_id) => json!({"id": stop_id}),
-            None => json!({"match": {"matches_all": [
-                {"stop": {"reference_number": {"matches_any": [stop_reference(network, id, kind)]}}},
-            ]}}),
-        };
-        StopTargets {
-            pickup: target(StopKind::Pickup, link.and_then(|l| l.pickup_stop_id.as_ref())),
-            delivery: target(StopKind::Delivery, link.and_then(|l| l.delivery_stop_id.as_ref())),
-        }
-    }
-
     fn stop(&self, kind: StopKind) -> StopBody {
         StopBody(match kind {
             StopKind::Pickup => self.pickup.clone(),
@@ -463,16 +455,6 @@ impl StopBody {
     }
 }
 
-/// Whether the bridge follows the consignment: one it booked and recorded the Qargo stops of, or
-/// one another depot booked for us whose customer the import maps to a Qargo customer. Anything
-/// else (booked on Nexus by hand, unmapped customers) has no Qargo order to update.
-fn is_followed(bridge: &Bridge, consignment: &Consignment, state: &ConsignmentSync, roles: &[DepotRole]) -> bool {
-    if roles.contains(&DepotRole::Requesting) {
-        return state.qargo.is_some();
-    }
-    consignment.customer_id.is_some_and(|customer| bridge.settings.customer_map.qargo_customer(customer).is_some())
-}
-
 /// Our roles on a consignment.
 pub fn roles_of(consignment: &Consignment, ours: &BTreeSet<&DepotCode>) -> Vec<DepotRole> {
     let is_ours = |code: &Option<String>| {
@@ -489,22 +471,6 @@ pub fn roles_of(consignment: &Consignment, ours: &BTreeSet<&DepotCode>) -> Vec<D
         roles.push(DepotRole::Delivery);
     }
     roles
-}
-
-fn network_of(consignment: &Consignment) -> Option<Network> {
-    consignment.network.as_ref().and_then(|n| n.code.parse().ok())
-}
-
-fn london() -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
-}
-
-/// A Nexus UK-local time as Qargo wants it: ISO 8601 with the offset.
-fn with_offset(at: DateTime) -> String {
-    match at.to_zoned(london()) {
-        Ok(zoned) => zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-        Err(_) => Timestamp::now().to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -247,7 +247,14 @@ pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
         .map_err(|err| format!("cannot create {}: {err}", options.data_dir.display()))?;
     let depot_codes: Vec<&str> =
         options.depots.split(',').map(|d| d.split(':').next().unwrap_or(d).trim()).filter(|d| !d.is_empty()).collect();
-    let secrets_json = options.secrets_json.clone().unwrap_or_else(|| simulator_secrets(&depot_codes).to_string());
+    let secrets_json = options.secrets_json.clone().unwrap_or_else(|| {
+        let mut secrets = simulator_secrets(&depot_codes);
+        // The Optimize module is on locally when the Nexus simulator runs here: its key is known.
+        if let Some(sim) = &nexus {
+            secrets["optimize_api_key"] = serde_json::Value::from(sim.handle().optimize_key());
+        }
+        secrets.to_string()
+    });
     let values = [
         ("BRIDGE_TABLE", "local".to_owned()),
         ("BRIDGE_BUCKET", "local".to_owned()),

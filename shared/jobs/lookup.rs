@@ -1,0 +1,146 @@
+//! How the jobs find the Nexus consignment behind something: a Qargo order's Nexus identity (set by
+//! the dispatch or the import), and a read of the consignment as whichever of our depots may see it.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId};
+use crate::nexus::NexusError;
+use crate::nexus::wire::Consignment;
+use crate::qargo::inbound_order::{ORIGIN_FIELD, stop_reference};
+use crate::rules::status_effects::StopKind;
+use crate::store::{ConsignmentSync, SyncKey};
+use crate::visibility::VisibilityOrder;
+use crate::wiring::Bridge;
+
+/// Where an order's consignment is on Nexus, from the order's additional fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NexusIdentity {
+    /// Network and Nexus id.
+    pub key: SyncKey,
+    /// The depot that booked it (dispatch), tried first to read it.
+    pub depot: Option<DepotCode>,
+}
+
+/// The order's Nexus identity: dispatch's `NexusNetwork` + `NexusConsignmentID` (+ `NexusDepot`), or
+/// the import's `NexusOrigin` `<NETWORK>:<id>`; `None` for an order that has none, an error naming
+/// the field for one that is malformed.
+pub fn nexus_identity(order: &VisibilityOrder) -> Option<Result<NexusIdentity, String>> {
+    let field = |name: &str| match order.custom_fields.get(name) {
+        Some(Value::String(text)) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    };
+    let (network, id) = match (field("NexusNetwork"), field("NexusConsignmentID"), field(ORIGIN_FIELD)) {
+        (Some(network), Some(id), _) => (network, id),
+        (_, _, Some(origin)) => match origin.split_once(':') {
+            Some((network, id)) => (network.to_owned(), id.to_owned()),
+            None => return Some(Err(format!("{ORIGIN_FIELD} {origin:?} of order {} is not NETWORK:ID", order.id))),
+        },
+        _ => return None,
+    };
+    let parsed = network.parse::<Network>().and_then(|network| Ok((network, id.parse::<NexusConsignmentId>()?)));
+    Some(match parsed {
+        Ok((network, nexus_consignment_id)) => Ok(NexusIdentity {
+            key: SyncKey { network, nexus_consignment_id },
+            depot: field("NexusDepot").and_then(|depot| depot.parse().ok()),
+        }),
+        Err(err) => Err(format!("order {} has an unreadable Nexus identity: {err}", order.id)),
+    })
+}
+
+/// Reads a consignment as the depots in `first` (e.g. the one that booked it), then as each of our
+/// depots on its network, until one may see it; `None` when none does. `requests` counts the
+/// Nexus calls made.
+pub async fn read_consignment(
+    bridge: &Bridge,
+    key: SyncKey,
+    first: &[&DepotCode],
+    include: &[&str],
+    requests: &mut u32,
+) -> Result<Option<Consignment>, NexusError> {
+    let ours = bridge.settings.depots.iter().map(|d| &d.code).filter(|code| code.is_member_of(key.network));
+    let mut seen = BTreeSet::new();
+    for depot in first.iter().copied().chain(ours).filter(|depot| seen.insert(*depot)) {
+        let Some(nexus) = bridge.nexus.for_depot(depot) else { continue };
+        *requests += 1;
+        match nexus.consignment(key.nexus_consignment_id, include).await {
+            Ok(consignment) => return Ok(Some(consignment)),
+            // Not there, or this depot's user may not see it (403): ask the next depot.
+            Err(NexusError::NotFound { .. } | NexusError::Rejected { .. }) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(None)
+}
+
+/// How a stop of a consignment the bridge follows is addressed in Qargo's status and document
+/// webhooks, or `None` when the bridge does not follow it. Booked by us (`Requesting` among
+/// `roles`): the stop id the dispatch recorded, else the order's stop of that type. Booked by
+/// another depot for us: the stop reference the import gave it, when the customer is mapped
+/// (otherwise there is no Qargo order).
+pub fn stop_target(
+    bridge: &Bridge,
+    consignment: &Consignment,
+    state: &ConsignmentSync,
+    roles: &[DepotRole],
+    kind: StopKind,
+) -> Option<Value> {
+    if roles.contains(&DepotRole::Requesting) {
+        let link = state.qargo.as_ref()?;
+        let stop_id = match kind {
+            StopKind::Pickup => link.pickup_stop_id.as_ref(),
+            StopKind::Delivery => link.delivery_stop_id.as_ref(),
+        };
+        if let Some(stop) = stop_id {
+            return Some(json!({"id": stop}));
+        }
+        let order = link.order_id.as_ref()?;
+        return Some(json!({"match": {"matches_all": [
+            {"order": {"id": {"matches_any": [order]}}},
+            {"stop": {"stop_type": {"matches_any": [kind.code()]}}},
+        ]}}));
+    }
+    let network = network_of(consignment)?;
+    bridge.settings.customer_map.qargo_customer(consignment.customer_id?)?;
+    let reference = stop_reference(network, NexusConsignmentId(consignment.consignment_id), kind);
+    Some(json!({"match": {"matches_all": [{"stop": {"reference_number": {"matches_any": [reference]}}}]}}))
+}
+
+/// The network a listed consignment is on.
+pub fn network_of(consignment: &Consignment) -> Option<Network> {
+    consignment.network.as_ref().and_then(|n| n.code.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn order(fields: Value) -> VisibilityOrder {
+        serde_json::from_value(json!({"id": "o-1", "custom_fields": fields})).unwrap()
+    }
+
+    #[test]
+    fn the_identity_comes_from_dispatch_fields_or_the_import_origin() {
+        let booked = nexus_identity(&order(json!({"NexusNetwork": "PALLEX", "NexusConsignmentID": "10001",
+                                                  "NexusDepot": "PGD302"})));
+        let booked = booked.unwrap().unwrap();
+        assert_eq!(booked.key, SyncKey { network: Network::Pallex, nexus_consignment_id: NexusConsignmentId(10001) });
+        assert_eq!(booked.depot, Some("PGD302".parse().unwrap()));
+        let numeric = nexus_identity(&order(json!({"NexusNetwork": "FORTEC", "NexusConsignmentID": 10001}))).unwrap();
+        assert_eq!(numeric.unwrap().key.network, Network::Fortec);
+        let imported = nexus_identity(&order(json!({"NexusOrigin": "FORTEC:10020"}))).unwrap().unwrap();
+        assert_eq!(imported.key.network, Network::Fortec);
+        assert_eq!(imported.key.nexus_consignment_id, NexusConsignmentId(10020));
+        assert_eq!(imported.depot, None);
+        assert_eq!(nexus_identity(&order(json!({"Other": "x"}))), None);
+        assert_eq!(nexus_identity(&order(json!(null))), None);
+        let bad = nexus_identity(&order(json!({"NexusOrigin": "PALLEX-10020"}))).unwrap().unwrap_err();
+        assert!(bad.contains("NETWORK:ID"), "{bad}");
+        let bad = nexus_identity(&order(json!({"NexusOrigin": "DHL:1"}))).unwrap().unwrap_err();
+        assert!(bad.contains("network"), "{bad}");
+    }
+}
