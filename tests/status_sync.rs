@@ -126,6 +126,7 @@ async fn a_booked_consignment_is_followed_to_delivery_pallet_by_pallet() {
     }
     let last = world.sync().await;
     assert_eq!(last.events_applied, 0, "nothing left after delivery");
+    assert_eq!(last.lag_seconds, Some(0), "a completed run reports its lag (the test clock stands still)");
 
     let events = world.nexus_events(id).await;
     let nexus = nexus_scans(&events);

@@ -101,6 +101,9 @@ pub struct StatusReport {
     pub qargo_calls: u32,
     /// Why consignments were left for later, one line each.
     pub problems: Vec<String>,
+    /// The poll lag: how old the newest complete view of Nexus is at the end of the run, in
+    /// seconds (the run's own length when every depot's listing completed; `None` otherwise).
+    pub lag_seconds: Option<i64>,
 }
 
 /// A run that stopped early; the next run resumes where the cursor stands.
@@ -162,7 +165,8 @@ async fn sync_depot(
         })?,
         None => Position::default(),
     };
-    let uk_now = bridge.clock.now().to_zoned(london()).datetime();
+    let run_started = bridge.clock.now();
+    let uk_now = run_started.to_zoned(london()).datetime();
     let window_start = match position.since {
         Some(since) => since.checked_sub(bridge.settings.poll_overlap).unwrap_or(since),
         None => uk_now.checked_sub(bridge.settings.import_lookback).unwrap_or(uk_now),
@@ -222,6 +226,12 @@ async fn sync_depot(
                 stopped = Some(reason);
             }
         }
+    }
+    if stopped.is_none() {
+        // Everything Nexus changed before this run started is in Qargo now: the view is as old
+        // as the run. A stalled or failing poll stops reporting, which the alarm treats as lag.
+        let lag = bridge.clock.now().duration_since(run_started).as_secs().max(0);
+        report.lag_seconds = Some(report.lag_seconds.map_or(lag, |worst| worst.max(lag)));
     }
     let next = Position { since: read_up_to, retry };
     let encoded = serde_json::to_string(&next).map_err(|err| err.to_string())?;

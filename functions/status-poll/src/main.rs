@@ -46,7 +46,12 @@ async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Err
     }
     let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
     match sync_statuses(bridge, &SyncOptions::within(remaining.saturating_sub(RESERVE))).await {
-        Ok(report) => Ok(serde_json::to_value(report)?),
+        Ok(report) => {
+            if let Some(lag) = report.lag_seconds {
+                bridge::telemetry::emit_metric("PollLagSeconds", lag as f64, "Seconds", &[("Job", "status-sync")]);
+            }
+            Ok(serde_json::to_value(report)?)
+        }
         Err(failed) => {
             tracing::error!(report = %serde_json::to_string(&failed.report)?, "status sync failed");
             Err(Error::from(failed))
