@@ -18,6 +18,9 @@ use crate::wiring::Bridge;
 pub const DISPATCH_PATH: &str = "/qargo/dispatch";
 /// The visibility webhook's path.
 pub const VISIBILITY_PATH: &str = "/qargo/visibility";
+/// The largest body either route reads (Lambda's synchronous payload limit); larger ones are
+/// refused with 413 before any parsing.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
 /// An HTTP answer: status and JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +63,7 @@ pub async fn route(
 
 /// `POST /qargo/dispatch`: Qargo's Subcontractor Dispatch webhook.
 pub async fn dispatch_route(bridge: &Bridge, authorization: Option<&str>, body: &[u8]) -> HttpAnswer {
-    if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound) {
+    if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound).and_then(|()| within_limit(body)) {
         return refusal;
     }
     let webhook: DispatchWebhook = match serde_json::from_slice(body) {
@@ -90,7 +93,7 @@ pub async fn visibility_route(
     authorization: Option<&str>,
     body: &[u8],
 ) -> HttpAnswer {
-    if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound) {
+    if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound).and_then(|()| within_limit(body)) {
         return refusal;
     }
     let updates = match parse_visibility(body) {
@@ -110,6 +113,18 @@ pub async fn visibility_route(
             HttpAnswer::error(503, "INTERNAL_ERROR", format!("{err}; retry later"))
         }
     }
+}
+
+/// Refuses a body over [`MAX_BODY_BYTES`] before it is parsed.
+fn within_limit(body: &[u8]) -> Result<(), HttpAnswer> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(HttpAnswer::error(
+            413,
+            "USER_INPUT_ERROR",
+            format!("the body is {} bytes; the bridge takes at most {MAX_BODY_BYTES}", body.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks an `Authorization: Basic …` header against the expected credential, in constant time.
@@ -165,6 +180,14 @@ mod tests {
         assert!(missing.body.to_string().contains("missing credentials"));
         assert!(authenticate(Some("Bearer abc"), &expected()).is_err());
         assert!(authenticate(Some("Basic !!!"), &expected()).is_err());
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        assert!(within_limit(&vec![b' '; MAX_BODY_BYTES]).is_ok());
+        let refused = within_limit(&vec![b' '; MAX_BODY_BYTES + 1]).unwrap_err();
+        assert_eq!(refused.status, 413);
+        assert!(refused.body.to_string().contains("at most"));
     }
 
     #[test]

@@ -19,3 +19,6 @@ pub mod store;
 pub mod telemetry;
 pub mod visibility;
 pub mod wiring;
+
+#[cfg(test)]
+mod hostile_input_tests;
