@@ -215,6 +215,12 @@ async fn sync_depot(
         }
         match sync_consignment(bridge, &nexus, *network, consignment, &roles, report).await {
             Ok(Outcome::Done) => {}
+            Ok(Outcome::Later(reason)) if is_finished(consignment) => {
+                // Finished on Nexus and still not matched in Qargo (e.g. the import skipped it as
+                // already delivered): nothing more will arrive, so it is reported once and left.
+                report.not_followed += 1;
+                report.problems.push(format!("{network} {id}: {reason} (finished on Nexus; not retried)"));
+            }
             Ok(Outcome::Later(reason)) => {
                 report.retry_later += 1;
                 report.problems.push(format!("{network} {id}: {reason}"));
@@ -463,6 +469,14 @@ impl StopBody {
         }
         self.0
     }
+}
+
+/// Whether the consignment will not move again on Nexus (delivered, returned, cancelled).
+fn is_finished(consignment: &Consignment) -> bool {
+    u16::try_from(consignment.status.id)
+        .ok()
+        .and_then(|id| crate::domain::ConsignmentStatus::from_id(id).ok())
+        .is_some_and(|status| status.is_terminal())
 }
 
 /// Our roles on a consignment.
