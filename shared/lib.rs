@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod nexus;
+pub mod ops;
 pub mod qargo;
 pub mod rules;
 pub mod store;

@@ -1,8 +1,10 @@
 //! One test binary for the workspace's cross-cutting tests (one link instead of many).
 
+mod demo;
 mod dispatch;
 mod eta_export;
 mod nexus_client;
+mod ops;
 mod order_import;
 mod pod_sync;
 mod qargo_client;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 
 use super::ledger::{ledger_key, new_claim_token, transition};
+use super::records::{DISPATCH_PREFIX, RecordScan, SYNC_PREFIX, cursor_prefix, sync_key_of};
 use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
@@ -490,5 +491,67 @@ impl TokenCache for DynamoStore {
         ]
         .into();
         self.put_if(item, "attribute_not_exists(pk) OR attribute_exists(pk)", &[]).await.map(drop)
+    }
+}
+
+impl DynamoStore {
+    /// Every item whose `pk` starts with `prefix`: a paged `Scan` of the whole table (the operations
+    /// CLI's reads; its cost grows with the table).
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Item)>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let answer = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(failed("Scan"))?;
+            for item in answer.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    items.push((pk.clone(), item));
+                }
+            }
+            match answer.last_evaluated_key.filter(|key| !key.is_empty()) {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(items)
+    }
+}
+
+#[async_trait]
+impl RecordScan for DynamoStore {
+    async fn dispatch_records(&self) -> Result<Vec<DispatchRecord>, StoreError> {
+        self.scan_prefix(DISPATCH_PREFIX)
+            .await?
+            .into_iter()
+            .map(|(pk, item)| decode::<LedgerItem>(&pk, item).map(|stored| stored.record))
+            .collect()
+    }
+
+    async fn sync_records(&self) -> Result<Vec<(SyncKey, ConsignmentSync)>, StoreError> {
+        let mut records = Vec::new();
+        for (pk, item) in self.scan_prefix(SYNC_PREFIX).await? {
+            if let Some(key) = sync_key_of(&pk) {
+                records.push((key, decode::<SyncItem>(&pk, item)?.state));
+            }
+        }
+        Ok(records)
+    }
+
+    async fn cursor_records(&self, job: &str) -> Result<Vec<(String, Cursor)>, StoreError> {
+        self.scan_prefix(&cursor_prefix(job))
+            .await?
+            .into_iter()
+            .map(|(pk, item)| decode::<CursorItem>(&pk, item).map(|stored| (pk, stored.cursor)))
+            .collect()
     }
 }

@@ -66,6 +66,21 @@ impl KvBackend for RedbKv {
         }
         txn.commit().map_err(|e| fail(e.into()))
     }
+
+    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let fail = redb_error("scan");
+        let txn = self.database.begin_read().map_err(|e| fail(e.into()))?;
+        let table = txn.open_table(RECORDS).map_err(|e| fail(e.into()))?;
+        let mut found = Vec::new();
+        for entry in table.range(prefix..).map_err(|e| fail(e.into()))? {
+            let (key, value) = entry.map_err(|e| fail(e.into()))?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            found.push((key.value().to_owned(), value.value().to_vec()));
+        }
+        Ok(found)
+    }
 }
 
 /// Ledger, cursors, sync state and tokens in a redb file.

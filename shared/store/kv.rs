@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cursor::next_cursor;
 use super::ledger::{ledger_key, new_claim_token, transition};
+use super::records::{DISPATCH_PREFIX, RecordScan, SYNC_PREFIX, cursor_prefix, sync_key_of};
 use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
@@ -33,6 +34,9 @@ pub trait KvBackend: Send + Sync {
     /// Atomically reads `key`, passes its value to `decide`, and writes what `decide` returns
     /// (`None`: leave it as it is). No other update of any key interleaves.
     fn update(&self, key: &str, decide: &mut Decide<'_>) -> Result<(), StoreError>;
+
+    /// Every key starting with `prefix`, with its value, in key order (the operations CLI's scans).
+    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
 }
 
 /// The storage ports over a [`KvBackend`], records encoded as JSON.
@@ -217,5 +221,34 @@ impl<B: KvBackend> TokenCache for KvStore<B> {
 
     async fn release_refresh(&self, name: &str, now: Timestamp) -> Result<(), StoreError> {
         self.modify(&refresh_lock_key(name), |_: Option<RefreshLock>| (Some(RefreshLock { lease_until: now }), ()))
+    }
+}
+
+impl<B: KvBackend> KvStore<B> {
+    fn scan_records<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
+        self.backend
+            .scan_prefix(prefix)?
+            .into_iter()
+            .map(|(key, bytes)| Self::decode(&key, &bytes).map(|record| (key, record)))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl<B: KvBackend> RecordScan for KvStore<B> {
+    async fn dispatch_records(&self) -> Result<Vec<DispatchRecord>, StoreError> {
+        Ok(self.scan_records::<DispatchRecord>(DISPATCH_PREFIX)?.into_iter().map(|(_, record)| record).collect())
+    }
+
+    async fn sync_records(&self) -> Result<Vec<(SyncKey, ConsignmentSync)>, StoreError> {
+        Ok(self
+            .scan_records::<ConsignmentSync>(SYNC_PREFIX)?
+            .into_iter()
+            .filter_map(|(key, state)| Some((sync_key_of(&key)?, state)))
+            .collect())
+    }
+
+    async fn cursor_records(&self, job: &str) -> Result<Vec<(String, Cursor)>, StoreError> {
+        self.scan_records(&cursor_prefix(job))
     }
 }

@@ -30,6 +30,14 @@ impl KvBackend for MemoryKv {
         }
         Ok(())
     }
+
+    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let entries = self.entries.lock().expect("memory store lock");
+        let mut found: Vec<(String, Vec<u8>)> =
+            entries.iter().filter(|(key, _)| key.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        found.sort();
+        Ok(found)
+    }
 }
 
 /// Ledger, cursors, sync state and tokens in memory.

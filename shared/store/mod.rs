@@ -15,12 +15,14 @@ pub mod s3;
 mod cursor;
 mod documents;
 mod ledger;
+mod records;
 mod sync_state;
 mod token;
 
 pub use cursor::{Cursor, CursorKey, Cursors};
 pub use documents::{DocumentStore, StoredDocument, document_key, sha256_hex};
 pub use ledger::{Booking, ClaimOutcome, DispatchClaim, DispatchLedger, DispatchRecord, DispatchState};
+pub use records::{DISPATCH_PREFIX, RecordScan, SYNC_PREFIX, cursor_prefix, sync_key_of};
 pub use sync_state::{ConsignmentSync, EtaSent, QargoLink, SyncDirection, SyncKey, SyncState, SyncedDocument};
 pub use token::{CachedToken, TokenCache};
 

@@ -22,6 +22,8 @@ use jiff::Timestamp;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub mod demo;
+
 /// Serves the bridge's HTTP API (`POST /qargo/dispatch`, `POST /qargo/visibility`) on `listener`.
 /// Visibility updates run their jobs in process ([`InProcessRouter`]) before the answer, where the
 /// cloud puts them on the event bus.
@@ -211,8 +213,37 @@ impl std::fmt::Debug for LocalBridge {
     }
 }
 
+/// How fast the local bridge may talk to the simulators.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Keep the simulators' rate limits (Qargo: 2 API requests/s and 5 token calls an hour; Nexus:
+    /// 100 requests a minute per user). Off only where speed matters more than realism (the demo).
+    pub simulator_limits: bool,
+    /// How the bridge's clients retry and pace (Qargo's pace is 2 requests/s by default).
+    pub clients: bridge::wiring::ClientTuning,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace { simulator_limits: true, clients: bridge::wiring::ClientTuning::default() }
+    }
+}
+
+impl Pace {
+    /// No simulator rate limits and a Qargo pace of 200 requests/s: a simulated day in seconds.
+    pub fn unlimited() -> Pace {
+        let clients = bridge::wiring::ClientTuning { qargo_requests_per_second: 200.0, ..Default::default() };
+        Pace { simulator_limits: false, clients }
+    }
+}
+
 /// Starts the simulators (unless URLs are given), the embedded storage and the bridge's HTTP API.
 pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
+    start_with(options, Pace::default()).await
+}
+
+/// [`start`] at the given [`Pace`]: the simulators' rate limits on or off, the clients tuned.
+pub async fn start_with(options: LocalOptions, pace: Pace) -> Result<LocalBridge, String> {
     let listener =
         TcpListener::bind(options.listen).await.map_err(|err| format!("cannot listen on {}: {err}", options.listen))?;
     let address = listener.local_addr().map_err(|err| err.to_string())?;
@@ -225,6 +256,9 @@ pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
                 .await
                 .map_err(|err| format!("cannot start the Nexus simulator: {err}"))?;
             let url = sim.base_url();
+            if !pace.simulator_limits {
+                sim.handle().set_rate_limit(0);
+            }
             let clock = Arc::new(SimulatorClock(sim.handle().clone()));
             (Some(sim), url, clock)
         }
@@ -235,6 +269,9 @@ pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
             let mut sim_options = qargo_sim::SimOptions::with_bridge(api_url.clone());
             sim_options.bind = SocketAddr::from(([127, 0, 0, 1], options.qargo_port));
             sim_options.seed.customers.push(shared_customer());
+            if !pace.simulator_limits {
+                sim_options.limits = qargo_sim::Limits::off();
+            }
             let sim = qargo_sim::QargoSim::start(sim_options)
                 .await
                 .map_err(|err| format!("cannot start the Qargo simulator: {err}"))?;
@@ -272,7 +309,14 @@ pub async fn start(options: LocalOptions) -> Result<LocalBridge, String> {
     secrets.check_covers(&settings).map_err(|err| err.to_string())?;
     let store = EmbeddedStore::open(&options.data_dir.join("bridge.redb")).map_err(|err| err.to_string())?;
     let documents = DirectoryDocuments::new(options.data_dir.join("documents"));
-    let bridge = Arc::new(Bridge::assemble(settings, Arc::new(secrets), Arc::new(store), Arc::new(documents), clock));
+    let bridge = Arc::new(Bridge::assemble_tuned(
+        settings,
+        Arc::new(secrets),
+        Arc::new(store),
+        Arc::new(documents),
+        clock,
+        pace.clients,
+    ));
     let api = serve_api(bridge.clone(), listener);
     if let Some(every) = options.poll_every {
         spawn_pollers(bridge.clone(), every);

@@ -1,16 +1,36 @@
 //! `bridge-local`: the whole bridge on this machine — the Nexus and Qargo simulators, the bridge's
-//! HTTP API on localhost and embedded storage under a data folder — until Ctrl-C.
+//! HTTP API on localhost and embedded storage under a data folder — until Ctrl-C (`run`, the
+//! default); or `demo`: a working day across both networks, ending with a summary and its checks.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
+use bridge_local::demo::{DemoOptions, Output, run_demo};
 use bridge_local::{LocalOptions, start};
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 /// Runs nexus-bridge locally against the Nexus and Qargo simulators (no AWS account needed).
 #[derive(Debug, Parser)]
-#[command(name = "bridge-local", version)]
-struct Args {
+#[command(name = "bridge-local", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the bridge and both simulators until Ctrl-C (the default).
+    Run(RunArgs),
+    /// Play a working day across PALL-EX and Fortec from Qargo's side, print a summary and exit 0
+    /// only if every expected outcome happened (also a smoke test).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
     /// Where the bridge's HTTP API listens (POST /qargo/dispatch, POST /qargo/visibility).
     #[arg(long, default_value = "127.0.0.1:9000")]
     listen: SocketAddr,
@@ -40,15 +60,41 @@ struct Args {
     poll_seconds: u64,
 }
 
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Folder for the demo's store, labels, PODs and log (must not hold a bridge's storage);
+    /// default: a new folder under the system's temporary directory, printed at the end.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    plain: bool,
+}
+
 #[tokio::main]
-async fn main() -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,nexus_sim=warn,qargo_sim=warn".into()),
-        )
-        .init();
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(Command::Demo(args)) => demo(args).await,
+        Some(Command::Run(args)) => run(args).await,
+        None => run(cli.run).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("bridge-local: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,nexus_sim=warn,qargo_sim=warn".into())
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, String> {
+    tracing_subscriber::fmt().with_env_filter(log_filter()).init();
     let local = start(LocalOptions {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -75,5 +121,28 @@ async fn main() -> Result<(), String> {
     }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await.map_err(|err| err.to_string())?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo: the bridge's log goes to a file in the data folder, so the terminal shows the progress.
+async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
+    let data_dir = bridge_local::demo::prepare_data_dir(args.data_dir)?;
+    let log_path = data_dir.join(bridge_local::demo::LOG_FILE);
+    let log = std::fs::File::create(&log_path).map_err(|err| format!("cannot create {}: {err}", log_path.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(log_filter())
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(log))
+        .init();
+    let output = if args.plain { Output::Plain } else { Output::for_stdout() };
+    let summary = run_demo(DemoOptions { data_dir: Some(data_dir), output }).await?;
+    print!("{}", summary.render());
+    if summary.passed() {
+        println!("\ndemo passed: every expected outcome happened");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let failed: Vec<String> = summary.failed_checks().iter().map(|c| c.name.clone()).collect();
+        println!("\ndemo FAILED: {}", failed.join("; "));
+        Ok(ExitCode::FAILURE)
+    }
 }

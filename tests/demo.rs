@@ -1,0 +1,47 @@
+//! `bridge-local demo` as a library call: the whole demo day runs against both simulators and the
+//! bridge's HTTP API, and its summary shows every expected outcome — the same checks that make the
+//! binary exit 0.
+
+use bridge_local::demo::{DemoOptions, Output, run_demo};
+
+#[tokio::test]
+async fn the_demo_day_happens_as_expected_on_both_networks() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let data_dir = folder.path().join("demo");
+    let summary = run_demo(DemoOptions { data_dir: Some(data_dir.clone()), output: Output::Quiet })
+        .await
+        .expect("the demo starts");
+    let table = summary.render();
+    assert!(summary.passed(), "failed checks {:?}\n{table}", summary.failed_checks());
+    assert!(summary.errors.is_empty(), "{table}");
+
+    // Booked on both networks, each labelled, and the labels on disk.
+    assert_eq!(summary.booked.len(), 5, "{table}");
+    for network in ["PALLEX", "FORTEC"] {
+        assert!(summary.booked.iter().any(|b| b.network == network), "{network}: {table}");
+    }
+    assert_eq!(summary.labelled, 5, "{table}");
+    assert!(summary.booked.iter().all(|b| b.label_files >= 1 && b.nexus_id > 0), "{table}");
+    let statuses: Vec<&str> = summary.booked.iter().map(|b| b.final_status.as_str()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "DLX").count(), 1, "one arrives damaged: {statuses:?}");
+    assert!(statuses.iter().all(|s| matches!(*s, "DEL" | "DLX")), "{statuses:?}");
+    assert!(data_dir.join("documents/labels").is_dir() && data_dir.join("documents/pod").is_dir());
+
+    // The two refusals, each naming its field and the fix.
+    let refused: Vec<(&str, &str)> = summary.refused.iter().map(|r| (r.field.as_str(), r.message.as_str())).collect();
+    assert_eq!(refused.len(), 2, "{table}");
+    assert!(summary.refused.iter().all(|r| r.status == 422), "{table}");
+    assert_eq!(refused[0].0, "payload.orders[0].customer.custom_fields.PallexID");
+    assert_eq!(refused[1].0, "payload.orders[0].consignments[0].pickup_stop.date");
+    assert!(refused[1].1.contains("12:00 cut-off") && refused[1].1.contains("2026-06-18"), "{}", refused[1].1);
+
+    // Imported, scanned, excepted, documented both ways, ETAs pushed.
+    assert_eq!(summary.imported_booked_today, 5, "{table}");
+    assert!(summary.imported >= 5, "{table}");
+    assert!(summary.scans_applied > 100 && summary.stop_statuses >= 10, "{table}");
+    assert!(summary.exceptions >= 2, "the failed and the damaged delivery: {table}");
+    assert!(summary.documents_down >= 8, "{table}");
+    assert_eq!(summary.documents_up, 10, "a signature and a photo for each of the van's 5 deliveries: {table}");
+    assert_eq!(summary.etas_sent, 10, "planned, then re-optimised, for 5 stops: {table}");
+    assert!(table.contains("checks: 15 of 15 passed"), "{table}");
+}
