@@ -45,3 +45,52 @@ async fn the_demo_day_happens_as_expected_on_both_networks() {
     assert_eq!(summary.etas_sent, 10, "planned, then re-optimised, for 5 stops: {table}");
     assert!(table.contains("checks: 15 of 15 passed"), "{table}");
 }
+
+/// A log sink shared between the subscriber and the test.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// No configured secret appears in the logs of a whole demo day, at debug level.
+#[tokio::test]
+async fn no_secret_reaches_the_logs_of_a_demo_day() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    // The bridge's own logs (not the simulators'), at debug level, from the whole test process: any
+    // test running beside this one that made the bridge log a secret fails it too.
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("bridge=debug,bridge_local=debug"))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("no other test installs a global subscriber");
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let summary = run_demo(DemoOptions { data_dir: Some(folder.path().join("demo")), output: Output::Quiet })
+        .await
+        .expect("the demo starts");
+    assert!(summary.passed(), "{:?}", summary.failed_checks());
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    assert!(text.contains("dispatch handled"), "the logs were captured: {} bytes", text.len());
+    let secrets = [
+        "Sim!PGD302",
+        "bridge-secret",
+        "webhook-pass",
+        "inbound-pass",
+        "sim-optimize-key-0001",
+        // The Qargo access token is a JWT: its header is the same for every token the simulator issues.
+        "eyJ",
+    ];
+    for secret in secrets {
+        assert!(!text.contains(secret), "a secret ({secret}) reached the logs");
+    }
+}
