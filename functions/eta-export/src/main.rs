@@ -8,7 +8,7 @@
 //! lost. Without an Optimize API key the job acknowledges every update and sends nothing.
 
 use bridge::jobs::eta_export::export_eta_update;
-use bridge::visibility::{EVENT_SOURCE, RoutedUpdate, UpdateKind};
+use bridge::visibility::{EVENT_SOURCE, Trigger, UpdateKind, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -23,16 +23,9 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, _context) = event.into_parts();
-    let source = payload.get("source").and_then(Value::as_str).unwrap_or_default();
-    let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
-    if source != EVENT_SOURCE || detail_type != UpdateKind::Eta.as_str() {
-        return Err(format!(
-            "a {detail_type:?} event from {source:?} reached eta-export, which takes Eta updates from \
-             {EVENT_SOURCE}: fix the bus rule"
-        )
-        .into());
-    }
-    let update: RoutedUpdate = serde_json::from_value(payload.get("detail").cloned().unwrap_or_default())?;
+    let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Eta)? else {
+        return Err(format!("eta-export takes Eta updates from the bus ({EVENT_SOURCE}), not {payload}").into());
+    };
     let report = export_eta_update(bridge, &update).await?;
     tracing::info!(report = %serde_json::to_string(&report)?, "ETA update exported");
     Ok(serde_json::to_value(report)?)

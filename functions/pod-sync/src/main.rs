@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use bridge::jobs::pod_sync::{sync_documents, upload_document_update};
 use bridge::jobs::status_sync::SyncOptions;
-use bridge::visibility::{EVENT_SOURCE, RoutedUpdate, UpdateKind};
+use bridge::visibility::{Trigger, UpdateKind, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -33,15 +33,7 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
-    if payload.get("source").and_then(Value::as_str) == Some(EVENT_SOURCE) {
-        let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
-        if detail_type != UpdateKind::Document.as_str() {
-            return Err(format!(
-                "a {detail_type:?} visibility update reached pod-sync, which takes Document: fix the bus rule"
-            )
-            .into());
-        }
-        let update: RoutedUpdate = serde_json::from_value(payload.get("detail").cloned().unwrap_or_default())?;
+    if let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Document)? {
         let outcome = upload_document_update(bridge, &update).await?;
         tracing::info!(outcome = %serde_json::to_string(&outcome)?, "document update handled");
         return Ok(serde_json::to_value(outcome)?);

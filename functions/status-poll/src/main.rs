@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use bridge::jobs::status_export::export_stop_update;
 use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
-use bridge::visibility::{EVENT_SOURCE, RoutedUpdate, UpdateKind};
+use bridge::visibility::{Trigger, UpdateKind, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -31,15 +31,7 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
-    if payload.get("source").and_then(Value::as_str) == Some(EVENT_SOURCE) {
-        let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
-        if detail_type != UpdateKind::Stop.as_str() {
-            return Err(format!(
-                "a {detail_type:?} visibility update reached status-poll, which takes Stop: fix the bus rule"
-            )
-            .into());
-        }
-        let update: RoutedUpdate = serde_json::from_value(payload.get("detail").cloned().unwrap_or_default())?;
+    if let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Stop)? {
         let outcome = export_stop_update(bridge, &update).await?;
         tracing::info!(outcome = %serde_json::to_string(&outcome)?, "stop update exported");
         return Ok(serde_json::to_value(outcome)?);
