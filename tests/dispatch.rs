@@ -615,3 +615,45 @@ async fn the_local_bridge_imports_on_its_timer() {
     let order = imported.expect("the timer imported the consignment into Qargo within 10 s");
     assert!(order.to_string().contains("ACME"), "mapped to ACME: {order}");
 }
+
+/// The fault suite's duplicate storm: 1,000 deliveries of 50 distinct dispatches (20 each) on
+/// DynamoDB, 100 in flight at a time (moto serves one request at a time, so more only queue in its
+/// accept backlog); deliveries told to retry are retried, as Qargo would. Exactly 50 bookings.
+#[tokio::test]
+async fn a_thousand_duplicate_deliveries_of_fifty_trips_book_fifty_times_on_dynamodb() {
+    let world = Arc::new(world(Storage::Moto).await);
+    let mut payloads = Vec::new();
+    for i in 0..50 {
+        let resource = if i % 2 == 0 { "PALLEX_OUT" } else { "FORTEC_OUT" };
+        let created = world.create_order(order(resource, "2026-06-17"));
+        payloads.push((created.order_name.clone(), world.payload(&created, "CREATE").await));
+    }
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(100));
+    let deliveries: Vec<_> = (0..1000)
+        .map(|n| {
+            let world = world.clone();
+            let in_flight = in_flight.clone();
+            let (name, payload) = payloads[n % payloads.len()].clone();
+            tokio::spawn(async move {
+                let _slot = in_flight.acquire_owned().await.unwrap();
+                for _attempt in 0..30 {
+                    let (status, answer) = world.post(&payload).await;
+                    if status == 200 {
+                        return (name, booking_of(&answer).1);
+                    }
+                    assert_eq!(status, 503, "only retryable refusals: {answer}");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                panic!("{name}: still refused after 30 attempts");
+            })
+        })
+        .collect();
+    let mut booked: std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> = Default::default();
+    for delivery in deliveries {
+        let (name, id) = delivery.await.unwrap();
+        booked.entry(name).or_default().insert(id);
+    }
+    assert_eq!(booked.len(), 50);
+    assert!(booked.values().all(|ids| ids.len() == 1), "each trip answered with one booking: {booked:?}");
+    assert_eq!(world.creates(), 50, "exactly 50 bookings on Nexus");
+}

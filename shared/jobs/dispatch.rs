@@ -230,6 +230,7 @@ pub async fn handle_dispatch(bridge: &Bridge, webhook: DispatchWebhook) -> Dispa
 async fn create(bridge: &Bridge, mut plan: DispatchPlan) -> DispatchAnswer {
     let id = plan.qargo_consignment_id.clone();
     let started = tokio::time::Instant::now();
+    let mut waits = 0u32;
     loop {
         let claimed = match bridge.ledger.claim(&id, bridge.clock.now(), CLAIM_LEASE).await {
             Ok(outcome) => outcome,
@@ -247,7 +248,11 @@ async fn create(bridge: &Bridge, mut plan: DispatchPlan) -> DispatchAnswer {
                         "this consignment is being booked by another delivery of the same dispatch (its claim runs until {lease_expires_at}); retry in a minute"
                     ));
                 }
-                tokio::time::sleep(Duration::from_millis(100 + fastrand::u64(0..100))).await;
+                // Back off (100 ms doubling to 1 s, jittered) so many waiting deliveries do not
+                // hammer the ledger while the holder books.
+                waits += 1;
+                let ceiling = (100u64 << waits.min(4)).min(1000);
+                tokio::time::sleep(Duration::from_millis(ceiling / 2 + fastrand::u64(0..=ceiling / 2))).await;
             }
         }
     }
