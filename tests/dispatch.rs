@@ -255,7 +255,18 @@ async fn concurrent_deliveries_book_once(storage: Storage) {
         .map(|_| {
             let world = world.clone();
             let payload = payload.clone();
-            tokio::spawn(async move { world.post(&payload).await })
+            // A delivery told to retry (another one is still booking or labelling) retries, as
+            // Qargo does; every answer in the end is the same booking.
+            tokio::spawn(async move {
+                let mut answer = world.post(&payload).await;
+                for _ in 0..10 {
+                    if answer.0 != 503 {
+                        break;
+                    }
+                    answer = world.post(&payload).await;
+                }
+                answer
+            })
         })
         .collect();
     let mut ids = std::collections::BTreeSet::new();

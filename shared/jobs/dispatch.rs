@@ -470,7 +470,13 @@ async fn finish_labels(bridge: &Bridge, plan: &DispatchPlan, record: DispatchRec
     if record.state != DispatchState::Booked {
         return (record, Vec::new());
     }
-    match label_and_attach(bridge, plan, &record).await {
+    let Some(booking) = &record.booking else { return (record, Vec::new()) };
+    let key = SyncKey { network: booking.network, nexus_consignment_id: booking.nexus_consignment_id };
+    // One delivery at a time attaches: the others wait for it (or for its lease to run out).
+    if !take_label_lease(bridge, &key).await {
+        return wait_for_labels(bridge, record).await;
+    }
+    let outcome = match label_and_attach(bridge, plan, &record).await {
         Ok(keys) => match bridge.ledger.record_labelled(&record.qargo_consignment_id, keys, bridge.clock.now()).await {
             Ok(labelled) => (labelled, Vec::new()),
             Err(err) => (record, vec![format!("labels attached but not recorded ({err})")]),
@@ -479,7 +485,49 @@ async fn finish_labels(bridge: &Bridge, plan: &DispatchPlan, record: DispatchRec
             tracing::warn!(consignment = %record.qargo_consignment_id, %reason, "labels pending");
             (record, vec![reason])
         }
+    };
+    release_label_lease(bridge, &key).await;
+    outcome
+}
+
+/// How long a delivery holds the labelling of a booking; one that dies is replaced after it.
+const LABEL_LEASE: SignedDuration = SignedDuration::from_secs(60);
+
+/// Takes the labelling of a booking (a versioned save in its sync state); false while another
+/// delivery holds it.
+async fn take_label_lease(bridge: &Bridge, key: &SyncKey) -> bool {
+    let now = bridge.clock.now();
+    let Ok(state) = bridge.sync_state.load(key).await else { return false };
+    let mut state = state.unwrap_or_default();
+    if state.labels_until.is_some_and(|until| until > now) {
+        return false;
     }
+    state.labels_until = Some(now + LABEL_LEASE);
+    matches!(bridge.sync_state.save(key, &state).await, Ok(true))
+}
+
+async fn release_label_lease(bridge: &Bridge, key: &SyncKey) {
+    for _ in 0..3 {
+        let Ok(Some(mut state)) = bridge.sync_state.load(key).await else { return };
+        state.labels_until = None;
+        if !matches!(bridge.sync_state.save(key, &state).await, Ok(false)) {
+            return;
+        }
+    }
+}
+
+/// Waits for the delivery that holds the labelling to record the labels.
+async fn wait_for_labels(bridge: &Bridge, record: DispatchRecord) -> (DispatchRecord, Vec<String>) {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < BUSY_WAIT {
+        tokio::time::sleep(Duration::from_millis(150 + fastrand::u64(0..150))).await;
+        if let Ok(Some(current)) = bridge.ledger.get(&record.qargo_consignment_id).await
+            && current.state != DispatchState::Booked
+        {
+            return (current, Vec::new());
+        }
+    }
+    (record, vec!["another delivery of this dispatch is attaching the labels".into()])
 }
 
 async fn label_and_attach(

@@ -114,6 +114,10 @@ pub struct ConsignmentSync {
     /// echo and is never exported back to Nexus.
     #[serde(default)]
     pub stop_statuses_set: BTreeMap<String, String>,
+    /// Set while a dispatch delivery fetches and attaches the booking's labels, so concurrent
+    /// deliveries attach them once.
+    #[serde(default)]
+    pub labels_until: Option<Timestamp>,
     /// Set while a status-sync run sends this consignment's updates, so an overlapping run leaves it
     /// alone; a run that crashed is replaced once it has passed.
     #[serde(default)]
