@@ -1,0 +1,162 @@
+//! The world a benchmark runs in: both simulators in-process (rate limits off) and a bridge
+//! assembled over the in-memory store, with a manual clock that follows the Nexus simulator's.
+
+use std::sync::Arc;
+
+use bridge::clock::{Clock, ManualClock};
+use bridge::config::{Secrets, Settings};
+use bridge::nexus::NexusClient;
+use bridge::store::memory::{MemoryDocuments, MemoryStore};
+use bridge::wiring::{Bridge, ClientTuning};
+use nexus_sim::NexusSim;
+use qargo_sim::{Limits, QargoSim};
+
+/// Our depot: the one whose consignments are followed.
+pub const OUR_DEPOT: &str = "PGD302";
+
+/// Both simulators and the bridge.
+pub struct World {
+    pub nexus: nexus_sim::RunningSim,
+    /// Kept so the Qargo simulator keeps serving.
+    pub _qargo: qargo_sim::RunningSim,
+    pub bridge: Arc<Bridge>,
+    pub clock: ManualClock,
+}
+
+impl World {
+    /// Starts both simulators and assembles the bridge over them.
+    pub async fn start() -> Result<World, String> {
+        let nexus = NexusSim::start(nexus_sim::SimOptions::default()).await.map_err(|e| format!("Nexus sim: {e}"))?;
+        nexus.handle().set_rate_limit(0);
+        let mut qargo_options = qargo_sim::SimOptions { limits: Limits::off(), ..qargo_sim::SimOptions::default() };
+        qargo_options.seed.customers.push(bridge_local::shared_customer());
+        let qargo = QargoSim::start(qargo_options).await.map_err(|e| format!("Qargo sim: {e}"))?;
+        let values = [
+            ("BRIDGE_TABLE", "t".to_owned()),
+            ("BRIDGE_BUCKET", "b".to_owned()),
+            ("BRIDGE_DEPOTS", format!("{OUR_DEPOT}:zpl")),
+            ("NEXUS_BASE_URL", nexus.base_url()),
+            ("QARGO_BASE_URL", qargo.base_url()),
+            ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&[OUR_DEPOT]).to_string()),
+            ("BRIDGE_CUSTOMER_MAP", bridge_local::SIMULATOR_CUSTOMER_MAP.to_owned()),
+        ];
+        let settings =
+            Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone()))
+                .map_err(|e| format!("settings: {e}"))?;
+        let secrets =
+            Arc::new(Secrets::load(&settings.secrets_source, None).await.map_err(|e| format!("secrets: {e}"))?);
+        let clock = ManualClock::new(bridge_local::SimulatorClock(nexus.handle().clone()).now());
+        let bridge = Bridge::assemble_tuned(
+            settings,
+            secrets,
+            Arc::new(MemoryStore::in_memory()),
+            Arc::new(MemoryDocuments::default()),
+            Arc::new(clock.clone()),
+            ClientTuning { retry: quick_retries(), qargo_requests_per_second: 1000.0 },
+        );
+        Ok(World { nexus, _qargo: qargo, bridge: Arc::new(bridge), clock })
+    }
+
+    /// Moves the Nexus simulator's clock (running its lifecycle driver) and the bridge's with it;
+    /// answers the number of driver actions applied.
+    pub fn advance(&self, by: std::time::Duration) -> usize {
+        let applied = self.nexus.handle().advance(by);
+        self.follow_clock();
+        applied
+    }
+
+    /// Sets the bridge's clock to the Nexus simulator's.
+    pub fn follow_clock(&self) {
+        self.clock.set(bridge_local::SimulatorClock(self.nexus.handle().clone()).now());
+    }
+
+    /// The Nexus simulator's request counter (every route, every user).
+    pub fn nexus_requests(&self) -> u64 {
+        self.nexus.handle().request_counts().total
+    }
+}
+
+/// Retries that give up quickly: the simulators run without faults here.
+pub fn quick_retries() -> bridge::http::RetryPolicy {
+    bridge::http::RetryPolicy {
+        max_attempts: 4,
+        base_delay: std::time::Duration::from_millis(20),
+        max_delay: std::time::Duration::from_millis(200),
+        budget: std::time::Duration::from_secs(2),
+        request_timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+/// The Nexus simulator's API user of a depot (`<depot>.api` / `Sim!<DEPOT>`, see its README).
+pub fn depot_user(nexus_base_url: &str, depot: &str, retry: bridge::http::RetryPolicy) -> NexusClient {
+    let credentials = bridge::config::Credentials {
+        username: format!("{}.api", depot.to_ascii_lowercase()),
+        password: bridge::config::Secret::new(format!("Sim!{}", depot.to_ascii_uppercase())),
+    };
+    NexusClient::new(nexus_base_url, credentials, retry)
+}
+
+/// A plain next-day booking collected on 2026-06-17 (the simulators' first day) from the customer's
+/// own address: `pallets` full pallets of 300 kg to `delivery_postcode`.
+pub fn simple_booking(
+    customer_id: i64,
+    network: &str,
+    number: &str,
+    delivery_postcode: &str,
+    pallets: usize,
+) -> bridge::nexus::wire::CreateConsignment {
+    use bridge::nexus::wire::{Address, CollectionInfo, CreateConsignment, DeliveryInfo, General, PalletInput};
+    let pallet = PalletInput {
+        pallet_base_id: 1,
+        pallet_type_id: 7,
+        length: 120,
+        width: 100,
+        height: 120,
+        weight: 300,
+        limited_quantity_weight: 0,
+        do_not_stack: false,
+    };
+    CreateConsignment {
+        general: General {
+            consignment_type_id: 2,
+            customer_id,
+            consignment_number: number.into(),
+            customer_reference: None,
+            description_of_goods: None,
+            limited_quantities: false,
+            network_code: Some(network.into()),
+            requesting_depot_code: None,
+        },
+        collection_info: CollectionInfo {
+            service_id: 1,
+            due_date: "2026-06-17".parse().expect("a date"),
+            contact: None,
+            email: None,
+            extras: vec![],
+        },
+        delivery_info: DeliveryInfo {
+            service_id: 1,
+            due_date: None,
+            contact: None,
+            email: None,
+            time_window_code: None,
+            start_window: None,
+            end_window: None,
+            book_in: None,
+            extras: vec![],
+            instructions: None,
+        },
+        collection_address: None,
+        delivery_address: Address {
+            country_id: 233,
+            name: format!("Receiver {number}"),
+            line1: "1 Industrial Estate".into(),
+            line2: None,
+            town: "Town".into(),
+            county: None,
+            postcode: delivery_postcode.into(),
+            telephone: None,
+        },
+        pallets: vec![pallet; pallets],
+    }
+}
