@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bridge::clock::{Clock, ManualClock};
 use bridge::config::{Secrets, Settings};
-use bridge::nexus::NexusClient;
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::wiring::{Bridge, ClientTuning};
 use nexus_sim::NexusSim;
@@ -87,76 +86,4 @@ pub fn quick_retries() -> bridge::http::RetryPolicy {
     }
 }
 
-/// The Nexus simulator's API user of a depot (`<depot>.api` / `Sim!<DEPOT>`, see its README).
-pub fn depot_user(nexus_base_url: &str, depot: &str, retry: bridge::http::RetryPolicy) -> NexusClient {
-    let credentials = bridge::config::Credentials {
-        username: format!("{}.api", depot.to_ascii_lowercase()),
-        password: bridge::config::Secret::new(format!("Sim!{}", depot.to_ascii_uppercase())),
-    };
-    NexusClient::new(nexus_base_url, credentials, retry)
-}
-
-/// A plain next-day booking collected on 2026-06-17 (the simulators' first day) from the customer's
-/// own address: `pallets` full pallets of 300 kg to `delivery_postcode`.
-pub fn simple_booking(
-    customer_id: i64,
-    network: &str,
-    number: &str,
-    delivery_postcode: &str,
-    pallets: usize,
-) -> bridge::nexus::wire::CreateConsignment {
-    use bridge::nexus::wire::{Address, CollectionInfo, CreateConsignment, DeliveryInfo, General, PalletInput};
-    let pallet = PalletInput {
-        pallet_base_id: 1,
-        pallet_type_id: 7,
-        length: 120,
-        width: 100,
-        height: 120,
-        weight: 300,
-        limited_quantity_weight: 0,
-        do_not_stack: false,
-    };
-    CreateConsignment {
-        general: General {
-            consignment_type_id: 2,
-            customer_id,
-            consignment_number: number.into(),
-            customer_reference: None,
-            description_of_goods: None,
-            limited_quantities: false,
-            network_code: Some(network.into()),
-            requesting_depot_code: None,
-        },
-        collection_info: CollectionInfo {
-            service_id: 1,
-            due_date: "2026-06-17".parse().expect("a date"),
-            contact: None,
-            email: None,
-            extras: vec![],
-        },
-        delivery_info: DeliveryInfo {
-            service_id: 1,
-            due_date: None,
-            contact: None,
-            email: None,
-            time_window_code: None,
-            start_window: None,
-            end_window: None,
-            book_in: None,
-            extras: vec![],
-            instructions: None,
-        },
-        collection_address: None,
-        delivery_address: Address {
-            country_id: 233,
-            name: format!("Receiver {number}"),
-            line1: "1 Industrial Estate".into(),
-            line2: None,
-            town: "Town".into(),
-            county: None,
-            postcode: delivery_postcode.into(),
-            telephone: None,
-        },
-        pallets: vec![pallet; pallets],
-    }
-}
+pub use bridge_local::{depot_user, simple_booking};
