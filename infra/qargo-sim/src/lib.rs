@@ -62,7 +62,7 @@ pub use scenario::{
     CreatedConsignment, CreatedOrder, CreatedTrip, CustomerInput, DispatchRequest, DocumentInput, EtaInput, EtaStop,
     PhotoInput, ScenarioOrder, ScenarioOutcome, SignatureInput, SimHandle, StopAction, TripInput, TripSpec,
 };
-pub use server::{Faults, RequestCounts, RouteCount};
+pub use server::{Faults, RequestCounts, RequestRecord, RouteCount};
 
 /// The simulator.
 #[derive(Debug)]

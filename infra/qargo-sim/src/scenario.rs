@@ -282,9 +282,16 @@ impl SimHandle {
         self.state.request_counts()
     }
 
-    /// Zeroes the request counts.
+    /// Zeroes the request counts and empties the request log.
     pub fn reset_request_counts(&self) {
         self.state.reset_request_counts()
+    }
+
+    /// Every request to a Qargo route since the start (or the last reset), in arrival order, with
+    /// its arrival instant on the simulator's clock and how long it took: what a benchmark needs to
+    /// check a client's pace (requests in any 1 s window) or to tell the simulator's time apart.
+    pub fn request_log(&self) -> Vec<crate::server::RequestRecord> {
+        self.state.request_log()
     }
 
     /// Makes every token issued so far expire now.

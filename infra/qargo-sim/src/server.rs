@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -65,6 +65,23 @@ impl RequestCounts {
     }
 }
 
+/// One request to a Qargo route (`/v1/…`, `/me`; not `/_sim/…`), as the request log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Route template, e.g. `/v1/orders/order/upload/{upload_id}`.
+    pub route: String,
+    /// The credential presented: `oauth` (Bearer), `basic`, `none`.
+    pub auth: String,
+    /// Answer status.
+    pub status: u16,
+    /// When it arrived, on the simulator's clock (the one its rate limits read).
+    pub arrived: Instant,
+    /// Wall time from arrival to answer, injected latency included.
+    pub took: Duration,
+}
+
 /// Faults to inject. `POST /_sim/faults` replaces them as a whole (`{}` clears them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Faults {
@@ -90,6 +107,8 @@ pub struct Shared {
     pub world: Mutex<World>,
     /// Request counters.
     pub counts: Mutex<BTreeMap<(String, String), RouteCount>>,
+    /// Every counted request in arrival order (cleared with the counters).
+    pub log: Mutex<Vec<RequestRecord>>,
     /// Active faults.
     pub faults: Mutex<Faults>,
     /// The outbound HTTP client.
@@ -127,6 +146,7 @@ impl AppState {
             options,
             world: Mutex::new(world),
             counts: Mutex::new(BTreeMap::new()),
+            log: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
             http,
             base_url,
@@ -150,6 +170,11 @@ impl AppState {
 
     pub(crate) fn reset_request_counts(&self) {
         self.counts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub(crate) fn request_log(&self) -> Vec<RequestRecord> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -159,8 +184,13 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     let auth = Presented::from_header(request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
         .kind()
         .to_string();
+    let arrived = state.clock.now();
+    let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    let record =
+        RequestRecord { method: method.clone(), route: route.clone(), auth: auth.clone(), status, arrived, took };
     let mut counts = state.counts.lock().unwrap_or_else(|e| e.into_inner());
     let entry = counts.entry((route.clone(), method.clone())).or_insert_with(|| RouteCount {
         method,
@@ -169,7 +199,9 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     });
     entry.total += 1;
     *entry.by_auth.entry(auth).or_default() += 1;
-    *entry.by_status.entry(status).or_default() += 1;
+    *entry.by_status.entry(status.to_string()).or_default() += 1;
+    drop(counts);
+    state.log.lock().unwrap_or_else(|e| e.into_inner()).push(record);
     response
 }
 

@@ -131,6 +131,39 @@ async fn request_counts_can_be_read_and_reset_over_http() {
 }
 
 #[tokio::test]
+async fn the_request_log_keeps_each_request_in_order_with_its_time() {
+    let mut limited = options();
+    limited.limits = qargo_sim::Limits::qargo();
+    let sim = start(limited).await;
+    let client = Client::new(&sim);
+    let token = client.token().await;
+    sim.handle.set_faults(qargo_sim::Faults { latency_ms: 20, ..qargo_sim::Faults::default() });
+    for _ in 0..4 {
+        client.get("/v1/me", &token).await;
+    }
+    client.sim_get("/_sim/requests").await;
+    let log = sim.handle.request_log();
+    let lines: Vec<(&str, &str, &str, u16)> =
+        log.iter().map(|r| (r.method.as_str(), r.route.as_str(), r.auth.as_str(), r.status)).collect();
+    assert_eq!(
+        lines,
+        [
+            ("POST", "/v1/auth/token", "basic", 200),
+            ("GET", "/v1/me", "oauth", 200),
+            ("GET", "/v1/me", "oauth", 200),
+            ("GET", "/v1/me", "oauth", 200),
+            ("GET", "/v1/me", "oauth", 429),
+        ],
+        "the burst of 3 then a refusal; /_sim/ reads are not logged"
+    );
+    assert!(log.windows(2).all(|pair| pair[0].arrived <= pair[1].arrived), "in arrival order");
+    assert!(log[1..].iter().all(|r| r.took >= Duration::from_millis(20)), "took includes the injected latency");
+    assert_eq!(log.len() as u64, sim.handle.request_counts().total);
+    sim.handle.reset_request_counts();
+    assert!(sim.handle.request_log().is_empty(), "reset empties the log with the counts");
+}
+
+#[tokio::test]
 async fn faults_switch_outages_latency_and_token_expiry() {
     let sim = start(options()).await;
     let client = Client::new(&sim);
