@@ -3,12 +3,19 @@
 //!
 //! ```text
 //! cargo run --release -p bridge-bench -- poll-efficiency [--consignments 5000] [--cycles 10]
+//! cargo run --release -p bridge-bench -- latency [--consignments 500,5000] [--cycles 10]
+//! cargo run --release -p bridge-bench -- qargo-pacing [--consignments 1000] [--door webhook]
+//! cargo run --release -p bridge-bench -- dispatch [--dispatches 200] [--invocations 100]
 //! ```
 
+mod dispatch;
+mod latency;
+mod pacing;
 mod poll;
 mod world;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -23,6 +30,57 @@ struct Cli {
 enum Command {
     /// Nexus requests per status-sync cycle against the delta bound and a naive per-consignment poller.
     PollEfficiency(PollArgs),
+    /// Scan-to-Qargo latency (schedule wait + run) with simulated latency on both APIs.
+    Latency(LatencyArgs),
+    /// Qargo requests per second, token calls and 429s during an order import at Qargo's real limits.
+    QargoPacing(PacingArgs),
+    /// Dispatch handler overhead, the function binary's cold start and peak memory, and its size.
+    Dispatch(DispatchArgs),
+}
+
+#[derive(Debug, Args)]
+struct DispatchArgs {
+    /// Measured dispatch CREATEs in process.
+    #[arg(long, default_value_t = 200)]
+    dispatches: usize,
+    /// Invocations of the function binary (needs moto: `BRIDGE_TEST_AWS_ENDPOINT`).
+    #[arg(long, default_value_t = 100)]
+    invocations: usize,
+    /// The release dispatch function (`cargo build --release -p dispatch`).
+    #[arg(long, default_value = "target/release/dispatch")]
+    function_binary: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct LatencyArgs {
+    /// Active consignments, one run of the benchmark per value (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "500,5000")]
+    consignments: Vec<usize>,
+    /// Measured cycles per size (after a catch-up run and a warm-up cycle without latency).
+    #[arg(long, default_value_t = 10)]
+    cycles: usize,
+    /// Share of the consignments that change per cycle, in percent.
+    #[arg(long, default_value_t = 2.0)]
+    change_percent: f64,
+    /// Latency of every Nexus request, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    nexus_latency_ms: u64,
+    /// Latency of every Qargo request, in milliseconds.
+    #[arg(long, default_value_t = 30)]
+    qargo_latency_ms: u64,
+    /// The status poller's schedule, in seconds (`PollIntervalMinutes` = 2 by default).
+    #[arg(long, default_value_t = 120)]
+    interval_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+struct PacingArgs {
+    /// Consignments other depots book for us before the import.
+    #[arg(long, default_value_t = 1000)]
+    consignments: usize,
+    /// Qargo's door for imported orders (`QARGO_ORDER_DOOR`): webhook or upload.
+    #[arg(long, default_value = "webhook")]
+    door: String,
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +114,29 @@ fn main() -> ExitCode {
                     change_percent: args.change_percent,
                 })
                 .await
+            }
+            Command::Latency(args) => {
+                latency::run(latency::Params {
+                    sizes: args.consignments.into_iter().map(|n| n.max(1)).collect(),
+                    cycles: args.cycles.max(1),
+                    change_percent: args.change_percent,
+                    nexus_latency: Duration::from_millis(args.nexus_latency_ms),
+                    qargo_latency: Duration::from_millis(args.qargo_latency_ms),
+                    interval: Duration::from_secs(args.interval_seconds.max(1)),
+                })
+                .await
+            }
+            Command::Dispatch(args) => {
+                dispatch::run(dispatch::Params {
+                    dispatches: args.dispatches.max(1),
+                    invocations: args.invocations.max(1),
+                    function_binary: args.function_binary,
+                    aws_endpoint: std::env::var("BRIDGE_TEST_AWS_ENDPOINT").ok().filter(|v| !v.is_empty()),
+                })
+                .await
+            }
+            Command::QargoPacing(args) => {
+                pacing::run(pacing::Params { consignments: args.consignments.max(1), door: args.door }).await
             }
         }
     });

@@ -15,7 +15,7 @@ use crate::world::{OUR_DEPOT, World, depot_user, quick_retries, simple_booking};
 
 /// The other depots that book for us: (depot, its Nexus customer, network). Their customers are in
 /// the bridge's customer map, so the import follows what they book.
-const BOOKERS: [(&str, i64, &str); 5] = [
+pub(crate) const BOOKERS: [(&str, i64, &str); 5] = [
     ("UKD101", 52011, "PALLEX"),
     ("UKD205", 60233, "PALLEX"),
     ("UKD330", 55120, "PALLEX"),
@@ -251,7 +251,7 @@ async fn naive_poll(client: &NexusClient, ids: &[u64]) -> Result<(), String> {
 }
 
 /// Books `count` consignments for delivery in our depot's area, spread over the other depots.
-async fn book(world: &World, count: usize) -> Result<Vec<u64>, String> {
+pub(crate) async fn book(world: &World, count: usize) -> Result<Vec<u64>, String> {
     let base_url = world.nexus.base_url();
     let clients: Vec<NexusClient> =
         BOOKERS.iter().map(|(depot, ..)| depot_user(&base_url, depot, quick_retries())).collect();
@@ -268,7 +268,7 @@ async fn book(world: &World, count: usize) -> Result<Vec<u64>, String> {
 }
 
 /// The next stage of a consignment's journey, or `None` once it is finished.
-fn next_stage(status: &str) -> Option<Stage> {
+pub(crate) fn next_stage(status: &str) -> Option<Stage> {
     Some(match status {
         "BKD" | "MAN" => Stage::Collected,
         "COL" => Stage::AtCollectingDepot,

@@ -16,29 +16,66 @@ pub const OUR_DEPOT: &str = "PGD302";
 /// Both simulators and the bridge.
 pub struct World {
     pub nexus: nexus_sim::RunningSim,
-    /// Kept so the Qargo simulator keeps serving.
-    pub _qargo: qargo_sim::RunningSim,
+    pub qargo: qargo_sim::RunningSim,
     pub bridge: Arc<Bridge>,
     pub clock: ManualClock,
 }
 
+/// How a world is set up.
+pub struct Setup {
+    /// The Qargo simulator's rate limits.
+    pub qargo_limits: Limits,
+    /// The bridge's client tuning.
+    pub tuning: ClientTuning,
+    /// Where the Qargo simulator sends its dispatch and visibility webhooks, if anywhere.
+    pub qargo_sends_to: Option<String>,
+    /// Nexus base URL the bridge is given instead of the simulator's own (a timing proxy).
+    pub nexus_url_override: Option<String>,
+    /// More settings (environment variables), e.g. `QARGO_ORDER_DOOR`.
+    pub more_settings: Vec<(&'static str, String)>,
+}
+
+impl Default for Setup {
+    /// Rate limits off, quick retries and a Qargo pace of 1000 requests/s.
+    fn default() -> Self {
+        Setup {
+            qargo_limits: Limits::off(),
+            tuning: ClientTuning { retry: quick_retries(), qargo_requests_per_second: 1000.0 },
+            qargo_sends_to: None,
+            nexus_url_override: None,
+            more_settings: Vec::new(),
+        }
+    }
+}
+
 impl World {
-    /// Starts both simulators and assembles the bridge over them.
+    /// Starts both simulators (rate limits off) and assembles the bridge over them.
     pub async fn start() -> Result<World, String> {
+        World::start_with(Setup::default()).await
+    }
+
+    /// Starts both simulators and assembles the bridge over them, as `setup` says. The Nexus
+    /// simulator's per-minute limit is always off.
+    pub async fn start_with(setup: Setup) -> Result<World, String> {
         let nexus = NexusSim::start(nexus_sim::SimOptions::default()).await.map_err(|e| format!("Nexus sim: {e}"))?;
         nexus.handle().set_rate_limit(0);
-        let mut qargo_options = qargo_sim::SimOptions { limits: Limits::off(), ..qargo_sim::SimOptions::default() };
+        let mut qargo_options = match &setup.qargo_sends_to {
+            Some(url) => qargo_sim::SimOptions::with_bridge(url.clone()),
+            None => qargo_sim::SimOptions::default(),
+        };
+        qargo_options.limits = setup.qargo_limits;
         qargo_options.seed.customers.push(bridge_local::shared_customer());
         let qargo = QargoSim::start(qargo_options).await.map_err(|e| format!("Qargo sim: {e}"))?;
-        let values = [
+        let mut values = vec![
             ("BRIDGE_TABLE", "t".to_owned()),
             ("BRIDGE_BUCKET", "b".to_owned()),
             ("BRIDGE_DEPOTS", format!("{OUR_DEPOT}:zpl")),
-            ("NEXUS_BASE_URL", nexus.base_url()),
+            ("NEXUS_BASE_URL", setup.nexus_url_override.clone().unwrap_or_else(|| nexus.base_url())),
             ("QARGO_BASE_URL", qargo.base_url()),
             ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&[OUR_DEPOT]).to_string()),
             ("BRIDGE_CUSTOMER_MAP", bridge_local::SIMULATOR_CUSTOMER_MAP.to_owned()),
         ];
+        values.extend(setup.more_settings.iter().cloned());
         let settings =
             Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone()))
                 .map_err(|e| format!("settings: {e}"))?;
@@ -51,9 +88,9 @@ impl World {
             Arc::new(MemoryStore::in_memory()),
             Arc::new(MemoryDocuments::default()),
             Arc::new(clock.clone()),
-            ClientTuning { retry: quick_retries(), qargo_requests_per_second: 1000.0 },
+            setup.tuning,
         );
-        Ok(World { nexus, _qargo: qargo, bridge: Arc::new(bridge), clock })
+        Ok(World { nexus, qargo, bridge: Arc::new(bridge), clock })
     }
 
     /// Moves the Nexus simulator's clock (running its lifecycle driver) and the bridge's with it;
