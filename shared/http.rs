@@ -19,6 +19,19 @@ pub struct RetryPolicy {
     pub request_timeout: Duration,
 }
 
+/// Time a scheduled run keeps back before its invocation's deadline: it starts no new work within
+/// it, and it is longer than the longest single call ([`RetryPolicy::longest_call`] of the default
+/// policy), so the call in flight at the deadline still ends before the function's time limit.
+pub const DEADLINE_RESERVE: Duration = Duration::from_secs(45);
+
+impl RetryPolicy {
+    /// The longest one call can take: its whole budget of attempts and waits, plus the attempt
+    /// started at the end of it. A function keeps at least this much back before its deadline.
+    pub fn longest_call(&self) -> Duration {
+        self.budget + self.request_timeout
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
@@ -26,7 +39,9 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
             budget: Duration::from_secs(25),
-            request_timeout: Duration::from_secs(10),
+            // Longer than a 10 s latency spike: a webhook call that times out is not repeated
+            // (Qargo may have acted on it), so a spike shorter than this costs a wait, not a run.
+            request_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -68,6 +83,11 @@ pub fn base_with_slash(base: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_longest_call_ends_within_the_deadline_reserve() {
+        assert!(RetryPolicy::default().longest_call() < DEADLINE_RESERVE);
+    }
 
     #[test]
     fn backoff_grows_within_its_cap() {

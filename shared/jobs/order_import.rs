@@ -113,7 +113,7 @@ impl ImportOptions {
     /// A run that must end `within` from now, keeping 45 s back (a Qargo call may wait up to its
     /// retry budget of 25 s, and a chunk's status reads take several seconds at 2 requests/s).
     pub fn within(within: Duration) -> ImportOptions {
-        ImportOptions { deadline: Some(Instant::now() + within), reserve: Duration::from_secs(45) }
+        ImportOptions { deadline: Some(Instant::now() + within), reserve: crate::http::DEADLINE_RESERVE }
     }
 
     fn out_of_time(&self) -> bool {

@@ -78,6 +78,9 @@ pub struct StatusReport {
     pub listed: u32,
     /// Consignments whose events were read.
     pub consignments_read: u32,
+    /// Consignments listed again with nothing new since their events were last synced (the poll
+    /// overlap lists each change twice): no events read.
+    pub unchanged: u32,
     /// Scan events recorded in Qargo.
     pub events_applied: u32,
     /// Stop statuses set in Qargo.
@@ -90,6 +93,9 @@ pub struct StatusReport {
     pub retried: u32,
     /// Consignments left for a later run (Qargo discarded an update, or another run held them).
     pub retry_later: u32,
+    /// Consignments not started because the run reached its deadline; they are on the cursor's
+    /// retry list and the next run takes them first. Stopping for the deadline is not a failure.
+    pub left_for_next_run: u32,
     /// Consignments skipped because both legs are ours or we play no part.
     pub not_synced: u32,
     /// Consignments with no Qargo order to update (not booked through the bridge, customer not
@@ -199,8 +205,8 @@ async fn sync_depot(
     let ours: BTreeSet<&DepotCode> = bridge.settings.depots.iter().map(|d| &d.code).collect();
     let mut stopped = None;
     for ((network, id), consignment) in &changed {
-        if options.out_of_time() {
-            stopped = Some("out of time".to_owned());
+        if stopped.is_none() && options.out_of_time() {
+            report.left_for_next_run += 1;
             retry.insert((*network, *id));
             continue;
         }
@@ -233,7 +239,7 @@ async fn sync_depot(
             }
         }
     }
-    if stopped.is_none() {
+    if stopped.is_none() && report.left_for_next_run == 0 {
         // Everything Nexus changed before this run started is in Qargo now: the view is as old
         // as the run. A stalled or failing poll stops reporting, which the alarm treats as lag.
         let lag = bridge.clock.now().duration_since(run_started).as_secs().max(0);
@@ -303,11 +309,24 @@ async fn sync_consignment(
     if state.sending_until.is_some_and(|until| until > now) {
         return Ok(Outcome::Later("another run is sending its updates".into()));
     }
+    if let (Some(listed), Some(synced)) = (consignment.last_updated, state.events_synced_as_of)
+        && listed <= synced
+        && state.stop_statuses_sending.is_empty()
+    {
+        report.unchanged += 1;
+        return Ok(Outcome::Done);
+    }
     report.nexus_requests += 1;
     report.consignments_read += 1;
     let mut events = nexus.events(id).await.map_err(|err| format!("Nexus: {err}"))?;
     events.sort_by_key(|e| (e.event_date_time, e.event_id));
-    if events.iter().all(|e| state.applied_event_ids.contains(&e.event_id)) {
+    if events.iter().all(|e| state.applied_event_ids.contains(&e.event_id)) && state.stop_statuses_sending.is_empty() {
+        // Nothing new; remembered so that the next listing of the same change reads nothing (a
+        // lost race with another writer only means one more read later).
+        if consignment.last_updated.is_some() && state.events_synced_as_of != consignment.last_updated {
+            let state = ConsignmentSync { events_synced_as_of: consignment.last_updated, ..state };
+            bridge.sync_state.save(&key, &state).await.map_err(|err| err.to_string())?;
+        }
         return Ok(Outcome::Done);
     }
     // Take the consignment for this run.
@@ -316,6 +335,21 @@ async fn sync_consignment(
         return Ok(Outcome::Later("another run took it first".into()));
     }
     state.version += 1;
+
+    // Statuses an earlier run recorded but died before Qargo confirmed: sent again first.
+    for (stop, update) in state.stop_statuses_sending.clone() {
+        match send(bridge, report, update).await? {
+            Ok(()) => report.stop_statuses_set += 1,
+            Err(reason) => {
+                tracing::warn!(consignment = id.0, %stop, %reason, "Qargo discarded a stop status sent again");
+                state.stop_statuses_set.remove(&stop);
+            }
+        }
+        state.stop_statuses_sending.remove(&stop);
+        if !save_progress(bridge, &key, &mut state).await? {
+            return Ok(Outcome::Later("another run took it over".into()));
+        }
+    }
 
     let barcodes: Vec<String> = consignment.pallets.iter().map(|p| p.barcode.clone()).collect();
     let mut codes_so_far: BTreeMap<String, Vec<ScanCode>> = barcodes.iter().map(|b| (b.clone(), Vec::new())).collect();
@@ -353,12 +387,16 @@ async fn sync_consignment(
                 "stop": targets.stop(stop).with("status", json!(reached.code())),
             });
             // Recorded before it is sent: Qargo may echo the change back through the visibility
-            // webhook while the call is still open, and the export must know it as ours.
+            // webhook while the call is still open, and the export must know it as ours. Kept as
+            // sending until Qargo answers, so a run that dies in between sends it again.
             let previous = state.stop_statuses_set.insert(stop.code().to_owned(), reached.code().to_owned());
+            state.stop_statuses_sending.insert(stop.code().to_owned(), update.clone());
             if !save_progress(bridge, &key, &mut state).await? {
                 return Ok(Outcome::Later("another run took it over".into()));
             }
-            if let Err(reason) = send(bridge, report, update).await? {
+            let sent = send(bridge, report, update).await?;
+            state.stop_statuses_sending.remove(stop.code());
+            if let Err(reason) = sent {
                 match previous {
                     Some(previous) => state.stop_statuses_set.insert(stop.code().to_owned(), previous),
                     None => state.stop_statuses_set.remove(stop.code()),
@@ -376,6 +414,9 @@ async fn sync_consignment(
         }
     }
     state.sending_until = None;
+    if matches!(outcome, Outcome::Done) {
+        state.events_synced_as_of = consignment.last_updated;
+    }
     save_progress(bridge, &key, &mut state).await?;
     Ok(outcome)
 }

@@ -286,6 +286,10 @@ impl NexusClient {
     }
 
     async fn login(&self, started: Instant) -> Result<TokenResponse, NexusError> {
+        self.asking_again_if_unreadable(|| self.login_once(started)).await
+    }
+
+    async fn login_once(&self, started: Instant) -> Result<TokenResponse, NexusError> {
         let body = LoginRequest { username: &self.credentials.username, password: self.credentials.password.expose() };
         let response = self
             .send_with_retries(started, Repeatable::Yes, || self.http.post(self.url("Account/login")).json(&body))
@@ -301,6 +305,10 @@ impl NexusClient {
     }
 
     async fn refresh_session(&self, refresh: &Secret, started: Instant) -> Result<TokenResponse, NexusError> {
+        self.asking_again_if_unreadable(|| self.refresh_once(refresh, started)).await
+    }
+
+    async fn refresh_once(&self, refresh: &Secret, started: Instant) -> Result<TokenResponse, NexusError> {
         let body = RefreshRequest { refresh_token: refresh.expose() };
         let response = self
             .send_with_retries(started, Repeatable::Yes, || self.http.post(self.url("Account/refresh")).json(&body))
@@ -368,17 +376,41 @@ impl NexusClient {
         repeatable: Repeatable,
         build: impl Fn(&reqwest::Client) -> RequestBuilder + Clone,
     ) -> Result<T, NexusError> {
-        // An unreadable body on a repeatable call is re-fetched whole, within the budget.
+        self.call_json_with_headers(what, repeatable, build).await.map(|(body, _)| body)
+    }
+
+    /// An authenticated call whose JSON answer is decoded, with the answer's headers. An
+    /// unreadable body on a repeatable call is re-fetched whole.
+    async fn call_json_with_headers<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        repeatable: Repeatable,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder + Clone,
+    ) -> Result<(T, reqwest::header::HeaderMap), NexusError> {
+        let fetch = || async {
+            let response = self.call(what, repeatable, build.clone()).await?;
+            let headers = response.headers().clone();
+            decode(response).await.map(|body| (body, headers))
+        };
+        match repeatable {
+            Repeatable::Yes => self.asking_again_if_unreadable(fetch).await,
+            Repeatable::No => fetch().await,
+        }
+    }
+
+    /// Runs `fetch` again while its answer is unreadable (cut short, not JSON), within the retry
+    /// policy: for calls that can be asked again (reads, logins).
+    async fn asking_again_if_unreadable<T, Fetched>(&self, mut fetch: impl FnMut() -> Fetched) -> Result<T, NexusError>
+    where
+        Fetched: Future<Output = Result<T, NexusError>>,
+    {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let response = self.call(what, repeatable, build.clone()).await?;
-            match decode(response).await {
+            match fetch().await {
                 Err(NexusError::Malformed(reason))
-                    if repeatable == Repeatable::Yes
-                        && attempt < self.retry.max_attempts
-                        && started.elapsed() < self.retry.budget =>
+                    if attempt < self.retry.max_attempts && started.elapsed() < self.retry.budget =>
                 {
                     tracing::debug!(attempt, %reason, "unreadable Nexus answer; asking again");
                     tokio::time::sleep(self.backoff(attempt)).await;
@@ -417,15 +449,13 @@ impl NexusClient {
         let mut pairs = query.pairs();
         pairs.push(("limit", limit.to_string()));
         pairs.push(("offset", offset.to_string()));
-        let response = self
-            .call("list consignments", Repeatable::Yes, |http| http.get(self.url("consignments")).query(&pairs))
+        let (items, headers) = self
+            .call_json_with_headers("list consignments", Repeatable::Yes, |http| {
+                http.get(self.url("consignments")).query(&pairs)
+            })
             .await?;
-        let total_count = response
-            .headers()
-            .get("x-total-count")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse().ok());
-        let items = decode(response).await?;
+        let total_count =
+            headers.get("x-total-count").and_then(|value| value.to_str().ok()).and_then(|value| value.parse().ok());
         Ok(Page { items, total_count })
     }
 

@@ -114,6 +114,17 @@ pub struct ConsignmentSync {
     /// echo and is never exported back to Nexus.
     #[serde(default)]
     pub stop_statuses_set: BTreeMap<String, String>,
+    /// Status sync: the consignment's Nexus `lastUpdated` when all its events were last in Qargo.
+    /// A later listing that shows it unchanged (the poll overlap lists each change twice) costs no
+    /// events read.
+    #[serde(default)]
+    pub events_synced_as_of: Option<jiff::civil::DateTime>,
+    /// Stop statuses recorded before their update went to Qargo and not yet confirmed, by stop type
+    /// → the update as it is sent. A run that dies between recording and Qargo's answer leaves
+    /// them here, and the next run sends them again (Qargo setting a status it already has changes
+    /// nothing), so a status is never lost; they count as the bridge's own for echo detection.
+    #[serde(default)]
+    pub stop_statuses_sending: BTreeMap<String, serde_json::Value>,
     /// Set while a dispatch delivery fetches and attaches the booking's labels, so concurrent
     /// deliveries attach them once.
     #[serde(default)]

@@ -11,7 +11,9 @@
 //! dead-letter queue and its alarm see it; so is a visibility update of another kind routed here by
 //! mistake, which would otherwise be lost.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
+
+use bridge::http::DEADLINE_RESERVE;
 
 use bridge::jobs::pod_sync::{sync_documents, upload_document_update};
 use bridge::jobs::status_sync::SyncOptions;
@@ -19,9 +21,6 @@ use bridge::visibility::{Trigger, UpdateKind, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-
-/// Time kept back from the invocation's deadline for the run to finish its transfer and answer.
-const RESERVE: Duration = Duration::from_secs(45);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -39,7 +38,7 @@ async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Err
         return Ok(serde_json::to_value(outcome)?);
     }
     let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-    match sync_documents(bridge, &SyncOptions::within(remaining.saturating_sub(RESERVE))).await {
+    match sync_documents(bridge, &SyncOptions::within(remaining.saturating_sub(DEADLINE_RESERVE))).await {
         Ok(report) => Ok(serde_json::to_value(report)?),
         Err(failed) => {
             tracing::error!(report = %serde_json::to_string(&failed.report)?, "POD sync failed");

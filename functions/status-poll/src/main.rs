@@ -9,7 +9,9 @@
 //! dead-letter queue and its alarm see it; so is a visibility update of another kind routed here by
 //! mistake, which would otherwise be lost.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
+
+use bridge::http::DEADLINE_RESERVE;
 
 use bridge::jobs::status_export::export_stop_update;
 use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
@@ -17,9 +19,6 @@ use bridge::visibility::{Trigger, UpdateKind, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-
-/// Time kept back from the invocation's deadline for the sync to finish its step and answer.
-const RESERVE: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -37,7 +36,7 @@ async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Err
         return Ok(serde_json::to_value(outcome)?);
     }
     let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-    match sync_statuses(bridge, &SyncOptions::within(remaining.saturating_sub(RESERVE))).await {
+    match sync_statuses(bridge, &SyncOptions::within(remaining.saturating_sub(DEADLINE_RESERVE))).await {
         Ok(report) => {
             if let Some(lag) = report.lag_seconds {
                 bridge::telemetry::emit_metric("PollLagSeconds", lag as f64, "Seconds", &[("Job", "status-sync")]);
