@@ -3,6 +3,7 @@
 mod demo;
 mod dispatch;
 mod eta_export;
+mod fault_suite;
 mod nexus_client;
 mod ops;
 mod order_import;
