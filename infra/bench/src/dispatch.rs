@@ -123,12 +123,16 @@ pub async fn run(params: Params) -> Result<(), String> {
         overhead.push(total.saturating_sub(sims));
     }
     let measured = wall.len().max(1) as f64;
+    let direct = direct_wall(params.dispatches, tuning, &stub, &authorization).await?;
     println!();
     println!("| per dispatch CREATE | p50 (ms) | p99 (ms) | max (ms) | mean (ms) |");
     println!("|---|---:|---:|---:|---:|");
-    for (name, values) in
-        [("wall time of `api::route`", &wall), ("in the simulators", &outside), ("handler overhead", &overhead)]
-    {
+    for (name, values) in [
+        ("wall time of `api::route`", &wall),
+        ("in the simulators", &outside),
+        ("handler overhead", &overhead),
+        ("wall time without the timing proxy (another world)", &direct),
+    ] {
         println!(
             "| {name} | {:.2} | {:.2} | {:.2} | {:.2} |",
             ms(percentile(values, 50.0)),
@@ -212,6 +216,34 @@ async fn dispatch_payload(world: &World, i: usize, date: &str) -> Result<Value, 
     let mut payload = record.request;
     payload["operation"] = json!("CREATE");
     Ok(payload)
+}
+
+/// The wall time of `count` dispatch CREATEs (after the warm-up ones) in a world whose bridge talks
+/// to the Nexus simulator directly: what the timing proxy's extra hop adds to the overhead.
+async fn direct_wall(
+    count: usize,
+    tuning: bridge::wiring::ClientTuning,
+    stub: &str,
+    authorization: &str,
+) -> Result<Vec<Duration>, String> {
+    let world = World::start_with(Setup { tuning, qargo_sends_to: Some(stub.to_owned()), ..Setup::default() }).await?;
+    let london = jiff::Zoned::now().in_tz("Europe/London").map_err(|e| e.to_string())?;
+    world.nexus.handle().set_now(london.datetime()).map_err(|e| format!("Nexus clock: {e}"))?;
+    world.follow_clock();
+    let date = next_working_day(london.date());
+    let router = InProcessRouter::new(world.bridge.clone());
+    let mut wall = Vec::new();
+    for i in 0..WARM_UP + count {
+        let payload = dispatch_payload(&world, i, &date).await?;
+        let body = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let answer =
+            bridge::api::route(&world.bridge, &router, "POST", "/qargo/dispatch", Some(authorization), &body).await;
+        if answer.status == 200 && i >= WARM_UP {
+            wall.push(started.elapsed());
+        }
+    }
+    Ok(wall)
 }
 
 /// The first Monday-to-Friday day after `today`, as `YYYY-MM-DD`.
