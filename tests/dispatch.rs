@@ -547,6 +547,26 @@ async fn refusals_name_the_field_and_book_nothing() {
 }
 
 #[tokio::test]
+async fn both_routes_refuse_calls_without_the_inbound_credential() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let payload = world.payload(&created, "CREATE").await;
+    for path in ["/qargo/dispatch", "/qargo/visibility"] {
+        for credential in [None, Some(("qargo", "inbound-pas")), Some(("qargo-x", "inbound-pass"))] {
+            let mut request = world.http.post(format!("{}{path}", world.api_url)).json(&payload);
+            if let Some((user, password)) = credential {
+                request = request.basic_auth(user, Some(password));
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 401, "{path} with {credential:?}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains("credentials") && !body.contains("inbound-pass"), "{path}: {body}");
+        }
+    }
+    assert_eq!(world.creates(), 0, "nothing was booked");
+}
+
+#[tokio::test]
 async fn the_local_bridge_books_the_readme_example() {
     let data = tempfile::tempdir().unwrap();
     let local = bridge_local::start(bridge_local::LocalOptions {
