@@ -31,15 +31,8 @@ use jiff::Timestamp;
 use crate::dispatch::quick_retries;
 
 const OUR_DEPOT: &str = "PGD302";
-/// Other depots that book for PGD302's area, with their Nexus customer (mapped for import).
-const BOOKERS: [(&str, i64, &str); 5] = [
-    ("UKD101", 52011, "PALLEX"),
-    ("UKD205", 60233, "PALLEX"),
-    ("FTD118", 83007, "FORTEC"),
-    ("UKD330", 55120, "PALLEX"),
-    ("FTD240", 88410, "FORTEC"),
-];
-const POSTCODES: [&str; 6] = ["DN22 7SS", "S1 2HE", "NG1 5FS", "LN1 1DF", "HU1 1UU", "YO1 7HH"];
+// Other depots that book for PGD302's area (their customers mapped for import), and where.
+use bridge_local::{INBOUND_BOOKERS as BOOKERS, PGD302_POSTCODES as POSTCODES};
 
 // ---- the kill switch ---------------------------------------------------------------------------
 

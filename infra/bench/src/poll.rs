@@ -13,18 +13,8 @@ use nexus_sim::Stage;
 
 use crate::world::{OUR_DEPOT, World, depot_user, quick_retries, simple_booking};
 
-/// The other depots that book for us: (depot, its Nexus customer, network). Their customers are in
-/// the bridge's customer map, so the import follows what they book.
-pub(crate) const BOOKERS: [(&str, i64, &str); 5] = [
-    ("UKD101", 52011, "PALLEX"),
-    ("UKD205", 60233, "PALLEX"),
-    ("UKD330", 55120, "PALLEX"),
-    ("FTD118", 83007, "FORTEC"),
-    ("FTD240", 88410, "FORTEC"),
-];
-
-/// Delivery postcodes in PGD302's area.
-const POSTCODES: [&str; 6] = ["DN22 7SS", "S1 2HE", "NG1 5FS", "LN1 1DF", "HU1 1UU", "YO1 7HH"];
+// The other depots that book for us, and where they deliver.
+pub(crate) use bridge_local::{INBOUND_BOOKERS as BOOKERS, PGD302_POSTCODES as POSTCODES};
 
 /// Simulated time between two cycles: the status poller's schedule (`PollIntervalMinutes`, 2 by
 /// default in template.yaml). The changes of a cycle are spread evenly over it.

@@ -247,6 +247,19 @@ pub struct LocalOptions {
     pub poll_every: Option<Duration>,
 }
 
+/// The simulators' other depots that book for PGD302's area: (depot, its Nexus customer, network).
+/// Their customers are in [`SIMULATOR_CUSTOMER_MAP`], so the import follows what they book.
+pub const INBOUND_BOOKERS: [(&str, i64, &str); 5] = [
+    ("UKD101", 52011, "PALLEX"),
+    ("UKD205", 60233, "PALLEX"),
+    ("UKD330", 55120, "PALLEX"),
+    ("FTD118", 83007, "FORTEC"),
+    ("FTD240", 88410, "FORTEC"),
+];
+
+/// Delivery postcodes in PGD302's area.
+pub const PGD302_POSTCODES: [&str; 6] = ["DN22 7SS", "S1 2HE", "NG1 5FS", "LN1 1DF", "HU1 1UU", "YO1 7HH"];
+
 /// The simulators' other-depot customers mapped onto the Qargo simulator's default customers.
 pub const SIMULATOR_CUSTOMER_MAP: &str = "52011:ACME,60233:BOLT,55120:ACME,83007:DUNE,88410:DUNE";
 
