@@ -102,29 +102,7 @@ pub(crate) async fn world(storage: Storage) -> World {
 
 /// A Qargo order for Project Timber, collected at PGD302 on `date`, two full pallets to Derby.
 pub(crate) fn order(resource: &str, date: &str) -> Value {
-    json!({
-        "customer": {"code": "TIMBER"},
-        "customer_reference_number": "PO-7781",
-        "service_level": {"code": "A"},
-        "consignments": [{
-            "consignment_reference_number": "TIMBER-1",
-            "transport_network": {"requesting_depot_code": "PGD302", "collection_depot_code": "PGD302"},
-            "pickup_stop": {
-                "location": {"name": "Project Timber Ltd", "address": "Sawmill Lane", "postal_code": "DN22 7SS",
-                             "city": "Retford", "country": "GB"},
-                "date": date, "phone_number": "+441777700100"
-            },
-            "delivery_stop": {
-                "location": {"name": "Derby Builders", "address": "1 Friar Gate", "postal_code": "DE1 1AA",
-                             "city": "Derby", "country": "GB"},
-                "phone_number": "+441332000000",
-                "extras": [{"code": "TL"}]
-            },
-            "goods": [{"description": "Timber sheets", "quantity": 2, "packaging_type": {"code": "F"},
-                       "unit_length_m": 1.2, "unit_width_m": 1.0, "unit_height_m": 1.2, "unit_weight_kg": 450.0}]
-        }],
-        "trip": {"resource_code": resource}
-    })
+    bridge_local::timber_order(resource, date)
 }
 
 impl World {

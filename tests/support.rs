@@ -48,19 +48,8 @@ pub async fn dynamo_store() -> DynamoStore {
 
 /// A new S3 bucket on the stand-in; answers its name.
 pub async fn create_bucket() -> String {
-    let client = bridge::aws::s3_client(&aws_config());
     let bucket = unique_name("bridge-test");
-    client
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket on moto");
+    S3Documents::create_bucket(&bridge::aws::s3_client(&aws_config()), &bucket).await.expect("create bucket on moto");
     bucket
 }
 

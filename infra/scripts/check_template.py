@@ -53,7 +53,7 @@ EXPECTED = {
 
 
 # SDK calls of the storage adapters → the IAM action they need. Calls only tests or the operator
-# make (`create_table`, the records `scan` of bridge-ops) are listed apart.
+# make (`create_table`, `create_bucket`, the records `scan` of bridge-ops) are listed apart.
 SDK_ACTIONS = {
     "get_item": "dynamodb:GetItem",
     "put_item": "dynamodb:PutItem",
@@ -62,7 +62,7 @@ SDK_ACTIONS = {
     "head_object": "s3:GetObject",
     "put_object": "s3:PutObject",
 }
-NOT_FUNCTIONS = {"create_table", "scan"}
+NOT_FUNCTIONS = {"create_table", "create_bucket", "scan"}
 
 
 def sdk_calls(root):
@@ -70,7 +70,7 @@ def sdk_calls(root):
     calls = set()
     for source in ("shared/store/dynamo.rs", "shared/store/s3.rs"):
         text = open(f"{root}/{source}", encoding="utf-8").read()
-        calls |= set(re.findall(r"\.([a-z_]+_(?:item|items|object|objects|table)|scan|query)\(\)", text))
+        calls |= set(re.findall(r"\.([a-z_]+_(?:item|items|object|objects|table|bucket)|scan|query)\(\)", text))
     return calls
 
 

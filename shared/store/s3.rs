@@ -25,6 +25,22 @@ impl S3Documents {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         S3Documents { client, bucket: bucket.into() }
     }
+
+    /// Creates the bucket in eu-west-2, for tests and benchmarks against a local stand-in (the
+    /// SAM template creates the real one).
+    pub async fn create_bucket(client: &Client, bucket: &str) -> Result<(), StoreError> {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+        let location =
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::EuWest2).build();
+        client
+            .create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(location)
+            .send()
+            .await
+            .map_err(failed("CreateBucket"))?;
+        Ok(())
+    }
 }
 
 fn failed<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(

@@ -187,28 +187,9 @@ pub async fn run(params: Params) -> Result<(), String> {
 /// nothing).
 async fn dispatch_payload(world: &World, i: usize, date: &str) -> Result<Value, String> {
     let resource = if i.is_multiple_of(2) { "PALLEX_OUT" } else { "FORTEC_OUT" };
-    let order = json!({
-        "customer": {"code": "TIMBER"},
-        "customer_reference_number": format!("BENCH-{i}"),
-        "service_level": {"code": "A"},
-        "consignments": [{
-            "consignment_reference_number": format!("BENCH-{i}"),
-            "transport_network": {"requesting_depot_code": "PGD302", "collection_depot_code": "PGD302"},
-            "pickup_stop": {
-                "location": {"name": "Project Timber Ltd", "address": "Sawmill Lane", "postal_code": "DN22 7SS",
-                             "city": "Retford", "country": "GB"},
-                "date": date, "phone_number": "+441777700100"
-            },
-            "delivery_stop": {
-                "location": {"name": "Derby Builders", "address": "1 Friar Gate", "postal_code": "DE1 1AA",
-                             "city": "Derby", "country": "GB"},
-                "phone_number": "+441332000000"
-            },
-            "goods": [{"description": "Timber sheets", "quantity": 2, "packaging_type": {"code": "F"},
-                       "unit_length_m": 1.2, "unit_width_m": 1.0, "unit_height_m": 1.2, "unit_weight_kg": 450.0}]
-        }],
-        "trip": {"resource_code": resource}
-    });
+    let mut order = bridge_local::timber_order(resource, date);
+    order["customer_reference_number"] = json!(format!("BENCH-{i}"));
+    order["consignments"][0]["consignment_reference_number"] = json!(format!("BENCH-{i}"));
     let input = serde_json::from_value(order).map_err(|e| format!("order {i}: {e}"))?;
     let created = world.qargo.handle.create_order(&input).map_err(|e| format!("order {i}: {e} {}", e.body()))?;
     let trip = created.trip.as_ref().ok_or_else(|| format!("order {i} is on no trip"))?.trip_id;
@@ -482,17 +463,9 @@ async fn run_function(
     bridge::store::dynamo::DynamoStore::create_table(&bridge::aws::dynamodb_client(&aws), &table)
         .await
         .map_err(|e| format!("table on moto: {e}"))?;
-    bridge::aws::s3_client(&aws)
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
-                .build(),
-        )
-        .send()
+    bridge::store::s3::S3Documents::create_bucket(&bridge::aws::s3_client(&aws), &bucket)
         .await
-        .map_err(|e| format!("bucket on moto: {e:?}"))?;
+        .map_err(|e| format!("bucket on moto: {e}"))?;
 
     let (answers_tx, mut answers) = mpsc::unbounded_channel();
     let api = Arc::new(RuntimeApi {

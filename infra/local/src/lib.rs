@@ -247,6 +247,35 @@ pub struct LocalOptions {
     pub poll_every: Option<Duration>,
 }
 
+/// A Qargo order for Project Timber (the shared customer, [`shared_customer`]) collected at PGD302
+/// on `date`, two full pallets to Derby with a tail lift, on a trip with the subcontractor resource
+/// `resource` (`PALLEX_OUT` or `FORTEC_OUT`): the tests' and the benchmarks' plain dispatch.
+pub fn timber_order(resource: &str, date: &str) -> serde_json::Value {
+    serde_json::json!({
+        "customer": {"code": "TIMBER"},
+        "customer_reference_number": "PO-7781",
+        "service_level": {"code": "A"},
+        "consignments": [{
+            "consignment_reference_number": "TIMBER-1",
+            "transport_network": {"requesting_depot_code": "PGD302", "collection_depot_code": "PGD302"},
+            "pickup_stop": {
+                "location": {"name": "Project Timber Ltd", "address": "Sawmill Lane", "postal_code": "DN22 7SS",
+                             "city": "Retford", "country": "GB"},
+                "date": date, "phone_number": "+441777700100"
+            },
+            "delivery_stop": {
+                "location": {"name": "Derby Builders", "address": "1 Friar Gate", "postal_code": "DE1 1AA",
+                             "city": "Derby", "country": "GB"},
+                "phone_number": "+441332000000",
+                "extras": [{"code": "TL"}]
+            },
+            "goods": [{"description": "Timber sheets", "quantity": 2, "packaging_type": {"code": "F"},
+                       "unit_length_m": 1.2, "unit_width_m": 1.0, "unit_height_m": 1.2, "unit_weight_kg": 450.0}]
+        }],
+        "trip": {"resource_code": resource}
+    })
+}
+
 /// The simulators' other depots that book for PGD302's area: (depot, its Nexus customer, network).
 /// Their customers are in [`SIMULATOR_CUSTOMER_MAP`], so the import follows what they book.
 pub const INBOUND_BOOKERS: [(&str, i64, &str); 5] = [
