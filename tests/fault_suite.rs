@@ -1,6 +1,8 @@
 //! Fault suite: the status and import polling survive being killed anywhere, and storms of faults
-//! from both APIs, with Qargo's records ending equal to Nexus's: nothing lost, nothing applied twice.
-//! (The duplicate-dispatch storm on DynamoDB is `dispatch::a_thousand_duplicate_deliveries…`.)
+//! from both APIs, with Qargo's records ending equal to Nexus's: nothing lost, and nothing applied
+//! twice but the one scan update Qargo had accepted when a run died before recording it (Qargo's
+//! API can neither read scans back nor de-duplicate an update), which is counted against the deaths
+//! that fell in that window. (The duplicate-dispatch storm on DynamoDB is in `dispatch.rs`.)
 //!
 //! Every external call the bridge makes goes through a [`KillSwitch`]: Nexus and Qargo requests
 //! through a loopback proxy in front of each simulator, cursor and sync-state operations through a
