@@ -587,7 +587,7 @@ const STORMS: [Storm; 8] = [
             w.nexus.handle().set_latency(Duration::from_secs(10), Duration::ZERO);
             let nexus = w.nexus.handle().clone();
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
                 nexus.set_latency(Duration::ZERO, Duration::ZERO);
             });
         },
@@ -597,18 +597,19 @@ const STORMS: [Storm; 8] = [
         name: "Qargo 10 s latency spike",
         start: |w| {
             let faults = qargo_sim::Faults { latency_ms: 10_000, ..Default::default() };
-            qargo_fault_for(w, faults, Duration::from_millis(500));
+            qargo_fault_for(w, faults, Duration::from_secs(2));
         },
         hit: |seen| seen.qargo_slowest >= Duration::from_secs(10),
     },
     Storm {
         name: "tokens of both APIs expire mid-run",
         start: |w| {
-            w.nexus.handle().set_latency(Duration::from_millis(5), Duration::ZERO);
+            // 10 ms a Nexus request stretches the round over the expiries.
+            w.nexus.handle().set_latency(Duration::from_millis(10), Duration::ZERO);
             let (nexus, qargo) = (w.nexus.handle().clone(), w.qargo.handle.clone());
             tokio::spawn(async move {
-                for _ in 0..4 {
-                    tokio::time::sleep(Duration::from_millis(150)).await;
+                for wait in [40, 100, 100, 100, 100] {
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
                     nexus.expire_all_tokens();
                     qargo.expire_all_tokens();
                 }
