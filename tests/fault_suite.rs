@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use bridge::clock::{Clock, ManualClock};
 use bridge::config::{Secrets, Settings};
@@ -188,39 +189,27 @@ struct Proxy {
     http: reqwest::Client,
 }
 
-async fn forward(State(proxy): State<Arc<Proxy>>, request: axum::extract::Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let what = format!("{} {}", parts.method, parts.uri.path());
+async fn forward(
+    State(proxy): State<Arc<Proxy>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let what = format!("{method} {}", uri.path());
     let fate = proxy.switch.call(&what);
     if fate == Fate::Before {
         proxy.switch.die().await;
     }
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut outgoing = proxy.http.request(parts.method.clone(), format!("{}{path}", proxy.origin)).body(body);
-    for (name, value) in &parts.headers {
-        if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
-            outgoing = outgoing.header(name, value);
-        }
-    }
-    let answer = match outgoing.send().await {
+    let answer = match bridge_local::relay::relay(&proxy.http, &proxy.origin, method, &uri, &headers, body).await {
         Ok(answer) => answer,
-        Err(err) => return (axum::http::StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
+        Err(err) => return bridge_local::relay::bad_gateway(err),
     };
-    let status = answer.status();
-    let mut headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
-    proxy.switch.completed(format!("{what} {}", status.as_u16()));
+    proxy.switch.completed(format!("{what} {}", answer.status.as_u16()));
     if fate == Fate::After {
         proxy.switch.die().await;
     }
-    headers.remove(axum::http::header::TRANSFER_ENCODING);
-    headers.remove(axum::http::header::CONTENT_LENGTH);
-    headers.remove(axum::http::header::CONNECTION);
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
+    answer.into_response()
 }
 
 /// The store's cursor and sync-state ports, each operation an external call of the switch.

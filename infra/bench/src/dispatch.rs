@@ -19,7 +19,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -318,33 +318,16 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let target = state.target.lock().map(|t| t.clone()).unwrap_or_default();
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut request = state.http.request(method, format!("{target}{path}")).body(body);
-    for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
-            request = request.header(name, value);
-        }
-    }
     let sent = Instant::now();
-    let answer = match request.send().await {
+    let answer = match bridge_local::relay::relay(&state.http, &target, method, &uri, &headers, body).await {
         Ok(answer) => answer,
-        Err(err) => return (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
+        Err(err) => return bridge_local::relay::bad_gateway(err),
     };
-    let status = answer.status();
-    let answer_headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
     let done = Instant::now();
     if let Ok(mut calls) = state.calls.lock() {
         calls.push((sent, done));
     }
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    for (name, value) in &answer_headers {
-        if name != "content-length" && name != "transfer-encoding" && name != "connection" {
-            response.headers_mut().insert(name, value.clone());
-        }
-    }
-    response
+    answer.into_response()
 }
 
 // ---- the function binary -------------------------------------------------------------------------

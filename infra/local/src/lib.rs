@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub mod demo;
+pub mod relay;
 
 /// Serves the bridge's HTTP API (`POST /qargo/dispatch`, `POST /qargo/visibility`) on `listener`.
 /// Visibility updates run their jobs in process ([`InProcessRouter`]) before the answer, where the
