@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use bridge::clock::ManualClock;
-use bridge::config::{Secrets, Settings};
 use bridge::domain::{NexusConsignmentId, QargoConsignmentId};
 use bridge::error::StoreError;
 use bridge::nexus::ConsignmentQuery;
@@ -48,18 +47,8 @@ pub(crate) async fn world_with(storage: Storage, adjust: impl FnOnce(&mut Bridge
     qargo_options.limits = Limits::off();
     qargo_options.seed.customers.push(bridge_local::shared_customer());
     let qargo = QargoSim::start(qargo_options).await.expect("Qargo simulator");
-    let values = [
-        ("BRIDGE_TABLE", "t".to_owned()),
-        ("BRIDGE_BUCKET", "b".to_owned()),
-        ("BRIDGE_DEPOTS", "PGD302:zpl".to_owned()),
-        ("NEXUS_BASE_URL", nexus.base_url()),
-        ("QARGO_BASE_URL", qargo.base_url()),
-        ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&["PGD302"]).to_string()),
-        ("BRIDGE_CUSTOMER_MAP", bridge_local::SIMULATOR_CUSTOMER_MAP.to_owned()),
-    ];
-    let settings =
-        Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone())).unwrap();
-    let secrets = Arc::new(Secrets::load(&settings.secrets_source, None).await.unwrap());
+    let (settings, secrets) =
+        bridge_local::simulator_settings(&nexus.base_url(), &qargo.base_url(), "PGD302:zpl", &[]).await.unwrap();
     let clock = ManualClock::new(bridge::clock::Clock::now(&bridge_local::SimulatorClock(nexus.handle().clone())));
     let mut bridge = match storage {
         Storage::Memory => Bridge::assemble_tuned(

@@ -21,7 +21,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use bridge::clock::{Clock, ManualClock};
-use bridge::config::{Secrets, Settings};
 use bridge::domain::NexusConsignmentId;
 use bridge::error::StoreError;
 use bridge::jobs::order_import::{ImportOptions, import_orders};
@@ -270,18 +269,9 @@ async fn fault_world(retry: bridge::http::RetryPolicy) -> FaultWorld {
     qargo_options.seed.customers.push(bridge_local::shared_customer());
     let qargo = qargo_sim::QargoSim::start(qargo_options).await.expect("Qargo simulator");
     let switch = Arc::new(KillSwitch::default());
-    let values = [
-        ("BRIDGE_TABLE", "t".to_owned()),
-        ("BRIDGE_BUCKET", "b".to_owned()),
-        ("BRIDGE_DEPOTS", OUR_DEPOT.to_owned()),
-        ("NEXUS_BASE_URL", kill_proxy(&nexus.base_url(), switch.clone()).await),
-        ("QARGO_BASE_URL", kill_proxy(&qargo.base_url(), switch.clone()).await),
-        ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&[OUR_DEPOT]).to_string()),
-        ("BRIDGE_CUSTOMER_MAP", bridge_local::SIMULATOR_CUSTOMER_MAP.to_owned()),
-    ];
-    let settings =
-        Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone())).unwrap();
-    let secrets = Arc::new(Secrets::load(&settings.secrets_source, None).await.unwrap());
+    let nexus_url = kill_proxy(&nexus.base_url(), switch.clone()).await;
+    let qargo_url = kill_proxy(&qargo.base_url(), switch.clone()).await;
+    let (settings, secrets) = bridge_local::simulator_settings(&nexus_url, &qargo_url, OUR_DEPOT, &[]).await.unwrap();
     let clock = ManualClock::new(bridge_local::SimulatorClock(nexus.handle().clone()).now());
     let mut bridge = Bridge::assemble_tuned(
         settings,

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use bridge::clock::ManualClock;
-use bridge::config::{Secrets, Settings};
 use bridge::domain::{Network, NexusConsignmentId};
 use bridge::nexus::RetryPolicy;
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
@@ -48,17 +47,10 @@ async fn world(storage: Storage, echo: bool) -> World {
     qargo_options.echo_webhook_updates = echo;
     qargo_options.seed.customers.push(bridge_local::shared_customer());
     let qargo = QargoSim::start(qargo_options).await.expect("Qargo simulator");
-    let values = [
-        ("BRIDGE_TABLE", "t".to_owned()),
-        ("BRIDGE_BUCKET", "b".to_owned()),
-        ("BRIDGE_DEPOTS", "PGD302".to_owned()),
-        ("NEXUS_BASE_URL", nexus.base_url()),
-        ("QARGO_BASE_URL", qargo.base_url()),
-        ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&["PGD302"]).to_string()),
-    ];
-    let settings =
-        Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone())).unwrap();
-    let secrets = Arc::new(Secrets::load(&settings.secrets_source, None).await.unwrap());
+    // No customer map: nothing is imported, every consignment here is booked through the bridge.
+    let no_imports = [("BRIDGE_CUSTOMER_MAP", String::new())];
+    let (settings, secrets) =
+        bridge_local::simulator_settings(&nexus.base_url(), &qargo.base_url(), "PGD302", &no_imports).await.unwrap();
     let clock = Arc::new(ManualClock::new(NOW.parse().unwrap()));
     let documents = Arc::new(MemoryDocuments::default());
     let bridge = match storage {
@@ -98,28 +90,13 @@ fn quick_retries() -> RetryPolicy {
 /// A Qargo order for Project Timber collected at PGD302 (Retford), two pallets to `postcode`, on a
 /// PALL-EX trip.
 fn order(postcode: &str) -> Value {
-    json!({
-        "customer": {"code": "TIMBER"},
-        "customer_reference_number": "PO-7781",
-        "service_level": {"code": "A"},
-        "consignments": [{
-            "consignment_reference_number": "TIMBER-1",
-            "transport_network": {"requesting_depot_code": "PGD302", "collection_depot_code": "PGD302"},
-            "pickup_stop": {
-                "location": {"name": "Project Timber Ltd", "address": "Sawmill Lane", "postal_code": "DN22 7SS",
-                             "city": "Retford", "country": "GB"},
-                "date": "2026-06-17", "phone_number": "+441777700100"
-            },
-            "delivery_stop": {
-                "location": {"name": "Builders", "address": "1 High Street", "postal_code": postcode,
-                             "city": "Town", "country": "GB"},
-                "phone_number": "+441332000000"
-            },
-            "goods": [{"description": "Timber sheets", "quantity": 2, "packaging_type": {"code": "F"},
-                       "unit_length_m": 1.2, "unit_width_m": 1.0, "unit_height_m": 1.2, "unit_weight_kg": 450.0}]
-        }],
-        "trip": {"resource_code": "PALLEX_OUT"}
-    })
+    let mut order = bridge_local::timber_order("PALLEX_OUT", "2026-06-17");
+    order["consignments"][0]["delivery_stop"] = json!({
+        "location": {"name": "Builders", "address": "1 High Street", "postal_code": postcode,
+                     "city": "Town", "country": "GB"},
+        "phone_number": "+441332000000"
+    });
+    order
 }
 
 /// A consignment booked through the bridge, as Qargo and Nexus know it.

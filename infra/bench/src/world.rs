@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use bridge::clock::{Clock, ManualClock};
-use bridge::config::{Secrets, Settings};
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::wiring::{Bridge, ClientTuning};
 use nexus_sim::NexusSim;
@@ -66,21 +65,14 @@ impl World {
         qargo_options.limits = setup.qargo_limits;
         qargo_options.seed.customers.push(bridge_local::shared_customer());
         let qargo = QargoSim::start(qargo_options).await.map_err(|e| format!("Qargo sim: {e}"))?;
-        let mut values = vec![
-            ("BRIDGE_TABLE", "t".to_owned()),
-            ("BRIDGE_BUCKET", "b".to_owned()),
-            ("BRIDGE_DEPOTS", format!("{OUR_DEPOT}:zpl")),
-            ("NEXUS_BASE_URL", setup.nexus_url_override.clone().unwrap_or_else(|| nexus.base_url())),
-            ("QARGO_BASE_URL", qargo.base_url()),
-            ("BRIDGE_SECRETS_JSON", bridge_local::simulator_secrets(&[OUR_DEPOT]).to_string()),
-            ("BRIDGE_CUSTOMER_MAP", bridge_local::SIMULATOR_CUSTOMER_MAP.to_owned()),
-        ];
-        values.extend(setup.more_settings.iter().cloned());
-        let settings =
-            Settings::from_lookup(|name| values.iter().find(|(key, _)| *key == name).map(|(_, v)| v.clone()))
-                .map_err(|e| format!("settings: {e}"))?;
-        let secrets =
-            Arc::new(Secrets::load(&settings.secrets_source, None).await.map_err(|e| format!("secrets: {e}"))?);
+        let nexus_url = setup.nexus_url_override.clone().unwrap_or_else(|| nexus.base_url());
+        let (settings, secrets) = bridge_local::simulator_settings(
+            &nexus_url,
+            &qargo.base_url(),
+            &format!("{OUR_DEPOT}:zpl"),
+            &setup.more_settings,
+        )
+        .await?;
         let clock = ManualClock::new(bridge_local::SimulatorClock(nexus.handle().clone()).now());
         let bridge = Bridge::assemble_tuned(
             settings,

@@ -248,6 +248,33 @@ pub struct LocalOptions {
     pub poll_every: Option<Duration>,
 }
 
+/// The settings and secrets of a bridge for `depots` (`BRIDGE_DEPOTS`, e.g. `PGD302:zpl`) over the
+/// simulators at `nexus_url` and `qargo_url`, with the simulators' users and
+/// [`SIMULATOR_CUSTOMER_MAP`]; `more` adds variables or replaces these. For the tests and
+/// benchmarks, which assemble the bridge over ports of their choosing.
+pub async fn simulator_settings(
+    nexus_url: &str,
+    qargo_url: &str,
+    depots: &str,
+    more: &[(&str, String)],
+) -> Result<(Settings, Arc<Secrets>), String> {
+    let codes: Vec<&str> = depots.split(',').map(|depot| depot.split(':').next().unwrap_or(depot).trim()).collect();
+    let base = [
+        ("BRIDGE_TABLE", "t".to_owned()),
+        ("BRIDGE_BUCKET", "b".to_owned()),
+        ("BRIDGE_DEPOTS", depots.to_owned()),
+        ("NEXUS_BASE_URL", nexus_url.to_owned()),
+        ("QARGO_BASE_URL", qargo_url.to_owned()),
+        ("BRIDGE_SECRETS_JSON", simulator_secrets(&codes).to_string()),
+        ("BRIDGE_CUSTOMER_MAP", SIMULATOR_CUSTOMER_MAP.to_owned()),
+    ];
+    let settings =
+        Settings::from_lookup(|name| more.iter().chain(&base).find(|(key, _)| *key == name).map(|(_, v)| v.clone()))
+            .map_err(|err| format!("settings: {err}"))?;
+    let secrets = Secrets::load(&settings.secrets_source, None).await.map_err(|err| format!("secrets: {err}"))?;
+    Ok((settings, Arc::new(secrets)))
+}
+
 /// A Qargo order for Project Timber (the shared customer, [`shared_customer`]) collected at PGD302
 /// on `date`, two full pallets to Derby with a tail lift, on a trip with the subcontractor resource
 /// `resource` (`PALLEX_OUT` or `FORTEC_OUT`): the tests' and the benchmarks' plain dispatch.
