@@ -11,7 +11,7 @@
 //! or a crash would end it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,8 +54,8 @@ struct KillSwitch {
     calls: AtomicU64,
     /// The call that dies (1-based); 0: disarmed.
     fatal: AtomicU64,
-    /// 1: the fatal call dies after it happened; 0: before.
-    after: AtomicU64,
+    /// Whether the fatal call dies after it happened (else before).
+    after: AtomicBool,
     killed: tokio::sync::Notify,
     /// The fatal call, and the call completed just before it.
     death: Mutex<Option<Death>>,
@@ -108,7 +108,7 @@ impl KillSwitch {
     fn arm(&self, fatal: u64, after: bool) {
         self.calls.store(0, Ordering::SeqCst);
         *self.death.lock().unwrap() = None;
-        self.after.store(u64::from(after), Ordering::SeqCst);
+        self.after.store(after, Ordering::SeqCst);
         self.fatal.store(fatal, Ordering::SeqCst);
     }
 
@@ -126,7 +126,7 @@ impl KillSwitch {
         if n != self.fatal.load(Ordering::SeqCst) {
             return Fate::Live;
         }
-        let fate = if self.after.load(Ordering::SeqCst) == 1 { Fate::After } else { Fate::Before };
+        let fate = if self.after.load(Ordering::SeqCst) { Fate::After } else { Fate::Before };
         let previous = self.last_completed.lock().unwrap().clone();
         *self.death.lock().unwrap() = Some(Death { call: what.to_owned(), fate, previous });
         fate
