@@ -79,9 +79,11 @@ pub async fn dispatch_route(bridge: &Bridge, authorization: Option<&str>, body: 
     answer_of(handle_dispatch(bridge, webhook).await)
 }
 
+/// Qargo's documented answer to a dispatch: HTTP 200 with `SubcontractorDispatchResponse`, whose
+/// `errors` say what failed (`USER_INPUT_ERROR`, `NOT_SUPPORTED`, or `INTERNAL_ERROR` for what a
+/// retry can fix); our `field`, `result` and `booking` ride along as extra keys.
 fn answer_of(answer: DispatchAnswer) -> HttpAnswer {
-    let status = answer.http_status();
-    HttpAnswer { status, body: serde_json::to_value(&answer).unwrap_or_else(|_| json!({"errors": []})) }
+    HttpAnswer { status: 200, body: serde_json::to_value(&answer).unwrap_or_else(|_| json!({"errors": []})) }
 }
 
 /// `POST /qargo/visibility`: Qargo's visibility events. Authenticated, checked (400 naming what is

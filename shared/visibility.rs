@@ -30,11 +30,12 @@ use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, PutEventsResultEntry};
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::ConfigError;
 use crate::jobs::status_export::export_stop_update;
+use crate::qargo::wire::null_as_default;
 use crate::wiring::Bridge;
 
 /// The `source` of the events the bridge puts on the visibility bus.
@@ -283,14 +284,6 @@ fn check_event(index: usize, event: &Value) -> Result<(), InvalidVisibility> {
         None => {}
     }
     Ok(())
-}
-
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Why updates could not be routed. The HTTP API answers 503, and Qargo sends the body again.

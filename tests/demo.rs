@@ -30,7 +30,7 @@ async fn the_demo_day_happens_as_expected_on_both_networks() {
     // The two refusals, each naming its field and the fix.
     let refused: Vec<(&str, &str)> = summary.refused.iter().map(|r| (r.field.as_str(), r.message.as_str())).collect();
     assert_eq!(refused.len(), 2, "{table}");
-    assert!(summary.refused.iter().all(|r| r.status == 422), "{table}");
+    assert!(summary.refused.iter().all(|r| r.error_type == "USER_INPUT_ERROR"), "{table}");
     assert_eq!(refused[0].0, "payload.orders[0].customer.custom_fields.PallexID");
     assert_eq!(refused[1].0, "payload.orders[0].consignments[0].pickup_stop.date");
     assert!(refused[1].1.contains("12:00 cut-off") && refused[1].1.contains("2026-06-18"), "{}", refused[1].1);

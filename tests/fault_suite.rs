@@ -265,7 +265,8 @@ struct FaultWorld {
 async fn fault_world(retry: bridge::http::RetryPolicy) -> FaultWorld {
     let nexus = nexus_sim::NexusSim::start(nexus_sim::SimOptions::default()).await.expect("Nexus simulator");
     nexus.handle().set_rate_limit(0);
-    let mut qargo_options = qargo_sim::SimOptions { limits: qargo_sim::Limits::off(), ..Default::default() };
+    let mut qargo_options =
+        qargo_sim::SimOptions { limits: qargo_sim::Limits::off(), strict_unknown_keys: true, ..Default::default() };
     qargo_options.seed.customers.push(bridge_local::shared_customer());
     let qargo = qargo_sim::QargoSim::start(qargo_options).await.expect("Qargo simulator");
     let switch = Arc::new(KillSwitch::default());
@@ -356,13 +357,14 @@ impl FaultWorld {
         scans
     }
 
-    /// The barcode's scans in Qargo, in the order received: (code, time).
+    /// The barcode's scans in Qargo, in the order received: (code, time). Qargo's scan has no field
+    /// for the network's code; the bridge puts it first in the description.
     fn qargo_scans(&self, barcode: &str) -> Vec<(String, Timestamp)> {
         self.qargo
             .handle
             .scans(barcode)
             .into_iter()
-            .map(|s| (s.source_status.unwrap_or_default(), s.timestamp.parse().expect("a scan time")))
+            .map(|s| (end_to_end::nexus_code(&s).unwrap_or_default(), s.timestamp.parse().expect("a scan time")))
             .collect()
     }
 

@@ -15,7 +15,7 @@ use qargo_sim::{QargoSim, RunningSim, SimOptions};
 const TOKEN: (&str, &str) = ("POST", "/v1/auth/token");
 
 async fn sim(options: SimOptions) -> RunningSim {
-    QargoSim::start(options).await.expect("start the Qargo simulator")
+    QargoSim::start(SimOptions { strict_unknown_keys: true, ..options }).await.expect("start the Qargo simulator")
 }
 
 fn client(sim: &RunningSim, tokens: Arc<dyn TokenCache>, pacer: Arc<Pacer>) -> QargoClient {
@@ -66,7 +66,7 @@ async fn hundred_calls_across_ten_instances_make_one_token_call() {
     }
     instances.join_all().await;
     let counts = sim.handle.request_counts();
-    assert_eq!(counts.count("GET", "/v1/me"), 100);
+    assert_eq!(counts.count("GET", "/me"), 100);
     assert_eq!(counts.count(TOKEN.0, TOKEN.1), 1, "one token for all instances");
 }
 
@@ -91,8 +91,8 @@ async fn rate_limit_answers_are_waited_out() {
         qargo.me().await.unwrap();
     }
     let counts = sim.handle.request_counts();
-    assert!(counts.count_with_status("GET", "/v1/me", 429) >= 1, "the limit was hit");
-    assert_eq!(counts.count_with_status("GET", "/v1/me", 200), 6, "and every call still succeeded");
+    assert!(counts.count_with_status("GET", "/me", 429) >= 1, "the limit was hit");
+    assert_eq!(counts.count_with_status("GET", "/me", 200), 6, "and every call still succeeded");
 }
 
 #[tokio::test]
@@ -156,7 +156,8 @@ async fn a_status_update_matching_no_stop_is_refused_with_qargo_reasons() {
     let qargo = client(&sim, Arc::new(MemoryStore::in_memory()), Arc::new(Pacer::new(1000.0)));
     let update = serde_json::json!({"updates": [{
         "event_time": "2030-06-04T09:00:00+01:00",
-        "stop": {"match": {"matches_all": [{"customer_reference_number": "NO-SUCH-ORDER"}]}, "status": "COMPLETED"}
+        "stop": {"match": {"matches_all": [{"order": {"customer_reference_number": {"matches_any": ["NO-SUCH-ORDER"]}}}]},
+                 "status": "COMPLETED"}
     }]});
     let err = qargo.subco_status_update(&update).await.unwrap_err();
     assert!(matches!(&err, QargoError::WebhookRefused { errors } if !errors.is_empty()), "{err}");
@@ -187,14 +188,15 @@ async fn documents_and_scans_reach_the_order_and_come_back() {
     let update = serde_json::json!({"updates": [{
         "event_time": "2030-06-04T09:00:00+01:00",
         "stop": {"id": stop_id, "status": "AT_STOP",
-                 "question_answers": {"scan_barcode": [{"barcode": "1044000106606774", "status": "SCANNED_IN"}]}}
+                 "question_answers": {"scan_barcode": [{"barcode": "1044000106606774", "status": "SCANNED_IN",
+                                                        "timestamp": "2030-06-04T09:00:00+01:00"}]}}
     }]});
     qargo.subco_status_update(&update).await.unwrap();
     assert_eq!(sim.handle.stop_status(stop_id.parse().unwrap()).as_deref(), Some("AT_STOP"));
     assert_eq!(sim.handle.scans("1044000106606774").len(), 1);
 
     let png = b"\x89PNG\r\n\x1a\nsignature".to_vec();
-    qargo.subco_document_upload(&stop_id, "POD", "signature.png", "image/png", png.clone()).await.unwrap();
+    qargo.subco_document_upload(&stop_id, "MPOD", "signature.png", "image/png", png.clone()).await.unwrap();
     let pdf = b"%PDF-1.4 signed note".to_vec();
     qargo
         .document_import("NX-FORTEC-2", "PROOF_OF_DELIVERY_SIGNED", "pod.pdf", "application/pdf", pdf.clone())
@@ -209,8 +211,21 @@ async fn documents_and_scans_reach_the_order_and_come_back() {
         .find(|d| d.document_type.as_deref() == Some("PROOF_OF_DELIVERY_SIGNED"))
         .unwrap_or_else(|| panic!("{documents:?}"));
     let (content_type, bytes) = qargo.download_document(&signed.id).await.unwrap();
-    assert_eq!((content_type.as_str(), bytes), ("application/pdf", pdf));
+    assert_eq!((content_type.as_str(), bytes), ("application/pdf", pdf.clone()));
     assert!(documents.len() >= 2, "{documents:?}");
+
+    // A visibility document's download_url is fetched only from Qargo's own host.
+    let url = signed.download_url.clone().expect("a download URL");
+    assert_eq!(qargo.download_url(&url).await.unwrap().1, pdf);
+    let path = url.split_once("/v1/").map(|(_, rest)| format!("/v1/{rest}")).unwrap();
+    assert_eq!(qargo.download_url(&path).await.unwrap().1, pdf, "a path is taken on Qargo's host");
+    let total = || sim.handle.request_counts().routes.iter().map(|r| r.total).sum::<u64>();
+    let requests_before = total();
+    for foreign in ["http://127.0.0.2:1/v1/documents/document/x/download", "https://qargo.invalid/v1/x"] {
+        let err = qargo.download_url(foreign).await.unwrap_err();
+        assert!(matches!(err, QargoError::ForeignUrl { .. }), "{foreign}: {err}");
+    }
+    assert_eq!(total(), requests_before, "no request for a foreign URL");
 
     let nowhere = qargo.document_import("NO-SUCH-ORDER", "POD", "x.pdf", "application/pdf", b"x".to_vec()).await;
     assert!(nowhere.is_err(), "a document for no order is refused");

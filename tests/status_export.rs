@@ -44,6 +44,7 @@ async fn world(storage: Storage, echo: bool) -> World {
     nexus.handle().set_rate_limit(0);
     let mut qargo_options = qargo_sim::SimOptions::with_bridge(api_url.clone());
     qargo_options.limits = Limits::off();
+    qargo_options.strict_unknown_keys = true;
     qargo_options.echo_webhook_updates = echo;
     qargo_options.seed.customers.push(bridge_local::shared_customer());
     let qargo = QargoSim::start(qargo_options).await.expect("Qargo simulator");
@@ -281,8 +282,10 @@ async fn a_failed_delivery_posts_the_not_delivered_code_of_its_reason() {
     let booked = inbound(&world, "INBOUND-FAILED").await;
     let arrival = world.arrive(booked.order.delivery_stop_id).await;
     let mut body = arrival.request.clone();
-    body["events"][0]["update"]["stop"]["status"] = json!("FAILED");
-    body["events"][0]["update"]["stop"]["failure_reason"] = json!("Premises closed");
+    // Qargo's visibility stop has no failed status: the attempt ends COMPLETED with the reason in
+    // the stop's `failure_reason` additional field (README, "Set up Qargo for the bridge").
+    body["events"][0]["update"]["stop"]["status"] = json!("COMPLETED");
+    body["events"][0]["update"]["stop"]["custom_fields"] = json!({"failure_reason": "Premises closed"});
     let (status, answer) =
         world.post_visibility(&serde_json::to_vec(&body).unwrap(), Some(("qargo", "inbound-pass"))).await;
     assert_eq!(status, 202, "{answer}");

@@ -60,3 +60,9 @@ pub async fn s3_documents() -> S3Documents {
 
 /// The simulators' depot users and a plain booking, shared with the benchmarks.
 pub use bridge_local::{depot_user, simple_booking};
+
+/// The Nexus scan code of a scan the bridge recorded in Qargo: the first word of its description
+/// (Qargo's `scan_barcode` answer has no field of its own for the network's code).
+pub fn nexus_code(scan: &qargo_sim::ScanRecord) -> Option<String> {
+    scan.description.as_deref().and_then(|d| d.split_whitespace().next()).map(str::to_owned)
+}

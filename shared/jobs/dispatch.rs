@@ -35,6 +35,7 @@ use crate::nexus::wire::Consignment;
 use crate::nexus::{ConsignmentQuery, LabelFormat, NexusClient, NexusError};
 use crate::qargo::QargoError;
 use crate::qargo::dispatch_webhook::{DispatchTrip, DispatchWebhook};
+use crate::qargo::order_update::{GoodsBarcodes, order_update};
 use crate::rules::dispatch::{DispatchPlan, Violation, plan_dispatch};
 use crate::store::{
     Booking, ClaimOutcome, DispatchClaim, DispatchRecord, DispatchState, QargoLink, SyncKey, document_key,
@@ -158,19 +159,10 @@ impl DispatchAnswer {
         answer
     }
 
-    /// The HTTP status that goes with the answer: 200 on success, 422 for the user's errors, 409
-    /// for an operation the booking's state does not allow, 503 when Qargo should retry.
-    pub fn http_status(&self) -> u16 {
-        let has = |kind| self.errors.iter().any(|e| e.error_type == kind);
-        if has(DispatchErrorType::InternalError) {
-            503
-        } else if has(DispatchErrorType::UserInputError) {
-            422
-        } else if has(DispatchErrorType::NotSupported) {
-            409
-        } else {
-            200
-        }
+    /// Whether Qargo should send the dispatch again (an `INTERNAL_ERROR`: an outage, a booking in
+    /// progress), as opposed to a success or a refusal that needs a person.
+    pub fn is_retryable(&self) -> bool {
+        self.errors.iter().any(|e| e.error_type == DispatchErrorType::InternalError)
     }
 }
 
@@ -572,7 +564,8 @@ async fn label_and_attach(
             .map_err(|err| format!("attaching the labels in Qargo: {err}"))?;
         webhook_ok(&answer, "attaching the labels in Qargo")?;
     }
-    let identity = identity_update(plan, booking, "BOOKED");
+    let identity = identity_update(plan, booking, "BOOKED")
+        .ok_or("the dispatch named no Qargo order id, so the Nexus identity cannot be written to it")?;
     let answer = bridge
         .qargo
         .partial_order_update(&identity)
@@ -606,7 +599,8 @@ fn webhook_ok(answer: &crate::qargo::wire::WebhookAnswer, doing: &str) -> Result
 }
 
 /// The partial order update that carries the Nexus identity and barcodes onto the Qargo order.
-fn identity_update(plan: &DispatchPlan, booking: &Booking, state: &str) -> serde_json::Value {
+fn identity_update(plan: &DispatchPlan, booking: &Booking, state: &str) -> Option<serde_json::Value> {
+    let order_id = plan.qargo_order_id.as_deref()?;
     let fields = json!({
         "NexusNetwork": booking.network.code(),
         "NexusConsignmentID": booking.nexus_consignment_id.to_string(),
@@ -615,23 +609,16 @@ fn identity_update(plan: &DispatchPlan, booking: &Booking, state: &str) -> serde
         "NexusState": state,
     });
     let mut barcodes = booking.barcodes.iter();
-    let goods: Vec<serde_json::Value> = plan
+    let goods: Vec<GoodsBarcodes> = plan
         .pallet_lines
         .iter()
         .filter_map(|line| {
-            let units: Vec<serde_json::Value> = barcodes
-                .by_ref()
-                .take(line.pallets as usize)
-                .map(|b| json!({"barcode": {"value": b.as_str(), "source": booking.network.code()}}))
-                .collect();
-            Some(json!({"id": line.goods_id.as_ref()?, "handling_units": units}))
+            let taken: Vec<String> = barcodes.by_ref().take(line.pallets as usize).map(ToString::to_string).collect();
+            Some(GoodsBarcodes { goods_id: line.goods_id.clone()?, barcodes: taken })
         })
         .collect();
-    json!({
-        "match": {"id": {"matches_any": [plan.qargo_order_id]}},
-        "custom_fields": fields,
-        "consignments": [{"id": plan.qargo_consignment_id.as_str(), "custom_fields": fields, "goods": goods}],
-    })
+    let serde_json::Value::Object(fields) = fields else { return None };
+    Some(order_update(order_id, fields, Some(&plan.qargo_consignment_key), &goods))
 }
 
 /// An UPDATE: acknowledge when Nexus's view is unchanged, re-book before collection, refuse after.
@@ -761,10 +748,10 @@ async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsign
     };
     let mut warnings = Vec::new();
     if let Some(order_id) = order_id {
-        let void = json!({
-            "match": {"id": {"matches_any": [order_id]}},
-            "custom_fields": {"NexusState": "CANCELLED", "NexusLabels": format!("VOID: {} cancelled", booking.consignment_number)},
-        });
+        let mut fields = serde_json::Map::new();
+        fields.insert("NexusState".into(), json!("CANCELLED"));
+        fields.insert("NexusLabels".into(), json!(format!("VOID: {} cancelled", booking.consignment_number)));
+        let void = order_update(&order_id, fields, None, &[]);
         match bridge.qargo.partial_order_update(&void).await {
             Ok(answer) if answer.errors.is_empty() => {}
             Ok(answer) => warnings.push(format!("Qargo did not take the void mark: {:?}", answer.errors)),
@@ -793,13 +780,14 @@ mod tests {
     }
 
     #[test]
-    fn statuses_follow_the_errors() {
+    fn errors_are_typed_for_qargo() {
         let mut answer = DispatchAnswer::default();
-        assert_eq!(answer.http_status(), 200);
+        assert!(answer.errors.is_empty() && !answer.is_retryable());
         answer = DispatchAnswer::refused(vec![Violation { field: "f".into(), message: "m".into() }]);
-        assert_eq!(answer.http_status(), 422);
+        assert_eq!(answer.errors[0].error_type, DispatchErrorType::UserInputError);
         assert_eq!(answer.errors[0].error_message, "f: m");
-        assert_eq!(DispatchAnswer::error(DispatchErrorType::NotSupported, "x").http_status(), 409);
-        assert_eq!(DispatchAnswer::internal("x").http_status(), 503);
+        assert!(!answer.is_retryable());
+        assert!(!DispatchAnswer::error(DispatchErrorType::NotSupported, "x").is_retryable());
+        assert!(DispatchAnswer::internal("x").is_retryable());
     }
 }

@@ -99,7 +99,8 @@ pub fn stop_target(
         let order = link.order_id.as_ref()?;
         return Some(json!({"match": {"matches_all": [
             {"order": {"id": {"matches_any": [order]}}},
-            {"stop": {"stop_type": {"matches_any": [kind.code()]}}},
+            // `StopMatch.stop_type` is a plain `StopType`, not a `{matches_any}`.
+            {"stop": {"stop_type": kind.code()}},
         ]}}));
     }
     let network = network_of(consignment)?;

@@ -6,7 +6,7 @@
 //! one of *our* depots requested are never imported back (they came from Qargo through dispatch);
 //! the others, on each network the depot belongs to, become Qargo orders with
 //! `order_identifier` = `NEXUS-<network>-<consignmentID>` (see [`crate::qargo::inbound_order`]),
-//! followed until Qargo says COMPLETED, DUPLICATE or ERROR:
+//! sent through one of the two doors below:
 //!
 //! | on Nexus | in Qargo |
 //! |---|---|
@@ -35,33 +35,25 @@
 //! are retried from the stored order, without reading Nexus. Qargo: only for orders to create,
 //! update or cancel, through the door below, paced by the client to 2 requests/s.
 //!
-//! # The two doors, measured
+//! # The two doors
 //!
-//! Both take the same `OrderInput` and are followed the same way, with
-//! `GET /v1/orders/order/upload/{upload_id}`, an OAuth API call inside Qargo's 2 requests/s:
+//! | door | auth | requests in the 2/s limit per order | what the answer tells |
+//! |---|---|---|---|
+//! | `POST /v1/orders/order/upload` | OAuth | 2 (post + at least 1 `GET …/upload/{id}`) | COMPLETED, DUPLICATE, ERROR, SKIPPED |
+//! | `POST /v1/webhook` | webhook Basic | 0 (outside the limit) | `OrderImportResponse \| null`: accepted, or `errors` |
 //!
-//! | door | auth | the post | requests in the limit per order | 1,000 new orders at 2/s |
-//! |---|---|---|---|---|
-//! | `POST /v1/orders/order/upload` | OAuth | inside the limit | 2 (post + 1 status read) | 2,000 requests: **16 min 40 s** |
-//! | `POST /v1/webhook` | webhook Basic | outside the limit | 1 (the status read) | 1,000 requests: **8 min 20 s** |
+//! Qargo's order webhook answers only whether it took the order (`null` or `{errors: null}`) or
+//! why not (`errors`, e.g. `USER_INPUT_ERROR`); it carries no upload id, so there is nothing to
+//! follow. An accepted order counts as sent: Qargo de-duplicates on `order_identifier`, so a run
+//! that sends it again (after a crash) changes nothing, and a CREATE it already had is not told
+//! apart from a new one (both count as created). What the webhook door cannot see is a refusal
+//! that Qargo's background import decides after answering (it shows in Qargo's import log, not to
+//! the bridge); the upload door sees every outcome, at twice the requests inside the tenant's
+//! limit (1,000 new orders: 2,000 requests, 16 min 40 s at 2/s, against none for the webhook).
 //!
-//! Measured against the two simulators with Qargo's limits on and the production pacer, 40 new
-//! orders per door, each import finished by the time it is read (`upload_polls_before_done = 0`; a
-//! chunk of posts leaves Qargo that time), with `cargo test -p end-to-end --test end_to_end
-//! order_import::measure_the_two_qargo_doors -- --ignored --nocapture`:
-//!
-//! - upload door: 80 Qargo API requests, 0 webhook posts, 39.9 s — 1.00 s per order;
-//! - webhook door: 40 Qargo API requests, 40 webhook posts, 19.9 s — 0.50 s per order;
-//!
-//! both with no 429 and no new token call, i.e. the figures of the table for 1,000 orders (998 s and
-//! 499 s extrapolated). An import still in progress when read costs one more read on either door.
-//! The other jobs' API calls (order and document reads; their webhooks are outside the limit) share
-//! the same 2 requests/s, so the webhook door also leaves twice as much of it to them.
-//!
-//! **Choice: the webhook door** (`QARGO_ORDER_DOOR=webhook`, the default): half the requests inside
-//! the limit and half the time; the status read still tells COMPLETED / DUPLICATE / ERROR apart.
-//! `QARGO_ORDER_DOOR=upload` keeps the other door, e.g. for a tenant whose webhook integration is
-//! not configured yet.
+//! **Choice: the webhook door** (`QARGO_ORDER_DOOR=webhook`, the default): no request inside the
+//! limit that the other jobs share. `QARGO_ORDER_DOOR=upload` keeps the other door, e.g. for a
+//! tenant whose webhook integration is not configured yet, or to see every import's outcome.
 
 pub mod state;
 
@@ -600,12 +592,29 @@ impl<'a> DepotRun<'a> {
         if status.is_some_and(|s| s.code() == "CAN") {
             return match known {
                 Some(entry) if !entry.cancelled => {
-                    // Cancel with the content Qargo knows, or just the identifier if it no longer maps.
-                    let mut order = content.unwrap_or_else(|_| OrderInput {
-                        order_identifier: order_identifier(network, NexusConsignmentId(id)),
-                        ..OrderInput::default()
-                    });
-                    order.customer = customer_of(c, &self.bridge.settings.customer_map).ok();
+                    // Qargo's `OrderInput` requires `customer` and `consignments` on a DELETE too: a
+                    // cancellation that no longer maps is refused here, named, for a person to finish.
+                    let cancel_refusal = |reason: String| Rejected {
+                        number: c.consignment_number.clone(),
+                        reason: format!(
+                            "cancelled on Nexus, but the Qargo order {} cannot be cancelled by the bridge ({reason}); cancel it in Qargo",
+                            order_identifier(network, NexusConsignmentId(id))
+                        ),
+                        attempts: 0,
+                        first_at: now,
+                        last_at: now,
+                        operation: OrderOperation::Delete,
+                        customer: c.customer_id,
+                        order: None,
+                    };
+                    let mut order = match content {
+                        Ok(order) => order,
+                        Err(err) => return Decision::Reject { network, id, refusal: cancel_refusal(err.to_string()) },
+                    };
+                    match customer_of(c, &self.bridge.settings.customer_map) {
+                        Ok(customer) => order.customer = Some(customer),
+                        Err(err) => return Decision::Reject { network, id, refusal: cancel_refusal(err.to_string()) },
+                    }
                     let fingerprint = fingerprint(&order);
                     Decision::Send(Work {
                         network,
@@ -803,7 +812,9 @@ impl<'a> DepotRun<'a> {
             match self.post(&order).await {
                 Ok(Some(upload)) if upload.upload_status.is_final() => outcomes[index] = Some(outcome_of(&upload)),
                 Ok(Some(upload)) => following.push((index, upload.upload_id)),
-                // Qargo answered `null`: accepted, with nothing to follow.
+                // The order webhook's answer (`OrderImportResponse | null`) has no upload to follow:
+                // no errors means Qargo took the order, and its de-duplication on
+                // `order_identifier` makes a repeat harmless.
                 Ok(None) => outcomes[index] = Some(Outcome::Done),
                 Err(err) if refusal(&err) => outcomes[index] = Some(Outcome::Refused(err.to_string())),
                 Err(err) => return Err(Stop::Qargo(err)),
@@ -841,7 +852,7 @@ impl<'a> DepotRun<'a> {
         match self.bridge.settings.order_door {
             OrderDoor::Webhook => {
                 self.report.qargo_webhook_requests += 1;
-                self.bridge.qargo.order_webhook(order).await
+                self.bridge.qargo.order_webhook(order).await.map(|_| None)
             }
             OrderDoor::Upload => {
                 self.report.qargo_api_requests += 1;
@@ -900,15 +911,14 @@ fn refusal(err: &QargoError) -> bool {
             | QargoError::Unprocessable { .. }
             | QargoError::NotFound { .. }
             | QargoError::UploadFailed { .. }
-            | QargoError::WebhookRefused { .. }
-    )
+    ) || matches!(err, QargoError::WebhookRefused { errors } if errors.iter().all(|e| e.error_type != "INTERNAL_ERROR"))
 }
 
 fn outcome_of(upload: &Upload) -> Outcome {
     match upload.upload_status {
         UploadStatus::Duplicate => Outcome::Duplicate,
         UploadStatus::Completed => Outcome::Done,
-        status => Outcome::Refused(upload.message.clone().unwrap_or_else(|| format!("Qargo answered {status:?}"))),
+        status => Outcome::Refused(format!("Qargo answered {status:?}")),
     }
 }
 
@@ -929,20 +939,22 @@ mod tests {
 
     #[test]
     fn qargo_outcomes() {
-        let upload = |status, message: Option<&str>| Upload {
+        let upload = |status| Upload {
             upload_id: "u".into(),
             upload_status: status,
             upload_url: None,
             order_id: None,
             order_url: None,
-            message: message.map(str::to_owned),
         };
-        assert!(matches!(outcome_of(&upload(UploadStatus::Completed, None)), Outcome::Done));
-        assert!(matches!(outcome_of(&upload(UploadStatus::Duplicate, None)), Outcome::Duplicate));
-        let Outcome::Refused(why) = outcome_of(&upload(UploadStatus::Error, Some("Customer 'X' not found"))) else {
-            panic!("an error is a refusal")
+        assert!(matches!(outcome_of(&upload(UploadStatus::Completed)), Outcome::Done));
+        assert!(matches!(outcome_of(&upload(UploadStatus::Duplicate)), Outcome::Duplicate));
+        let Outcome::Refused(why) = outcome_of(&upload(UploadStatus::Error)) else { panic!("an error is a refusal") };
+        assert_eq!(why, "Qargo answered Error");
+        let refused = |error_type: &str| QargoError::WebhookRefused {
+            errors: vec![crate::qargo::wire::WebhookError { error_type: error_type.into(), error_message: "x".into() }],
         };
-        assert_eq!(why, "Customer 'X' not found");
+        assert!(refusal(&refused("USER_INPUT_ERROR")), "the order webhook refused the order for good");
+        assert!(!refusal(&refused("INTERNAL_ERROR")), "Qargo's own failure is worth a retry");
         assert!(refusal(&QargoError::Invalid { message: "bad".into(), errors: vec![] }));
         assert!(!refusal(&QargoError::TokenLimit { retry_after: Duration::from_secs(60) }));
     }

@@ -278,6 +278,10 @@ struct PendingUpload {
     /// Why it is pending.
     #[serde(default)]
     reason: String,
+    /// Qargo's `document_content.download_url` (checked to be on Qargo's own API host), when the
+    /// update gave one; otherwise the file is fetched by `document_id`.
+    #[serde(default)]
+    download_url: Option<String>,
 }
 
 /// A POD file in the document store.
@@ -616,7 +620,9 @@ async fn attach_in_qargo(
     target: &Value,
     evidence: Evidence<'_>,
 ) -> Result<Result<(), String>, Stop> {
-    let mut document = if evidence.bytes.len() > EMBED_LIMIT {
+    // Qargo's document answer: an array of `{remote_document | embedded_document}` under the
+    // question path configured for the kind (`MPOD`, `POD`, `MPODPHOTOE`), which sets its type.
+    let document = if evidence.bytes.len() > EMBED_LIMIT {
         report.qargo_calls += 1;
         match bridge.qargo.upload_content(evidence.file_name, evidence.content_type, evidence.bytes).await {
             Ok(upload_id) => json!({"remote_document": {"upload_id": upload_id}}),
@@ -630,9 +636,8 @@ async fn attach_in_qargo(
             "filename": evidence.file_name,
         }})
     };
-    document["document_type"] = json!(evidence.kind.qargo_document_type());
     let mut answers = serde_json::Map::new();
-    answers.insert(evidence.kind.code().to_owned(), document);
+    answers.insert(evidence.kind.code().to_owned(), json!([document]));
     if let Some(name) = evidence.signed_by.map(str::trim).filter(|name| !name.is_empty()) {
         answers.insert(SIGNED_BY_ANSWER.to_owned(), json!(name));
     }
@@ -678,11 +683,15 @@ async fn open_window(bridge: &Bridge, key: &SyncKey, consignment: &Consignment) 
 /// What a `Document` update says.
 #[derive(Debug, Clone, PartialEq)]
 struct DocumentNotice {
+    /// `update.id` when Qargo gives it (it is optional), else the id in the download URL, else
+    /// `sha256:<hex>` of the embedded file: the key of the upload's de-duplication.
     document_id: String,
     status: Option<String>,
     document_type: Option<String>,
-    /// The file when the update carries it (base64 `content`).
+    /// The file when the update carries it (`EmbeddedDocument`: base64 `content`, `mime_type`).
     embedded: Option<(Vec<u8>, Option<String>)>,
+    /// `RemoteDocument.download_url`, when the update points at the file instead.
+    download_url: Option<String>,
 }
 
 /// Uploads the file of one `Document` update to Nexus when we deliver its consignment (module docs).
@@ -726,6 +735,7 @@ pub async fn upload_document_update(bridge: &Bridge, update: &RoutedUpdate) -> R
         at: update.timestamp,
         first_seen: now,
         reason: String::new(),
+        download_url: notice.download_url.clone(),
     };
     let embedded = notice.embedded.map(|(bytes, content_type)| {
         let content_type = media_type(content_type.as_deref().unwrap_or(""), &bytes, None);
@@ -998,7 +1008,11 @@ async fn file_of(
         return Ok(Ok((bytes, document.content_type)));
     }
     calls.qargo += 1;
-    match bridge.qargo.download_document(&upload.document_id).await {
+    let downloaded = match &upload.download_url {
+        Some(url) => bridge.qargo.download_url(url).await,
+        None => bridge.qargo.download_document(&upload.document_id).await,
+    };
+    match downloaded {
         Ok((content_type, bytes)) => {
             let content_type = media_type(&content_type, &bytes, None);
             Ok(Ok((bytes, content_type)))
@@ -1072,34 +1086,53 @@ fn consignee_signature(order: &Value) -> Option<(String, Option<Timestamp>)> {
         .max_by_key(|(_, at)| *at)
 }
 
-/// Reads a `Document` update: `{id, type, status, document: {name, document_type,
-/// document_content: {download_url} | {content, mime_type, filename}}}`. Content that is not
-/// base64 is fetched from Qargo instead.
+/// Reads a `Document` update as Qargo's spec has it (`DocumentUpdate`): `{id?, type, status,
+/// document: {name, document_type, document_content: RemoteDocument {download_url} |
+/// EmbeddedDocument {content, mime_type, filename}, subject}}`. The id is optional; content that is
+/// not base64 is fetched from Qargo instead when there is a way to.
 fn read_notice(update: &RoutedUpdate) -> Result<DocumentNotice, InvalidVisibility> {
     fn text(value: Option<&Value>) -> Option<&str> {
         value.and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty())
     }
-    let document_id = text(update.update.get("id"))
-        .ok_or_else(|| InvalidVisibility("update.id (the document id) is missing".into()))?
-        .to_owned();
-    let document = update.update.get("document").filter(|d| d.is_object()).ok_or_else(|| {
-        InvalidVisibility(format!("update.document of document {document_id} is missing or not an object"))
-    })?;
+    let document = update
+        .update
+        .get("document")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| InvalidVisibility("update.document is missing or not an object".into()))?;
     let content = document.get("document_content");
+    let download_url = text(content.and_then(|c| c.get("download_url"))).map(str::to_owned);
     let embedded = text(content.and_then(|c| c.get("content"))).and_then(|encoded| {
         let decoded = STANDARD.decode(encoded).ok().filter(|bytes| !bytes.is_empty());
         if decoded.is_none() {
-            tracing::warn!(document = %document_id, "embedded content is not base64; fetching the file from Qargo");
+            tracing::warn!("embedded document content is not base64; fetching the file from Qargo if it can be");
         }
         let content_type = text(content.and_then(|c| c.get("mime_type").or_else(|| c.get("content_type"))));
         decoded.map(|bytes| (bytes, content_type.map(str::to_owned)))
     });
+    let document_id = text(update.update.get("id"))
+        .map(str::to_owned)
+        .or_else(|| download_url.as_deref().and_then(document_id_in_url))
+        .or_else(|| embedded.as_ref().map(|(bytes, _)| format!("sha256:{}", sha256_hex(bytes))))
+        .ok_or_else(|| {
+            InvalidVisibility(
+                "update.document.document_content has neither a download_url nor base64 content, and update.id is missing: nothing to fetch".into(),
+            )
+        })?;
     Ok(DocumentNotice {
         document_id,
         status: text(update.update.get("status")).map(str::to_ascii_uppercase),
         document_type: text(document.get("document_type")).map(str::to_owned),
         embedded,
+        download_url,
     })
+}
+
+/// The document id in a Qargo download URL (`…/documents/document/<id>/download`).
+fn document_id_in_url(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next()?;
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let (last, id, kind) = (segments.next()?, segments.next()?, segments.next()?);
+    (last == "download" && kind == "document" && !id.is_empty()).then(|| id.to_owned())
 }
 
 /// Keeps an upload in its depot's cursor for the scheduled runs.
@@ -1366,6 +1399,22 @@ mod tests {
         );
         assert_eq!(read_notice(&not_base64).unwrap().embedded, None);
 
+        // `id` is optional in Qargo's spec: the download URL's id, or the embedded file's digest.
+        let url_only = routed(
+            json!({"type": "Document", "status": "CREATED", "document": {"document_type": "PROOF_OF_DELIVERY",
+                   "document_content": {"download_url": "https://api.qargo.com/v1/documents/document/d-9/download"}}}),
+            json!({"id": "o-1"}),
+        );
+        assert_eq!(read_notice(&url_only).unwrap().document_id, "d-9");
+        let embedded_only = routed(
+            json!({"id": null, "type": "Document", "document": {"document_type": "CONSIGNEE_SIGNATURE",
+                   "document_content": {"content": content, "mime_type": "image/png", "filename": "s.png"}}}),
+            json!({"id": "o-1"}),
+        );
+        assert_eq!(
+            read_notice(&embedded_only).unwrap().document_id,
+            format!("sha256:{}", sha256_hex(b"\x89PNG\r\n\x1a\nrest"))
+        );
         let no_id = routed(json!({"type": "Document", "document": {}}), json!({"id": "o-1"}));
         assert!(read_notice(&no_id).unwrap_err().0.contains("update.id"));
         let no_document = routed(json!({"id": "d-5", "type": "Document"}), json!({"id": "o-1"}));
@@ -1426,6 +1475,7 @@ mod tests {
             at,
             first_seen: at,
             reason: String::new(),
+            download_url: None,
         };
         let mut stored = Position {
             since: Some("2026-06-17T10:00:00".parse().unwrap()),

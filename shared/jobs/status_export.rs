@@ -9,10 +9,12 @@
 //! 1. **Which consignment**: the order's additional fields — `NexusNetwork` + `NexusConsignmentID`
 //!    (written by dispatch, with `NexusDepot`) or `NexusOrigin` = `<NETWORK>:<id>` (an imported
 //!    order). An order with neither is not on a network: nothing to do.
-//! 2. **What happened**: the stop's status — `AT_STOP` → arrived, `COMPLETED` → completed, `FAILED`
-//!    (or `CANCELLED` with a failure reason or incidents on the stop) → failed, with the reason
-//!    choosing the `ND…` code. Qargo documents no failure on its visibility stop, so this reading is
-//!    ours; a `CANCELLED` stop without a reason is an order cancellation, which Nexus learns through
+//! 2. **What happened**: the stop's status — `AT_STOP` → arrived, `COMPLETED` → completed. Qargo's
+//!    `VisibilityStopStatus` has no failure and `VisibilityStop` no incidents; the one place a stop
+//!    carries free data is its additional fields, so a failed attempt is a `COMPLETED` or `CANCELLED`
+//!    stop whose additional field [`FAILURE_REASON_FIELD`] is filled (the tenant sets that field up,
+//!    README "Set up Qargo for the bridge") → failed, the reason choosing the `ND…` code. A
+//!    `CANCELLED` stop without a reason is an order cancellation, which Nexus learns through
 //!    dispatch's cancel, not as a failed delivery. Every other status (`PLANNED`, `DISPATCHED`, …)
 //!    exports nothing.
 //! 3. **Never an echo**: a status the import side set in Qargo from Nexus scans
@@ -251,45 +253,30 @@ pub async fn export_stop_update(bridge: &Bridge, update: &RoutedUpdate) -> Resul
     })
 }
 
+/// The stop additional field that carries why a delivery or collection attempt failed.
+pub const FAILURE_REASON_FIELD: &str = "failure_reason";
+
 /// The stop and what happened to it, or `None` when nothing is to be exported (module docs, step 2).
 fn transition_of(stop: &VisibilityStop) -> Option<(StopKind, StopTransition)> {
     let kind = stop.stop_type.parse::<StopKind>().ok()?;
-    let transition = match stop.status.trim().to_ascii_uppercase().as_str() {
-        "AT_STOP" => StopTransition::Arrived,
-        "COMPLETED" => StopTransition::Completed,
-        "FAILED" => StopTransition::Failed { reason: failure_reason(stop) },
-        "CANCELLED" => match failure_reason(stop) {
-            Some(reason) => StopTransition::Failed { reason: Some(reason) },
-            None => return None,
-        },
+    let failure = failure_reason(stop);
+    let transition = match (stop.status.trim().to_ascii_uppercase().as_str(), failure) {
+        ("COMPLETED" | "CANCELLED", Some(reason)) => StopTransition::Failed { reason: Some(reason) },
+        ("AT_STOP", _) => StopTransition::Arrived,
+        ("COMPLETED", None) => StopTransition::Completed,
         _ => return None,
     };
     Some((kind, transition))
 }
 
-/// The failure reason a stop carries: a `failure_reason` or `failure` field (text, or an object with
-/// a `reason`), else the first incident's description.
+/// The failure reason in the stop's additional fields ([`FAILURE_REASON_FIELD`]), when filled.
 fn failure_reason(stop: &VisibilityStop) -> Option<String> {
-    fn text(value: Option<&Value>) -> Option<&str> {
-        value.and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty())
-    }
-    let fields = [&stop.other, &stop.custom_fields];
-    let direct = fields.iter().find_map(|map| {
-        text(map.get("failure_reason"))
-            .or_else(|| text(map.get("failure")))
-            .or_else(|| text(map.get("failure").and_then(|f| f.get("reason"))))
-    });
-    let incident = || {
-        stop.other.get("incidents").and_then(Value::as_array).and_then(|incidents| {
-            incidents.iter().find_map(|incident| {
-                ["description", "reason", "name", "incident_type", "type"]
-                    .iter()
-                    .find_map(|key| text(incident.get(key)))
-                    .or_else(|| text(Some(incident)))
-            })
-        })
-    };
-    direct.or_else(incident).map(str::to_owned)
+    stop.custom_fields
+        .get(FAILURE_REASON_FIELD)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
 }
 
 /// `<stop type>:<transition>`, the key of [`ConsignmentSync::exported`].
@@ -464,14 +451,15 @@ mod tests {
             assert_eq!(transition_of(&stop("DELIVERY", quiet, json!({}))), None, "{quiet}");
         }
         assert_eq!(transition_of(&stop("HUB", "COMPLETED", json!({}))), None);
-        let failed = transition_of(&stop("DELIVERY", "FAILED", json!({"failure_reason": "Premises closed"})));
         let reason = Some("Premises closed".to_owned());
+        let failure = json!({"custom_fields": {"failure_reason": "Premises closed"}});
+        let failed = transition_of(&stop("DELIVERY", "COMPLETED", failure.clone()));
         assert_eq!(failed, Some((StopKind::Delivery, StopTransition::Failed { reason: reason.clone() })));
-        let cancelled =
-            transition_of(&stop("DELIVERY", "CANCELLED", json!({"incidents": [{"description": "Premises closed"}]})));
+        let cancelled = transition_of(&stop("DELIVERY", "CANCELLED", failure));
         assert_eq!(cancelled, Some((StopKind::Delivery, StopTransition::Failed { reason })));
-        let without = transition_of(&stop("DELIVERY", "FAILED", json!({})));
-        assert_eq!(without, Some((StopKind::Delivery, StopTransition::Failed { reason: None })));
+        let blank = transition_of(&stop("DELIVERY", "COMPLETED", json!({"custom_fields": {"failure_reason": " "}})));
+        assert_eq!(blank, Some((StopKind::Delivery, StopTransition::Completed)), "a blank reason is no failure");
+        assert_eq!(transition_of(&stop("DELIVERY", "FAILED", json!({}))), None, "not a VisibilityStopStatus");
     }
 
     #[test]

@@ -362,7 +362,7 @@ async fn sync_consignment(
         if state.applied_event_ids.contains(&event.event_id) {
             continue;
         }
-        let (update, exception) = scan_update(event, &code, roles, &targets, network);
+        let (update, exception) = scan_update(event, &code, roles, &targets);
         if !scan_meaning(&code, roles).known {
             tracing::warn!(code = %event.code, event = event.event_id, "unknown Nexus scan code: recorded in Qargo's history, no stop effect");
             report.unknown_codes += 1;
@@ -448,27 +448,25 @@ async fn send(bridge: &Bridge, report: &mut StatusReport, update: Value) -> Resu
 }
 
 /// The update recording one scan (and its exception note), and whether it carried one.
-fn scan_update(
-    event: &Event,
-    code: &ScanCode,
-    roles: &[DepotRole],
-    targets: &StopTargets,
-    network: Network,
-) -> (Value, bool) {
+fn scan_update(event: &Event, code: &ScanCode, roles: &[DepotRole], targets: &StopTargets) -> (Value, bool) {
     let meaning = scan_meaning(code, roles);
     let at = with_offset(event.event_date_time);
     let mut answers = serde_json::Map::new();
     if let Some(barcode) = &event.barcode {
-        let description = event.description.clone().unwrap_or_else(|| event.code.clone());
+        // The Nexus scan code leads the description: Qargo's scan has no field of its own for it.
+        let description = match &event.description {
+            Some(text) => format!("{} {text}", event.code),
+            None => event.code.clone(),
+        };
         answers.insert(
             "scan_barcode".into(),
+            // Qargo's `scan_barcode` answer: an array of scans, the barcode a plain string.
             json!([{
-                "barcode": {"value": barcode, "source": network.code()},
+                "barcode": barcode,
                 "status": meaning.handling_unit.code(),
                 "timestamp": at,
                 "stop_location_code": event.depot_code,
                 "description": description,
-                "source_status": event.code,
             }]),
         );
     }

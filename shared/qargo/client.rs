@@ -270,11 +270,12 @@ impl QargoClient {
         }
         let status = response.status();
         let text = response.text().await.map_err(|err| QargoError::Malformed(err.to_string()))?;
+        // `null`, an empty body, `{}` and `{"errors": null}` all mean success.
         let answer: WebhookAnswer = if text.trim().is_empty() {
             WebhookAnswer::default()
         } else {
-            match serde_json::from_str(&text) {
-                Ok(answer) => answer,
+            match serde_json::from_str::<Option<WebhookAnswer>>(&text) {
+                Ok(answer) => answer.unwrap_or_default(),
                 Err(_) if !status.is_success() => return Err(refusal(status, &text, what)),
                 Err(err) => return Err(QargoError::Malformed(err.to_string())),
             }
@@ -295,9 +296,9 @@ impl QargoClient {
         decode(self.api_call(what, |http| http.get(self.url(path))).await?).await
     }
 
-    /// `GET /me`: who the OAuth client is.
+    /// `GET /me` (no `/v1` prefix in Qargo's spec): who the OAuth client is.
     pub async fn me(&self) -> Result<serde_json::Value, QargoError> {
-        self.get_json("me", "v1/me").await
+        self.get_json("me", "me").await
     }
 
     /// `POST /v1/orders/order/upload`: starts an asynchronous import of `order` (an `OrderInput`).
@@ -336,7 +337,7 @@ impl QargoClient {
         match upload.upload_status {
             UploadStatus::Error | UploadStatus::Skipped => Err(QargoError::UploadFailed {
                 order_identifier: order_identifier.to_owned(),
-                reason: upload.message.clone().unwrap_or_else(|| format!("{:?}", upload.upload_status)),
+                reason: format!("Qargo answered {:?}", upload.upload_status),
             }),
             _ => Ok(upload),
         }
@@ -344,28 +345,13 @@ impl QargoClient {
 
     /// `POST /v1/webhook`: Qargo's order import webhook, "the fully asynchronous version of the
     /// order upload": the same `OrderInput` as [`upload_order`](Self::upload_order), sent with the
-    /// webhook credentials and outside the API limit, so it is not paced. Answers the queued import,
-    /// to be followed with [`upload_status`](Self::upload_status); `None` when Qargo answers `null`.
-    /// Not repeated after a timeout (the caller's `order_identifier` makes its own retry safe).
-    pub async fn order_webhook(&self, order: &(impl Serialize + Sync)) -> Result<Option<Upload>, QargoError> {
-        let started = Instant::now();
-        let response = self
-            .send_with_retries(started, CallKind::Webhook, || {
-                self.http
-                    .post(self.url("v1/webhook"))
-                    .basic_auth(&self.webhook.username, Some(self.webhook.password.expose()))
-                    .json(order)
-            })
-            .await?;
-        if matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-            return Err(QargoError::Unauthorized { which: "webhook" });
-        }
-        let response = check(response, "order webhook").await?;
-        let bytes = response.bytes().await.map_err(|err| QargoError::Malformed(format!("body cut short: {err}")))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        serde_json::from_slice(&bytes).map_err(|err| QargoError::Malformed(err.to_string()))
+    /// webhook credentials and outside the API limit, so it is not paced. Qargo answers
+    /// `OrderImportResponse | null` — no upload id: an answer without errors means Qargo took the
+    /// order for import, and its de-duplication on `order_identifier` makes sending it again safe.
+    /// Errors come back as [`QargoError::WebhookRefused`]. Not repeated after a timeout (the
+    /// caller's `order_identifier` makes its own retry safe).
+    pub async fn order_webhook(&self, order: &(impl Serialize + Sync)) -> Result<WebhookAnswer, QargoError> {
+        self.webhook_call("order webhook", |http| http.post(self.url("v1/webhook")).json(order)).await
     }
 
     /// `GET /v1/orders/order/{id}`.
@@ -385,9 +371,33 @@ impl QargoClient {
 
     /// `GET /v1/documents/document/{id}/download?direct=true`: the bytes and their MIME type.
     pub async fn download_document(&self, document_id: &str) -> Result<(String, Vec<u8>), QargoError> {
-        let path = format!("v1/documents/document/{document_id}/download");
+        if document_id.is_empty() || document_id.chars().all(|c| c == '.') {
+            return Err(QargoError::NotFound { what: format!("document {document_id:?}") });
+        }
+        let url = self.url(&format!("v1/documents/document/{}/download", path_segment(document_id)));
+        self.download(&format!("document {}", bounded(document_id)), &url).await
+    }
+
+    /// A visibility document's `download_url`, fetched with the bridge's token — only when it is on
+    /// Qargo's own API host (same scheme, host and port as the client's base URL; a path is taken
+    /// relative to it). Any other host is refused without a request: the token never leaves Qargo.
+    pub async fn download_url(&self, url: &str) -> Result<(String, Vec<u8>), QargoError> {
+        let base = reqwest::Url::parse(&self.base_url).map_err(|err| QargoError::Malformed(err.to_string()))?;
+        let target = base.join(url).map_err(|_| QargoError::ForeignUrl { url: bounded(url) })?;
+        if (target.scheme(), target.host_str(), target.port_or_known_default())
+            != (base.scheme(), base.host_str(), base.port_or_known_default())
+        {
+            return Err(QargoError::ForeignUrl { url: bounded(url) });
+        }
+        self.download("document download", target.as_str()).await
+    }
+
+    async fn download(&self, what: &str, url: &str) -> Result<(String, Vec<u8>), QargoError> {
         let response = self
-            .api_call(&format!("document {document_id}"), |http| http.get(self.url(&path)).query(&[("direct", "true")]))
+            .api_call(what, |http| {
+                let request = http.get(url);
+                if url.contains("direct=") { request } else { request.query(&[("direct", "true")]) }
+            })
             .await?;
         let content_type = response
             .headers()
@@ -473,6 +483,21 @@ impl QargoClient {
         })
         .await
     }
+}
+
+/// At most 120 characters of an outside value, for messages.
+fn bounded(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+/// An id made safe to stand as one path segment.
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// Passes a success through; maps a refusal to its error.

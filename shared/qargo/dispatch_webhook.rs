@@ -2,9 +2,13 @@
 //! (research/qargo-api.md §2): `{operation, payload: trip}` with the trip's orders, stops and
 //! resource allocations. Every field is optional here so that what is missing is reported by the
 //! dispatch rules with its path and the fix, rather than as a parse error; unknown fields are ignored.
+//! Every collection and map is read with [`null_as_default`]: Qargo's `SubcontractorDispatch` makes
+//! most of them `anyOf [..., null]`, and a legal `null` must not be refused.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::wire::null_as_default;
 
 /// The webhook body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -27,16 +31,16 @@ pub struct DispatchTrip {
     #[serde(default)]
     pub name: Option<String>,
     /// The orders on the trip (the networks take exactly one consignment per trip).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub orders: Vec<DispatchOrder>,
     /// The trip's stops in planned order.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub stops: Vec<DispatchStop>,
     /// Which resources carry the trip; the subcontractor resource's code picks the network.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub resource_allocations: Vec<ResourceAllocation>,
     /// Trip additional fields.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -81,13 +85,13 @@ pub struct DispatchOrder {
     #[serde(default)]
     pub service_level: Option<Coded>,
     /// Order additional fields (Amazon data may sit here).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub custom_fields: Map<String, Value>,
     /// Planner notes.
     #[serde(default)]
     pub planning_instructions: Option<String>,
     /// The order's consignments.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub consignments: Vec<DispatchConsignment>,
 }
 
@@ -104,7 +108,7 @@ pub struct Company {
     #[serde(default)]
     pub code: Option<String>,
     /// Additional fields.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -138,10 +142,10 @@ pub struct DispatchConsignment {
     #[serde(default)]
     pub delivery_stop: Option<DispatchStop>,
     /// Goods lines.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub goods: Vec<Goods>,
     /// Additional fields.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -196,10 +200,10 @@ pub struct DispatchStop {
     #[serde(default)]
     pub mobile_number: Option<String>,
     /// Extras (`TL`, `AZ`, …).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub extras: Vec<StopExtra>,
     /// Additional fields (`contact_name` for book-in).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub custom_fields: Map<String, Value>,
 }
 
@@ -227,7 +231,7 @@ pub struct StopExtra {
     #[serde(default)]
     pub name: Option<String>,
     /// Amazon booking data.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub amazon: Option<Map<String, Value>>,
 }
 
@@ -291,7 +295,7 @@ pub struct Goods {
     #[serde(default)]
     pub stackable: Option<bool>,
     /// Handling units (Qargo's barcodes; replaced by the Nexus barcodes once booked).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub handling_units: Vec<Value>,
 }
 

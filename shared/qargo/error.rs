@@ -29,6 +29,12 @@ pub enum QargoError {
         /// Qargo's reasons.
         errors: Vec<WebhookError>,
     },
+    /// A download URL that is not on Qargo's API host: never fetched with the bridge's token.
+    #[error("the document URL {url} is not on Qargo's API host; the bridge fetches documents only from Qargo")]
+    ForeignUrl {
+        /// The URL, shortened.
+        url: String,
+    },
     /// 404.
     #[error("not found in Qargo: {what}")]
     NotFound {

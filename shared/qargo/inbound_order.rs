@@ -337,7 +337,7 @@ fn goods(pallets: &[Pallet], network: Network) -> Vec<GoodInput> {
                     .map(|p| HandlingUnitInput {
                         barcode: BarcodeInput {
                             value: p.barcode.trim().to_owned(),
-                            source: Some(network.code().into()),
+                            source: Some(super::wire::barcode_source(network).into()),
                         },
                     })
                     .collect(),

@@ -4,6 +4,7 @@ pub mod client;
 pub mod dispatch_webhook;
 pub mod error;
 pub mod inbound_order;
+pub mod order_update;
 pub mod wire;
 
 pub use client::{Pacer, QargoClient};

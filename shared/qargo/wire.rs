@@ -2,7 +2,17 @@
 //! bridge builds them; Qargo's documents of its own (orders, statuses) are read leniently: unknown
 //! fields are ignored, as Qargo asks of its clients.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Reads a field Qargo's spec makes nullable (`anyOf [..., null]`) as its default when `null`, so a
+/// legal `null` collection or map is read as empty rather than refused.
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
 
 /// `POST /v1/auth/token` answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,9 +38,9 @@ pub struct FieldError {
     /// Its path in the body.
     #[serde(default)]
     pub path: Option<String>,
-    /// More.
+    /// More: a string or an object (`ValidationErrorDetail.detail` is `string | object | null`).
     #[serde(default)]
-    pub detail: Option<String>,
+    pub detail: Option<serde_json::Value>,
 }
 
 /// A 400 answer.
@@ -40,7 +50,7 @@ pub struct ValidationErrors {
     #[serde(default)]
     pub message: Option<String>,
     /// Per field.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub errors: Vec<FieldError>,
 }
 
@@ -49,15 +59,18 @@ pub struct ValidationErrors {
 pub struct WebhookError {
     /// `USER_INPUT_ERROR`, `INTERNAL_ERROR`, `NOT_SUPPORTED`, …
     pub error_type: String,
-    /// The reason.
+    /// The reason (`error_message` is nullable in `ErrorStatus`; read as empty then).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub error_message: String,
 }
 
-/// A webhook answer.
+/// A webhook answer (`SubcontractorDispatchResponse`, `PartialOrderUpdateResponse`,
+/// `OrderImportResponse`): `{errors: [...] | null}`, or the body `null`; empty, omitted or `null`
+/// errors mean success.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookAnswer {
     /// Empty on success.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub errors: Vec<WebhookError>,
 }
 
@@ -106,9 +119,6 @@ pub struct Upload {
     /// The order's URL.
     #[serde(default)]
     pub order_url: Option<String>,
-    /// Why it failed, when it did.
-    #[serde(default, alias = "error_message", alias = "error")]
-    pub message: Option<String>,
 }
 
 /// A document of an order (`Document{id, name, type, download_url, subject_type, content_type}`).
@@ -350,12 +360,22 @@ pub struct PackagingTypeInput {
     pub packaging_size: Option<EntityRef>,
 }
 
+/// The `BarcodeSource` of a network's pallet barcodes. Qargo's enum has `PALLEX` but no Fortec, so a
+/// Fortec barcode is `EXTERNAL`.
+pub fn barcode_source(network: crate::domain::Network) -> &'static str {
+    match network {
+        crate::domain::Network::Pallex => "PALLEX",
+        crate::domain::Network::Fortec => "EXTERNAL",
+    }
+}
+
 /// `{value, source}` of a handling unit's barcode.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BarcodeInput {
     /// The barcode.
     pub value: String,
-    /// The system that issued it (`PALLEX`, `FORTEC`).
+    /// The system that issued it: a `BarcodeSource` (`PALLEX`; `EXTERNAL` for Fortec, which has no
+    /// source of its own in Qargo's enum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }

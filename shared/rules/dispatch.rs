@@ -74,6 +74,8 @@ pub struct DispatchPlan {
     pub qargo_order_id: Option<String>,
     /// Qargo order name (the stem of our Nexus consignment number).
     pub qargo_order_name: String,
+    /// How Qargo's partial order update finds the consignment in its order.
+    pub qargo_consignment_key: crate::qargo::order_update::ConsignmentKey,
     /// The pickup stop, where labels are attached.
     pub pickup_stop_id: Option<String>,
     /// The delivery stop.
@@ -286,6 +288,12 @@ pub fn plan_dispatch(trip: &DispatchTrip, settings: &Settings) -> Result<Dispatc
         zpl_labels,
         qargo_consignment_id,
         qargo_order_id: order.id.clone(),
+        qargo_consignment_key: match trimmed(&consignment.consignment_reference_number) {
+            Some(reference) => crate::qargo::order_update::ConsignmentKey::Reference(reference),
+            None => crate::qargo::order_update::ConsignmentKey::Position(
+                u32::try_from(consignment_index + 1).unwrap_or(u32::MAX),
+            ),
+        },
         qargo_order_name: order_name,
         pickup_stop_id: pickup.id.clone(),
         delivery_stop_id: delivery.id.clone(),

@@ -235,7 +235,7 @@ async fn measure_size(params: &Params, size: usize) -> Result<SizeResult, String
         }
         let mut held: HashMap<String, Instant> = HashMap::new();
         for (request, update) in requests.iter().zip(&updates) {
-            let barcode = &update.update["stop"]["question_answers"]["scan_barcode"][0]["barcode"]["value"];
+            let barcode = &update.update["stop"]["question_answers"]["scan_barcode"][0]["barcode"];
             if let Some(barcode) = barcode.as_str() {
                 let at = request.arrived + request.took;
                 let entry = held.entry(barcode.to_owned()).or_insert(at);

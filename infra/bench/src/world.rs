@@ -63,6 +63,7 @@ impl World {
             None => qargo_sim::SimOptions::default(),
         };
         qargo_options.limits = setup.qargo_limits;
+        qargo_options.strict_unknown_keys = true;
         qargo_options.seed.customers.push(bridge_local::shared_customer());
         let qargo = QargoSim::start(qargo_options).await.map_err(|e| format!("Qargo sim: {e}"))?;
         let nexus_url = setup.nexus_url_override.clone().unwrap_or_else(|| nexus.base_url());

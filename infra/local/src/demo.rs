@@ -95,8 +95,8 @@ pub struct RefusedLine {
     pub order: String,
     /// Why the demo sent it (e.g. "after the 12:00 cut-off").
     pub case: String,
-    /// HTTP status of the bridge's answer.
-    pub status: u16,
+    /// The error type of the bridge's answer (`USER_INPUT_ERROR`, …; HTTP 200, as Qargo documents).
+    pub error_type: String,
     /// The payload field named by the refusal.
     pub field: String,
     /// The message Qargo shows.
@@ -220,7 +220,7 @@ impl DemoSummary {
         }
         let _ = writeln!(out, "\n  refused");
         for r in &self.refused {
-            let _ = writeln!(out, "    {:<9} {} — HTTP {}", r.order, r.case, r.status);
+            let _ = writeln!(out, "    {:<9} {} — {}", r.order, r.case, r.error_type);
             let _ = writeln!(out, "              {}", r.message);
         }
         if !self.errors.is_empty() {
@@ -704,7 +704,7 @@ impl Demo {
                 let refused = RefusedLine {
                     order: created.order_name.clone(),
                     case: case.to_owned(),
-                    status: record.status.unwrap_or_default(),
+                    error_type: error["error_type"].as_str().unwrap_or("-").to_owned(),
                     field: error["field"].as_str().unwrap_or("-").to_owned(),
                     message: error["error_message"].as_str().unwrap_or_default().to_owned(),
                 };
@@ -1175,14 +1175,14 @@ impl Demo {
         let missing_id = self.refused.iter().find(|r| r.case == DISPATCHES[5].refused.unwrap_or_default());
         check(
             "missing Nexus customer ID refused",
-            missing_id.is_some_and(|r| r.status == 422 && r.field.ends_with("PallexID")),
-            missing_id.map(|r| format!("HTTP {} {}", r.status, r.field)).unwrap_or_else(|| "not refused".into()),
+            missing_id.is_some_and(|r| r.error_type == "USER_INPUT_ERROR" && r.field.ends_with("PallexID")),
+            missing_id.map(|r| format!("{} {}", r.error_type, r.field)).unwrap_or_else(|| "not refused".into()),
         );
         let late = self.refused.iter().find(|r| r.case == LATE_DISPATCH.refused.unwrap_or_default());
         check(
             "dispatch after the 12:00 cut-off refused",
-            late.is_some_and(|r| r.status == 422 && r.message.contains("12:00")),
-            late.map(|r| format!("HTTP {} {}", r.status, r.field)).unwrap_or_else(|| "not refused".into()),
+            late.is_some_and(|r| r.error_type == "USER_INPUT_ERROR" && r.message.contains("12:00")),
+            late.map(|r| format!("{} {}", r.error_type, r.field)).unwrap_or_else(|| "not refused".into()),
         );
         let labelled: Vec<&Outbound> = self
             .outbound

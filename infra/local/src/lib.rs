@@ -413,6 +413,8 @@ pub async fn start_with(options: LocalOptions, pace: Pace) -> Result<LocalBridge
             let mut sim_options = qargo_sim::SimOptions::with_bridge(api_url.clone());
             sim_options.bind = SocketAddr::from(([127, 0, 0, 1], options.qargo_port));
             sim_options.seed.customers.push(shared_customer());
+            // Anything the bridge sends that Qargo would silently ignore is refused (422).
+            sim_options.strict_unknown_keys = true;
             if !pace.simulator_limits {
                 sim_options.limits = qargo_sim::Limits::off();
             }

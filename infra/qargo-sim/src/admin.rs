@@ -89,7 +89,15 @@ async fn list_orders(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn create_order(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let input: ScenarioOrder = parse_body(&body)?;
+    let raw: Value = parse_body(&body)?;
+    // The order part is Qargo's `OrderInput`: checked against the spec like an upload (unknown
+    // keys recorded, and refused with `strict_unknown_keys`).
+    let mut order = raw.clone();
+    if let Some(map) = order.as_object_mut() {
+        map.remove("trip");
+    }
+    state.check_body("POST /_sim/orders", "OrderInput", &crate::scenario::with_scenario_defaults(order))?;
+    let input: ScenarioOrder = crate::wire::parse_value(raw)?;
     let created = handle(&state).create_order(&input)?;
     Ok((StatusCode::CREATED, Json(json!(created))).into_response())
 }
@@ -230,4 +238,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sim/documents", get(documents))
         .route("/_sim/documents/{document_id}/content", get(document_content))
         .route("/_sim/scans", get(scans))
+        .route("/_sim/unknown-keys", get(unknown_keys))
+}
+
+/// `GET /_sim/unknown-keys`: keys the spec does not define found in request bodies.
+async fn unknown_keys(State(state): State<AppState>) -> Json<Value> {
+    Json(json!(handle(&state).unknown_keys()))
 }

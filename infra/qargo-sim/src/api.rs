@@ -57,7 +57,8 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap) -> Result<
     Ok(Json(json!({ "access_token": token, "token_type": "bearer", "expires_in": ttl.as_secs() })))
 }
 
-/// `GET /v1/me` (and `/me`): the calling API user.
+/// `GET /me`: the calling API user (the spec types the answer only as an object; `/v1/me` does not
+/// exist).
 pub async fn me(_auth: ApiAuth, State(state): State<AppState>) -> Json<Value> {
     let client = &state.options.api_client.client_id;
     Json(json!({
@@ -72,6 +73,7 @@ pub async fn me(_auth: ApiAuth, State(state): State<AppState>) -> Json<Value> {
 /// `POST /v1/orders/order/upload`: validates the `OrderInput` and queues it (`TODO`).
 pub async fn upload_order(_auth: ApiAuth, State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let raw: Value = parse_body(&body)?;
+    state.check_body("POST /v1/orders/order/upload", "OrderInput", &raw)?;
     let input: OrderInput = crate::wire::parse_value(raw.clone())?;
     let mut world = state.lock();
     validate_order(&input, Mode::Upload, &world.customers).map_err(ApiError::invalid)?;

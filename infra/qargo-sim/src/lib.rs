@@ -1,18 +1,23 @@
 //! # qargo-sim — a stand-in for the parts of Qargo's public API the nexus-bridge uses
 //!
-//! It serves, with Qargo's real names and shapes (`shared/research/qargo-api.md`):
+//! It serves, with the names and shapes of Qargo's public OpenAPI 1.2.0 (vendored trimmed in
+//! `spec/`, see [`spec`]; every JSON request body is validated against it first, `422` when the
+//! schema refuses it, keys it does not define recorded or, with
+//! `SimOptions::strict_unknown_keys`, refused):
 //!
 //! * `POST /v1/auth/token` (HTTP Basic `client_id:client_secret` → `{access_token, token_type,
-//!   expires_in}`), limited to **5 calls per rolling hour**; `GET /v1/me` (and `/me`);
+//!   expires_in}`), limited to **5 calls per rolling hour**; `GET /me`;
 //! * the OAuth API, limited to **2 requests/s sustained, 3 burst** (a token bucket): order upload
 //!   with `OrderInput` validation and asynchronous upload status, order, status and document reads,
 //!   document download and `upload_content`;
-//! * the webhooks, with their own HTTP Basic credential and no rate limit: `subco-status-update`
-//!   (stop matching: exactly one stop or the update is discarded; `scan_barcode` history),
-//!   `subco-document-upload`, `document-import`;
+//! * the webhooks, with their own HTTP Basic credential and no rate limit: the order import webhook
+//!   (`POST /v1/webhook`, answering `null` / `{errors}`), `subco-status-update` (stop matching:
+//!   exactly one stop or the update is discarded; `question_answers` in Qargo's documented formats:
+//!   `scan_barcode` history, document arrays, other answers), `partial-order-update`
+//!   (`OrderUpdatePayload`), `subco-document-upload`, `document-import`;
 //! * **outbound**: the Subcontractor Dispatch webhook and the visibility webhook (`Stop`, `Eta`,
-//!   `Document` events), sent to the bridge with a configured credential and recorded with the
-//!   answers;
+//!   `Document` events), spec-valid, sent to the bridge with a configured credential and recorded
+//!   with the answers;
 //! * a scenario API and admin views under `/_sim/` (see [`SimHandle`] and the README).
 //!
 //! Start it in-process:
@@ -42,6 +47,7 @@ pub mod render;
 pub mod samples;
 pub mod scenario;
 pub mod server;
+pub mod spec;
 pub mod uploads;
 pub mod validate;
 pub mod webhooks;
@@ -62,7 +68,7 @@ pub use scenario::{
     CreatedConsignment, CreatedOrder, CreatedTrip, CustomerInput, DispatchRequest, DocumentInput, EtaInput, EtaStop,
     PhotoInput, ScenarioOrder, ScenarioOutcome, SignatureInput, SimHandle, StopAction, TripInput, TripSpec,
 };
-pub use server::{Faults, RequestCounts, RequestRecord, RouteCount};
+pub use server::{Faults, RequestCounts, RequestRecord, RouteCount, UnknownKeyRecord};
 
 /// The simulator.
 #[derive(Debug)]

@@ -50,6 +50,10 @@ struct Args {
     /// The base URL written into download URLs (default http://HOST:PORT).
     #[arg(long)]
     public_url: Option<String>,
+    /// Refuse (422) request bodies with keys Qargo's spec does not define, instead of ignoring
+    /// (and recording) them as real Qargo does.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[tokio::main]
@@ -71,6 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     options.upload_polls_before_done = args.upload_polls;
     options.echo_webhook_updates = args.echo_webhook_updates;
     options.public_base_url = args.public_url.clone();
+    options.strict_unknown_keys = args.strict;
     if args.no_rate_limits {
         options.limits = Limits::off();
     }

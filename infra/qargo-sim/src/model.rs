@@ -310,31 +310,39 @@ pub struct Upload {
     pub created: Timestamp,
 }
 
-/// A handling-unit scan (`scan_barcode` question answer).
+/// A handling-unit scan: one scan object of a `scan_barcode` question answer (Qargo's format:
+/// `{timestamp, status?, barcode?, stop_match?, stop_location_code?, description?}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScanRecord {
     /// The barcode.
     pub barcode: String,
-    /// Barcode source, if given.
+    /// The scanned handling unit's barcode source, as the order holds it (not sent with the scan).
     pub source: Option<String>,
-    /// `SCANNED_IN` | `STORED` | `SCANNED_OUT`.
-    pub status: String,
-    /// When the scan happened.
+    /// `SCANNED_IN` | `STORED` | `SCANNED_OUT`, if given.
+    pub status: Option<String>,
+    /// When the scan happened (UTC).
     pub timestamp: String,
-    /// The stop it was reported on.
+    /// The stop of the status update that carried it.
     pub stop_id: Uuid,
     /// The order.
     pub order_id: Uuid,
     /// Where (`stop_location_code`).
     pub stop_location_code: Option<String>,
-    /// Free text.
+    /// Free text (the bridge puts the Nexus scan code first: `"ARRD Arrived at depot"`).
     pub description: Option<String>,
-    /// The external system's own status code (e.g. a Nexus scan code).
-    pub source_status: Option<String>,
-    /// Who created it.
-    pub created_by: Option<String>,
+    /// The scan's `stop_match`, as sent.
+    pub stop_match: Option<Value>,
+    /// The one stop of the trip (or order) `stop_match` names, if exactly one does.
+    pub matched_stop_id: Option<Uuid>,
     /// When the simulator received it.
     pub received_at: String,
+}
+
+impl ScanRecord {
+    /// The first word of `description` (where the bridge puts the Nexus scan code, e.g. `ARRD`).
+    pub fn code(&self) -> Option<&str> {
+        self.description.as_deref().and_then(|d| d.split_whitespace().next())
+    }
 }
 
 /// `ErrorStatus`: `{error_type, error_message}`.

@@ -170,6 +170,10 @@ pub struct SimOptions {
     pub echo_webhook_updates: bool,
     /// The base URL written into absolute `download_url`s; `None` uses the bound address.
     pub public_base_url: Option<String>,
+    /// Refuse (`422`, naming each path) request bodies with keys Qargo's spec does not define,
+    /// instead of ignoring them as real Qargo does. Either way they are recorded
+    /// (`SimHandle::unknown_keys`, `GET /_sim/unknown-keys`). Off by default.
+    pub strict_unknown_keys: bool,
     /// What the simulator holds at start.
     pub seed: Seed,
     /// The clock for rate limits and token expiry.
@@ -190,6 +194,7 @@ impl Default for SimOptions {
             document_delivery: DocumentDelivery::DownloadUrl,
             echo_webhook_updates: false,
             public_base_url: None,
+            strict_unknown_keys: false,
             seed: Seed::default_tenant(),
             clock: Arc::new(SystemClock),
         }

@@ -2,50 +2,60 @@
 //! `order-import-webhook`) — "the fully asynchronous version of the order upload api", with the
 //! webhook's HTTP Basic credential and outside the 2 requests/s API limit.
 //!
-//! The body is the same `OrderInput` as `POST /v1/orders/order/upload` and is validated the same way
-//! (`400` listing every failure, `422` for a body of the wrong types). Qargo's OpenAPI answers
-//! `OrderImportResponse | null`; the simulator answers the queued import in the upload's shape,
-//! `{upload_id, upload_status: "TODO", upload_url, order_id, order_url}`, so it can be followed with
-//! `GET /v1/orders/order/upload/{upload_id}` (an OAuth API call, inside the limit).
+//! The spec's body is `anyOf[OrderInput, binary]`; the simulator takes the JSON `OrderInput` and
+//! validates it against that schema first (`422` `HTTPValidationError` when the schema refuses it).
+//! The answer is the spec's `OrderImportResponse | null` with HTTP 200 — **no upload id**:
 //!
-//! Qargo processes webhook imports in the background whether or not anyone asks about them. The
-//! simulator has no background worker, so it resolves the import at once (same outcome table as an
-//! upload: CREATE → COMPLETED or DUPLICATE, UPDATE, DELETE → COMPLETED or SKIPPED, ERROR otherwise,
-//! and the `upload_error` fault applies); the answer still says `TODO`, and the first status read
-//! shows the outcome. An integrator that never polls therefore still gets its orders — unlike an
-//! upload, which the simulator only resolves when polled (`upload_polls_before_done`).
+//! * `null` when the order is accepted;
+//! * `{"errors": [{"error_type": "USER_INPUT_ERROR", "error_message": "…"}]}` when it is refused:
+//!   a semantic check of the upload fails (unknown customer, a date that is not `YYYY-MM-DD`, …;
+//!   one entry per failure, `"$.path: message"`), or the import resolves to `ERROR` (e.g. UPDATE of
+//!   an unknown identifier, the `upload_error` fault).
 //!
-//! Invented here: the answer's shape (the OpenAPI names `OrderImportResponse` without fields in our
-//! research) and the immediate resolution.
+//! Qargo processes webhook imports in the background. The simulator has no background worker, so
+//! it resolves the import at once (same outcome table as an upload); the import stays visible as an
+//! upload (`GET /_sim/uploads`), and the order by its identifier. Invented here (the spec is silent):
+//! the immediate resolution, and answering `errors` for an import that resolves to `ERROR`
+//! (`DUPLICATE` and `SKIPPED` answer `null`).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::WebhookAuth;
 use crate::errors::ApiError;
 use crate::model::Upload;
-use crate::render;
 use crate::server::AppState;
 use crate::uploads;
 use crate::validate::{Mode, validate_order};
 use crate::wire::{OrderInput, parse_body};
 use crate::world::now;
 
+fn refused(messages: impl IntoIterator<Item = String>) -> Json<Value> {
+    let errors: Vec<Value> = messages
+        .into_iter()
+        .map(|message| json!({ "error_type": "USER_INPUT_ERROR", "error_message": message }))
+        .collect();
+    Json(json!({ "errors": errors }))
+}
+
 /// `POST /v1/webhook`: validates the `OrderInput`, queues it and lets the "background worker"
-/// resolve it; answers the queued import.
+/// resolve it at once; answers `null`, or `{errors}` when the order is refused.
 pub async fn order_import(
     _auth: WebhookAuth,
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let raw: Value = parse_body(&body)?;
+    state.check_body("POST /v1/webhook", "OrderInput", &raw)?;
     let input: OrderInput = crate::wire::parse_value(raw.clone())?;
     let forced = state.faults().upload_error;
     let mut world = state.lock();
-    validate_order(&input, Mode::Upload, &world.customers).map_err(ApiError::invalid)?;
+    if let Err(errors) = validate_order(&input, Mode::Upload, &world.customers) {
+        return Ok(refused(errors.into_iter().map(|e| format!("{}: {}", e.path.as_deref().unwrap_or("$"), e.message))));
+    }
     let identifier = input.order_identifier.clone().unwrap_or_default().trim().to_string();
     let existing = world.order_by_identifier(&identifier).map(|i| world.orders[i].id);
     let upload = Upload {
@@ -60,9 +70,13 @@ pub async fn order_import(
         message: None,
         created: now(),
     };
-    let answer = render::order_import(&upload);
     world.uploads.push(upload);
     let index = world.uploads.len() - 1;
     uploads::resolve(&mut world, index, forced.as_deref());
-    Ok(Json(answer))
+    let resolved = &world.uploads[index];
+    if resolved.status == "ERROR" {
+        let why = resolved.message.clone().unwrap_or_else(|| "the order import failed".into());
+        return Ok(refused([why]));
+    }
+    Ok(Json(Value::Null))
 }

@@ -1,30 +1,45 @@
-//! `POST /v1/webhook/partial-order-update`: changes part of one existing order (HTTP Basic with the
-//! webhook credential, like the other webhooks). Qargo documents the route and its matching on
-//! `customer_reference_number`, `name` or `id` with `{matches_any: […]}`, but not the body, so the
-//! shape below is the simulator's (README, Inventions):
+//! `POST /v1/webhook/partial-order-update`: changes parts of existing orders (HTTP Basic with the
+//! webhook credential). The body is the spec's `OrderUpdatePayload`, validated against the schema
+//! first (`422` when it refuses it):
 //!
 //! ```json
-//! {"match": {"id": {"matches_any": ["<order uuid>"]}},
-//!  "custom_fields": {"NexusNetwork": "PALLEX", "NexusConsignmentID": "10001", "Stale": null},
-//!  "consignments": [{"id": "<consignment uuid>", "custom_fields": {…},
-//!                    "goods": [{"id": "<goods uuid>",
-//!                               "handling_units": [{"barcode": {"value": "1044000106606774", "source": "PALLEX"}}]}]}]}
+//! {"updates": [{
+//!   "match": {"matches_all": [{"order": {"id": {"matches_any": ["<order uuid>"]}}}]},
+//!   "update": {"operation": "UPDATE", "data": {"custom_fields": {"NexusNetwork": "PALLEX", "Gone": null}}},
+//!   "consignment": {"updates": [{
+//!     "match": {"matches_all": [{"consignment": {"order_sequence_number": 1}}]},
+//!     "update": {"operation": "UPDATE", "data": {"custom_fields": {"NexusConsignmentID": "10001"}}},
+//!     "good": {"updates": [{
+//!       "match": {"matches_all": [{"good": {"id": {"matches_any": ["<goods uuid>"]}}}]},
+//!       "handling_unit": {"updates": [
+//!         {"update": {"operation": "CREATE", "data": {"barcode": {"value": "1044000106606774", "source": "EXTERNAL"}}}}]}}]}}]}}]}
 //! ```
 //!
-//! * `match`: any of `id`, `name`, `customer_reference_number`, each `{matches_any: […]}`; every key
-//!   given must hold (AND). Exactly one order that is not cancelled must match.
-//! * `custom_fields` (order and consignment): merged into the existing ones; a `null` value removes
-//!   the key.
-//! * `consignments[].id` must be a consignment of the matched order, `goods[].id` a goods line of that
-//!   consignment; `handling_units`, when given, **replaces** the line's handling units (a unit keeps
-//!   its id when its barcode was already on the line). Barcodes stay unique within the order.
+//! What the simulator does with it (the spec gives the shapes, not the semantics; README, Inventions):
 //!
-//! The whole body is checked before anything changes; the answer is always `200 {errors: […]}`
-//! (`USER_INPUT_ERROR` entries, every problem listed) except for a body that is not JSON or has
-//! unknown keys or wrong types (`422`). Every call, applied or not, is recorded for
+//! * order: `match.matches_all` entries with `order` `id` / `name` / `customer_reference_number`
+//!   (`{matches_any}`), every entry and field ANDed, or the deprecated top-level `id`; **exactly one
+//!   order that is not cancelled** must match. `company` matching is `NOT_SUPPORTED`.
+//! * `update` (order, consignment, goods line): `operation: UPDATE` with `data.custom_fields`
+//!   merged into the existing ones, a `null` value removing the key; other `data` keys and other
+//!   operations on these levels are `NOT_SUPPORTED`.
+//! * consignment: `match.matches_all[].consignment` by `order_sequence_number` (1-based position in
+//!   the order) and/or `reference_number.matches_any`; goods line: `good.id.matches_any`. Exactly
+//!   one must match (no `match`: the order's only consignment / the consignment's only line).
+//! * handling unit: `CREATE` adds a unit with `data.barcode` (a barcode already on that goods line
+//!   is a no-op, so a repeated update is harmless); `DELETE` removes the units whose barcode is in
+//!   `match.matches_all[].handling_unit.barcode.matches_any` (none there: a no-op); `UPDATE`
+//!   changes the barcode of the one unit matched. Barcodes stay unique within the order.
+//! * `question_answers` (any level) are accepted and recorded, not acted on; `stop` updates are
+//!   `NOT_SUPPORTED`.
+//!
+//! The whole body is checked before anything changes (the updates apply in order to a copy, which
+//! replaces the orders only when every one of them succeeded). The answer is HTTP 200: `null` when
+//! applied, else `{"errors": [{"error_type": "USER_INPUT_ERROR" | "NOT_SUPPORTED", "error_message":
+//! "updates[0].consignment.updates[0]: …"}]}` with every problem listed. Every call is recorded for
 //! `GET /_sim/partial-updates` and [`SimHandle::partial_updates`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::body::Bytes;
@@ -40,68 +55,167 @@ use crate::errors::{ApiError, FieldError};
 use crate::model::{ErrorStatus, HandlingUnit, Order};
 use crate::scenario::SimHandle;
 use crate::server::{AppState, Shared};
-use crate::wire::{FieldMatch, HandlingUnitInput, parse_body, parse_value};
+use crate::wire::{BarcodeInput, ConsignmentMatch, FieldMatch, HandlingUnitInput, OrderMatch, parse_body, parse_value};
 use crate::world::{World, now};
 
 /// The longest barcode Qargo stores, as for order uploads.
 const MAX_BARCODE_LENGTH: usize = 255;
 
-/// The body of `partial-order-update`. Unknown keys are refused (`422`) rather than ignored, so a
-/// caller expecting a change the simulator does not make finds out at once.
+/// `OrderUpdatePayload`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+pub struct OrderUpdatePayload {
+    /// The updates, applied in order.
+    #[serde(default)]
+    pub updates: Option<Vec<PartialOrderUpdate>>,
+}
+
+/// `{matches_all: [T]}` (`PartialOrderMatchTarget` and its consignment / good / handling-unit kin).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MatchTarget<T> {
+    /// Every entry must hold.
+    #[serde(default = "Option::default")]
+    pub matches_all: Option<Vec<T>>,
+}
+
+/// `{updates: [T]}` (`PartialOrderConsignment`, `PartialOrderGood`, `PartialOrderGoodTrace`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Updates<T> {
+    /// The updates.
+    #[serde(default = "Option::default")]
+    pub updates: Option<Vec<T>>,
+}
+
+/// `OrderEntityUpdate` / `ConsignmentEntityUpdate` / `GoodEntityUpdate` / `HandlingUnitEntityUpdate`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EntityUpdate {
+    /// `CREATE` | `UPDATE` | `DELETE` | `REPLACE` (by level, as the schema allows).
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// The level's data (`custom_fields`, `barcode`, …).
+    #[serde(default)]
+    pub data: Option<Map<String, Value>>,
+}
+
+/// `PartialOrderUpdate`.
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct PartialOrderUpdate {
+    /// Deprecated: the order's UUID.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Which order.
     #[serde(default, rename = "match")]
-    pub matcher: Option<OrderMatcher>,
-    /// Merged into the order's custom fields; `null` removes a key.
+    pub matcher: Option<MatchTarget<PartialOrderMatchInput>>,
+    /// Changes to the order itself.
     #[serde(default)]
-    pub custom_fields: Option<Map<String, Value>>,
-    /// Changes to the order's consignments.
+    pub update: Option<EntityUpdate>,
+    /// Changes to its consignments.
     #[serde(default)]
-    pub consignments: Option<Vec<ConsignmentChange>>,
+    pub consignment: Option<Updates<ConsignmentUpdate>>,
+    /// Recorded, not acted on.
+    #[serde(default)]
+    pub question_answers: Option<Map<String, Value>>,
 }
 
-/// `match`: every field given must hold.
+/// `PartialOrderMatchInput`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrderMatcher {
-    /// Order UUID.
+pub struct PartialOrderMatchInput {
+    /// `OrderMatch`.
     #[serde(default)]
-    pub id: Option<FieldMatch>,
-    /// Order name (`OR-…`).
+    pub order: Option<OrderMatch>,
+    /// `CompanyMatch` (not supported by the simulator).
     #[serde(default)]
-    pub name: Option<FieldMatch>,
-    /// Customer reference number.
-    #[serde(default)]
-    pub customer_reference_number: Option<FieldMatch>,
+    pub company: Option<Value>,
 }
 
-/// A change to one consignment of the matched order.
+/// `PartialOrderConsignmentUpdate`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsignmentChange {
-    /// The consignment's UUID.
+pub struct ConsignmentUpdate {
+    /// Which consignment.
+    #[serde(default, rename = "match")]
+    pub matcher: Option<MatchTarget<ConsignmentMatchInput>>,
+    /// Changes to the consignment.
     #[serde(default)]
-    pub id: Option<String>,
-    /// Merged into the consignment's custom fields; `null` removes a key.
-    #[serde(default)]
-    pub custom_fields: Option<Map<String, Value>>,
+    pub update: Option<EntityUpdate>,
     /// Changes to its goods lines.
     #[serde(default)]
-    pub goods: Option<Vec<GoodsChange>>,
+    pub good: Option<Updates<GoodUpdate>>,
+    /// Stop changes (not supported by the simulator).
+    #[serde(default)]
+    pub stop: Option<Value>,
+    /// Recorded, not acted on.
+    #[serde(default)]
+    pub question_answers: Option<Map<String, Value>>,
 }
 
-/// A change to one goods line.
+/// `PartialOrderConsignmentMatchInput`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GoodsChange {
-    /// The goods line's UUID.
+pub struct ConsignmentMatchInput {
+    /// `ConsignmentMatch`.
     #[serde(default)]
-    pub id: Option<String>,
-    /// The line's new handling units, replacing all of the old ones.
+    pub consignment: Option<ConsignmentMatch>,
+}
+
+/// `PartialOrderGoodUpdate`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GoodUpdate {
+    /// Which goods line.
+    #[serde(default, rename = "match")]
+    pub matcher: Option<MatchTarget<GoodMatchInput>>,
+    /// Changes to the line.
     #[serde(default)]
-    pub handling_units: Option<Vec<HandlingUnitInput>>,
+    pub update: Option<EntityUpdate>,
+    /// Changes to its handling units.
+    #[serde(default)]
+    pub handling_unit: Option<Updates<HandlingUnitUpdate>>,
+    /// Recorded, not acted on.
+    #[serde(default)]
+    pub question_answers: Option<Map<String, Value>>,
+}
+
+/// `PartialOrderGoodMatchInput`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GoodMatchInput {
+    /// `GoodMatch`.
+    #[serde(default)]
+    pub good: Option<IdMatch>,
+}
+
+/// `GoodMatch`: `{id: {matches_any}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IdMatch {
+    /// The line's UUID.
+    #[serde(default)]
+    pub id: Option<FieldMatch>,
+}
+
+/// `PartialOrderGoodTraceUpdate`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HandlingUnitUpdate {
+    /// Which unit (`DELETE`, `UPDATE`).
+    #[serde(default, rename = "match")]
+    pub matcher: Option<MatchTarget<HandlingUnitMatchInput>>,
+    /// The change.
+    #[serde(default)]
+    pub update: Option<EntityUpdate>,
+    /// Recorded, not acted on.
+    #[serde(default)]
+    pub question_answers: Option<Map<String, Value>>,
+}
+
+/// `PartialOrderGoodTraceMatchInput`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HandlingUnitMatchInput {
+    /// `HandlingUnitMatch`.
+    #[serde(default)]
+    pub handling_unit: Option<BarcodeMatch>,
+}
+
+/// `HandlingUnitMatch`: `{barcode: {matches_any}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BarcodeMatch {
+    /// The unit's barcode.
+    #[serde(default)]
+    pub barcode: Option<FieldMatch>,
 }
 
 /// One call received on `partial-order-update`, with its outcome.
@@ -109,14 +223,18 @@ pub struct GoodsChange {
 pub struct PartialUpdateRecord {
     /// When received.
     pub received_at: String,
-    /// The order it matched, if exactly one did.
+    /// The order the first update matched, if it matched exactly one.
     pub order_id: Option<Uuid>,
+    /// Every order matched (one per update that matched exactly one).
+    pub order_ids: Vec<Uuid>,
     /// The body as sent.
     pub request: Value,
-    /// Whether it was applied.
+    /// Whether it was applied (all of it; nothing is applied otherwise).
     pub applied: bool,
     /// Why not (empty when applied).
     pub errors: Vec<ErrorStatus>,
+    /// Every `question_answers` of the body (path → answers), recorded and not acted on.
+    pub question_answers: Vec<(String, Value)>,
 }
 
 /// The received calls of every running simulator. They live here rather than in [`World`] so this
@@ -147,175 +265,98 @@ impl SimHandle {
     }
 }
 
-fn user_error(message: impl Into<String>) -> ErrorStatus {
-    ErrorStatus { error_type: "USER_INPUT_ERROR".into(), error_message: Some(message.into()) }
+fn user_error(at: &str, message: impl std::fmt::Display) -> ErrorStatus {
+    ErrorStatus { error_type: "USER_INPUT_ERROR".into(), error_message: Some(format!("{at}: {message}")) }
+}
+
+fn not_supported(at: &str, message: impl std::fmt::Display) -> ErrorStatus {
+    ErrorStatus { error_type: "NOT_SUPPORTED".into(), error_message: Some(format!("{at}: {message}")) }
 }
 
 fn criterion(field: &Option<FieldMatch>) -> Option<&[String]> {
     field.as_ref().and_then(|f| f.matches_any.as_deref())
 }
 
-fn describe(matcher: &OrderMatcher) -> String {
-    [("id", &matcher.id), ("name", &matcher.name), ("customer_reference_number", &matcher.customer_reference_number)]
-        .into_iter()
-        .filter_map(|(name, field)| criterion(field).map(|values| format!("{name} in {values:?}")))
-        .collect::<Vec<_>>()
-        .join(" AND ")
-}
-
-fn order_matches(order: &Order, matcher: &OrderMatcher) -> bool {
-    let holds = |field: &Option<FieldMatch>, value: Option<&str>| match criterion(field) {
+fn holds(field: &Option<FieldMatch>, value: Option<&str>) -> bool {
+    match criterion(field) {
         None => true,
         Some(values) => value.is_some_and(|v| values.iter().any(|candidate| candidate.trim() == v)),
-    };
-    // Ids are compared as UUIDs, so letter case and braces-free spellings all match.
-    let id_holds = match criterion(&matcher.id) {
-        None => true,
-        Some(values) => values.iter().any(|candidate| Uuid::parse_str(candidate.trim()).ok() == Some(order.id)),
-    };
-    id_holds
-        && holds(&matcher.name, Some(&order.name))
-        && holds(&matcher.customer_reference_number, order.customer_reference_number.as_deref())
+    }
 }
 
-/// The position of the one active order `matcher` names.
-fn locate(world: &World, matcher: Option<&OrderMatcher>) -> Result<usize, ErrorStatus> {
-    const SHAPE: &str = r#"{"id" | "name" | "customer_reference_number": {"matches_any": […]}}"#;
-    let Some(matcher) = matcher else {
-        return Err(user_error(format!("match is required: {SHAPE}; nothing was changed")));
-    };
-    let criteria = describe(matcher);
-    if criteria.is_empty() {
-        return Err(user_error(format!("match has no criteria: give {SHAPE}; nothing was changed")));
+fn id_holds(field: &Option<FieldMatch>, id: Uuid) -> bool {
+    match criterion(field) {
+        None => true,
+        // Ids are compared as UUIDs, so letter case does not matter.
+        Some(values) => values.iter().any(|candidate| Uuid::parse_str(candidate.trim()).ok() == Some(id)),
     }
-    let (active, cancelled): (Vec<usize>, Vec<usize>) = (0..world.orders.len())
-        .filter(|&i| order_matches(&world.orders[i], matcher))
-        .partition(|&i| !world.orders[i].cancelled);
+}
+
+fn describe_order(update: &PartialOrderUpdate) -> String {
+    let mut parts = Vec::new();
+    if let Some(id) = &update.id {
+        parts.push(format!("id = {id}"));
+    }
+    for entry in update.matcher.iter().flat_map(|m| m.matches_all.iter().flatten()) {
+        if let Some(o) = &entry.order {
+            for (name, field) in
+                [("id", &o.id), ("name", &o.name), ("customer_reference_number", &o.customer_reference_number)]
+            {
+                if let Some(values) = criterion(field) {
+                    parts.push(format!("order.{name} in {values:?}"));
+                }
+            }
+        }
+    }
+    parts.join(" AND ")
+}
+
+fn order_matches(order: &Order, update: &PartialOrderUpdate) -> bool {
+    let top = update.id.as_deref().is_none_or(|id| Uuid::parse_str(id.trim()).ok() == Some(order.id));
+    top && update.matcher.iter().flat_map(|m| m.matches_all.iter().flatten()).all(|entry| {
+        entry.order.as_ref().is_none_or(|o| {
+            id_holds(&o.id, order.id)
+                && holds(&o.name, Some(&order.name))
+                && holds(&o.customer_reference_number, order.customer_reference_number.as_deref())
+        })
+    })
+}
+
+/// The position of the one active order an update names.
+fn locate(orders: &[Order], update: &PartialOrderUpdate, at: &str) -> Result<usize, ErrorStatus> {
+    if update.matcher.iter().flat_map(|m| m.matches_all.iter().flatten()).any(|e| e.company.is_some()) {
+        return Err(not_supported(
+            at,
+            "company matching is not simulated; match the order by id, name or customer_reference_number",
+        ));
+    }
+    let criteria = describe_order(update);
+    if criteria.is_empty() {
+        return Err(user_error(
+            at,
+            "match.matches_all has no order criteria (order.id / order.name / order.customer_reference_number {matches_any})",
+        ));
+    }
+    let (active, cancelled): (Vec<usize>, Vec<usize>) =
+        (0..orders.len()).filter(|&i| order_matches(&orders[i], update)).partition(|&i| !orders[i].cancelled);
     match active.as_slice() {
         [one] => Ok(*one),
         [] if !cancelled.is_empty() => {
-            let names: Vec<&str> = cancelled.iter().map(|&i| world.orders[i].name.as_str()).collect();
-            Err(user_error(format!(
-                "Only cancelled orders ({}) match {criteria}; a cancelled order takes no changes, so nothing was changed",
-                names.join(", ")
-            )))
+            let names: Vec<&str> = cancelled.iter().map(|&i| orders[i].name.as_str()).collect();
+            Err(user_error(
+                at,
+                format!(
+                    "only cancelled orders ({}) match {criteria}; a cancelled order takes no changes",
+                    names.join(", ")
+                ),
+            ))
         }
-        [] => Err(user_error(format!("No order matches {criteria}; nothing was changed"))),
-        many => Err(user_error(format!(
-            "{} orders match {criteria}; a partial update must match exactly one order, so nothing was changed",
-            many.len()
-        ))),
+        [] => Err(user_error(at, format!("no order matches {criteria}"))),
+        many => Err(user_error(
+            at,
+            format!("{} orders match {criteria}; a partial update must match exactly one order", many.len()),
+        )),
     }
-}
-
-/// A handling-unit replacement that passed the checks: the goods line and its new units.
-struct Replacement {
-    consignment: usize,
-    good: usize,
-    units: Vec<HandlingUnitInput>,
-}
-
-/// Where each id of the body points in the order, once every check has passed.
-#[derive(Default)]
-struct Plan {
-    consignment_fields: Vec<(usize, Map<String, Value>)>,
-    replacements: Vec<Replacement>,
-}
-
-fn parse_id(text: Option<&str>, path: &str) -> Result<Uuid, ErrorStatus> {
-    let text =
-        text.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| user_error(format!("{path} is required")))?;
-    Uuid::parse_str(text).map_err(|_| user_error(format!("{path} '{text}' is not a UUID")))
-}
-
-fn barcode_value(unit: &HandlingUnitInput) -> Option<&str> {
-    unit.barcode.as_ref().and_then(|b| b.value.as_deref()).map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// Checks every consignment and goods change against `order`; lists every problem.
-fn plan(order: &Order, changes: &[ConsignmentChange]) -> Result<Plan, Vec<ErrorStatus>> {
-    let mut errors = Vec::new();
-    let mut plan = Plan::default();
-    let mut seen_consignments = HashSet::new();
-    for (i, change) in changes.iter().enumerate() {
-        let path = format!("consignments[{i}]");
-        let id = match parse_id(change.id.as_deref(), &format!("{path}.id")) {
-            Ok(id) => id,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let Some(c) = order.consignments.iter().position(|c| c.id == id) else {
-            errors.push(user_error(format!("{path}.id {id} is not a consignment of order {}", order.name)));
-            continue;
-        };
-        if !seen_consignments.insert(id) {
-            errors.push(user_error(format!("{path}.id {id} appears twice; give each consignment once")));
-            continue;
-        }
-        if let Some(fields) = &change.custom_fields {
-            plan.consignment_fields.push((c, fields.clone()));
-        }
-        let consignment = &order.consignments[c];
-        let mut seen_goods = HashSet::new();
-        for (j, goods) in change.goods.iter().flatten().enumerate() {
-            let path = format!("{path}.goods[{j}]");
-            let id = match parse_id(goods.id.as_deref(), &format!("{path}.id")) {
-                Ok(id) => id,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
-            let Some(g) = consignment.goods.iter().position(|g| g.id == id) else {
-                errors.push(user_error(format!(
-                    "{path}.id {id} is not a goods line of consignment {}",
-                    consignment.reference_number.as_deref().unwrap_or(&consignment.id.to_string())
-                )));
-                continue;
-            };
-            if !seen_goods.insert(id) {
-                errors.push(user_error(format!("{path}.id {id} appears twice; give each goods line once")));
-                continue;
-            }
-            let Some(units) = &goods.handling_units else { continue };
-            for (k, unit) in units.iter().enumerate() {
-                let at = format!("{path}.handling_units[{k}].barcode.value");
-                match barcode_value(unit) {
-                    None => errors.push(user_error(format!("{at}: a handling unit needs a barcode value"))),
-                    Some(value) if value.chars().count() > MAX_BARCODE_LENGTH => {
-                        errors.push(user_error(format!("{at}: a barcode is at most {MAX_BARCODE_LENGTH} characters")))
-                    }
-                    Some(_) => {}
-                }
-            }
-            plan.replacements.push(Replacement { consignment: c, good: g, units: units.clone() });
-        }
-    }
-    // Barcodes as they would stand after the change: replaced lines' new units, the others' old ones.
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for (c, consignment) in order.consignments.iter().enumerate() {
-        for (g, good) in consignment.goods.iter().enumerate() {
-            match plan.replacements.iter().find(|r| r.consignment == c && r.good == g) {
-                Some(replacement) => replacement.units.iter().filter_map(barcode_value).for_each(|b| {
-                    *counts.entry(b).or_default() += 1;
-                }),
-                None => good.handling_units.iter().filter_map(|h| h.barcode.as_deref()).for_each(|b| {
-                    *counts.entry(b).or_default() += 1;
-                }),
-            }
-        }
-    }
-    let mut twice: Vec<&str> = counts.into_iter().filter(|(_, n)| *n > 1).map(|(b, _)| b).collect();
-    twice.sort_unstable();
-    for barcode in twice {
-        errors.push(user_error(format!(
-            "barcode '{barcode}' would appear more than once in order {}; barcodes are unique within an order",
-            order.name
-        )));
-    }
-    if errors.is_empty() { Ok(plan) } else { Err(errors) }
 }
 
 /// Keys with a `null` value are removed; the others are set.
@@ -329,44 +370,256 @@ fn merge(fields: &mut Map<String, Value>, changes: &Map<String, Value>) {
     }
 }
 
-fn trimmed(value: Option<&str>) -> Option<String> {
-    value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+/// Applies an entity `update` of the order / consignment / goods level: `UPDATE` of
+/// `custom_fields` only.
+fn apply_fields(
+    update: &Option<EntityUpdate>,
+    fields: &mut Map<String, Value>,
+    at: &str,
+    errors: &mut Vec<ErrorStatus>,
+) {
+    let Some(update) = update else { return };
+    let at = format!("{at}.update");
+    let operation = update.operation.as_deref().unwrap_or("");
+    if operation != "UPDATE" {
+        errors.push(not_supported(&at, format!("operation {operation} is not simulated on this level; only UPDATE")));
+        return;
+    }
+    let Some(data) = &update.data else { return };
+    for (key, value) in data {
+        match (key.as_str(), value) {
+            ("custom_fields", Value::Object(changes)) => merge(fields, changes),
+            (_, Value::Null) => {}
+            (other, _) => errors.push(not_supported(
+                &format!("{at}.data.{other}"),
+                "only custom_fields is simulated; nothing was changed",
+            )),
+        }
+    }
 }
 
-/// Checks the whole update, then applies it; returns the order's id, or why nothing changed.
-fn apply(world: &mut World, update: &PartialOrderUpdate) -> Result<Uuid, (Option<Uuid>, Vec<ErrorStatus>)> {
-    let position = locate(world, update.matcher.as_ref()).map_err(|e| (None, vec![e]))?;
-    let order = &world.orders[position];
-    let order_id = order.id;
-    let plan = plan(order, update.consignments.as_deref().unwrap_or_default()).map_err(|e| (Some(order_id), e))?;
-    let order = &mut world.orders[position];
-    if let Some(fields) = &update.custom_fields {
-        merge(&mut order.custom_fields, fields);
-    }
-    for (c, fields) in &plan.consignment_fields {
-        merge(&mut order.consignments[*c].custom_fields, fields);
-    }
-    for replacement in plan.replacements {
-        let good = &mut order.consignments[replacement.consignment].goods[replacement.good];
-        let units = replacement
-            .units
-            .iter()
-            .map(|unit| {
-                let barcode = barcode_value(unit).map(str::to_string);
-                // A pallet whose barcode stays on the line keeps its id, as an order UPDATE does.
-                let kept = good.handling_units.iter().find(|h| h.barcode == barcode).map(|h| h.id);
-                HandlingUnit {
-                    id: kept.unwrap_or_else(Uuid::new_v4),
-                    barcode,
-                    source: trimmed(unit.barcode.as_ref().and_then(|b| b.source.as_deref())),
+fn barcode_of(data: &Option<Map<String, Value>>) -> Option<(String, Option<String>)> {
+    let barcode = data.as_ref()?.get("barcode")?;
+    let value = barcode.get("value")?.as_str()?.trim().to_string();
+    let source = barcode.get("source").and_then(Value::as_str).map(str::to_string);
+    (!value.is_empty()).then_some((value, source))
+}
+
+fn matched_barcodes(update: &HandlingUnitUpdate) -> Vec<String> {
+    update
+        .matcher
+        .iter()
+        .flat_map(|m| m.matches_all.iter().flatten())
+        .filter_map(|e| e.handling_unit.as_ref())
+        .filter_map(|h| criterion(&h.barcode))
+        .flatten()
+        .map(|b| b.trim().to_string())
+        .collect()
+}
+
+fn order_has_barcode(order: &Order, barcode: &str) -> bool {
+    order.consignments.iter().any(|c| c.barcodes().any(|b| b == barcode))
+}
+
+fn apply_handling_units(
+    order: &mut Order,
+    c: usize,
+    g: usize,
+    updates: &[HandlingUnitUpdate],
+    at: &str,
+    errors: &mut Vec<ErrorStatus>,
+) {
+    for (k, update) in updates.iter().enumerate() {
+        let at = format!("{at}.handling_unit.updates[{k}]");
+        let Some(change) = &update.update else { continue };
+        let operation = change.operation.as_deref().unwrap_or("");
+        match operation {
+            "CREATE" => {
+                let Some((value, source)) = barcode_of(&change.data) else {
+                    errors.push(user_error(&at, "CREATE needs update.data.barcode.value"));
+                    continue;
+                };
+                if value.chars().count() > MAX_BARCODE_LENGTH {
+                    errors.push(user_error(&at, format!("a barcode is at most {MAX_BARCODE_LENGTH} characters")));
+                    continue;
                 }
-            })
-            .collect();
-        good.handling_units = units;
-        // The line as given follows too, so a later UPDATE upload starts from the same units.
-        good.input.handling_units = Some(replacement.units);
+                let good = &order.consignments[c].goods[g];
+                if good.handling_units.iter().any(|h| h.barcode.as_deref() == Some(value.as_str())) {
+                    continue; // already on this line: a repeated CREATE changes nothing
+                }
+                if order_has_barcode(order, &value) {
+                    errors.push(user_error(
+                        &at,
+                        format!("barcode '{value}' is on another goods line of order {}; barcodes are unique within an order", order.name),
+                    ));
+                    continue;
+                }
+                let good = &mut order.consignments[c].goods[g];
+                good.handling_units.push(HandlingUnit { id: Uuid::new_v4(), barcode: Some(value), source });
+            }
+            "DELETE" => {
+                let barcodes = matched_barcodes(update);
+                if barcodes.is_empty() {
+                    errors.push(user_error(&at, "DELETE needs match.matches_all[].handling_unit.barcode.matches_any"));
+                    continue;
+                }
+                let good = &mut order.consignments[c].goods[g];
+                good.handling_units.retain(|h| h.barcode.as_ref().is_none_or(|b| !barcodes.contains(b)));
+            }
+            "UPDATE" => {
+                let barcodes = matched_barcodes(update);
+                let good = &order.consignments[c].goods[g];
+                let hits: Vec<usize> = (0..good.handling_units.len())
+                    .filter(|&i| good.handling_units[i].barcode.as_ref().is_some_and(|b| barcodes.contains(b)))
+                    .collect();
+                let [unit] = hits.as_slice() else {
+                    errors.push(user_error(
+                        &at,
+                        format!(
+                            "UPDATE must match exactly one handling unit of the line by barcode; {} match",
+                            hits.len()
+                        ),
+                    ));
+                    continue;
+                };
+                let Some((value, source)) = barcode_of(&change.data) else { continue };
+                let current = good.handling_units[*unit].barcode.clone();
+                if current.as_deref() != Some(value.as_str()) && order_has_barcode(order, &value) {
+                    errors.push(user_error(&at, format!("barcode '{value}' is already in order {}", order.name)));
+                    continue;
+                }
+                let unit = &mut order.consignments[c].goods[g].handling_units[*unit];
+                unit.barcode = Some(value);
+                unit.source = source;
+            }
+            other => errors.push(not_supported(&at, format!("operation {other} is not simulated on handling units"))),
+        }
     }
-    Ok(order_id)
+    let good = &mut order.consignments[c].goods[g];
+    // The line as given follows too, so a later UPDATE upload starts from the same units.
+    good.input.handling_units = Some(
+        good.handling_units
+            .iter()
+            .map(|h| HandlingUnitInput {
+                barcode: Some(BarcodeInput { value: h.barcode.clone(), source: h.source.clone() }),
+            })
+            .collect(),
+    );
+}
+
+fn consignment_holds(order: &Order, c: usize, criterion: &ConsignmentMatch) -> bool {
+    let consignment = &order.consignments[c];
+    criterion.order_sequence_number.is_none_or(|n| n == c as i64 + 1)
+        && holds(&criterion.reference_number, consignment.reference_number.as_deref())
+}
+
+fn apply_consignment(order: &mut Order, update: &ConsignmentUpdate, at: &str, errors: &mut Vec<ErrorStatus>) {
+    let criteria: Vec<&ConsignmentMatch> = update
+        .matcher
+        .iter()
+        .flat_map(|m| m.matches_all.iter().flatten())
+        .filter_map(|e| e.consignment.as_ref())
+        .collect();
+    let hits: Vec<usize> =
+        (0..order.consignments.len()).filter(|&c| criteria.iter().all(|k| consignment_holds(order, c, k))).collect();
+    let [c] = hits.as_slice() else {
+        errors.push(user_error(
+            at,
+            format!(
+                "{} consignments of order {} match; exactly one must (order_sequence_number is 1-based)",
+                hits.len(),
+                order.name
+            ),
+        ));
+        return;
+    };
+    let c = *c;
+    if update.stop.as_ref().is_some_and(|s| !s.is_null()) {
+        errors.push(not_supported(&format!("{at}.stop"), "stop updates are not simulated"));
+    }
+    apply_fields(&update.update, &mut order.consignments[c].custom_fields, at, errors);
+    for (j, good_update) in update.good.iter().flat_map(|g| g.updates.iter().flatten()).enumerate() {
+        let at = format!("{at}.good.updates[{j}]");
+        let ids: Vec<&FieldMatch> = good_update
+            .matcher
+            .iter()
+            .flat_map(|m| m.matches_all.iter().flatten())
+            .filter_map(|e| e.good.as_ref())
+            .filter_map(|g| g.id.as_ref())
+            .collect();
+        let goods = &order.consignments[c].goods;
+        let hits: Vec<usize> =
+            (0..goods.len()).filter(|&g| ids.iter().all(|f| id_holds(&Some((*f).clone()), goods[g].id))).collect();
+        let [g] = hits.as_slice() else {
+            errors.push(user_error(
+                &at,
+                format!("{} goods lines of the consignment match; exactly one must", hits.len()),
+            ));
+            continue;
+        };
+        let g = *g;
+        let mut fields = order.consignments[c].goods[g].input.custom_fields.clone().unwrap_or_default();
+        apply_fields(&good_update.update, &mut fields, &at, errors);
+        order.consignments[c].goods[g].input.custom_fields = Some(fields);
+        let units: Vec<HandlingUnitUpdate> =
+            good_update.handling_unit.iter().flat_map(|h| h.updates.iter().flatten()).cloned().collect();
+        if !units.is_empty() {
+            apply_handling_units(order, c, g, &units, &at, errors);
+        }
+    }
+}
+
+fn collect_answers(payload: &OrderUpdatePayload) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut push = |at: String, answers: &Option<Map<String, Value>>| {
+        if let Some(map) = answers.as_ref().filter(|m| !m.is_empty()) {
+            out.push((at, Value::Object(map.clone())));
+        }
+    };
+    for (u, update) in payload.updates.iter().flatten().enumerate() {
+        let at = format!("updates[{u}]");
+        push(at.clone(), &update.question_answers);
+        for (i, c) in update.consignment.iter().flat_map(|c| c.updates.iter().flatten()).enumerate() {
+            let at = format!("{at}.consignment.updates[{i}]");
+            push(at.clone(), &c.question_answers);
+            for (j, g) in c.good.iter().flat_map(|g| g.updates.iter().flatten()).enumerate() {
+                let at = format!("{at}.good.updates[{j}]");
+                push(at.clone(), &g.question_answers);
+                for (k, h) in g.handling_unit.iter().flat_map(|h| h.updates.iter().flatten()).enumerate() {
+                    push(format!("{at}.handling_unit.updates[{k}]"), &h.question_answers);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks and applies every update to a copy of the orders; the copy replaces them only when all
+/// succeeded. Returns the matched orders and the problems.
+fn apply(world: &mut World, payload: &OrderUpdatePayload) -> (Vec<Uuid>, Vec<ErrorStatus>) {
+    let mut orders = world.orders.clone();
+    let mut errors = Vec::new();
+    let mut matched = Vec::new();
+    for (u, update) in payload.updates.iter().flatten().enumerate() {
+        let at = format!("updates[{u}]");
+        let position = match locate(&orders, update, &at) {
+            Ok(position) => position,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let order = &mut orders[position];
+        matched.push(order.id);
+        apply_fields(&update.update, &mut order.custom_fields, &at, &mut errors);
+        for (i, change) in update.consignment.iter().flat_map(|c| c.updates.iter().flatten()).enumerate() {
+            apply_consignment(order, change, &format!("{at}.consignment.updates[{i}]"), &mut errors);
+        }
+    }
+    if errors.is_empty() {
+        world.orders = orders;
+    }
+    (matched, errors)
 }
 
 /// `POST /v1/webhook/partial-order-update`.
@@ -376,18 +629,23 @@ pub async fn partial_order_update(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let raw: Value = parse_body(&body)?;
-    let update: PartialOrderUpdate = parse_value(raw.clone())?;
+    state.check_body("POST /v1/webhook/partial-order-update", "OrderUpdatePayload", &raw)?;
+    let payload: OrderUpdatePayload = parse_value(raw.clone())?;
     let received_at = now().to_string();
-    let outcome = apply(&mut state.lock(), &update);
-    let (order_id, errors) = match outcome {
-        Ok(order_id) => (Some(order_id), Vec::new()),
-        Err((order_id, errors)) => (order_id, errors),
-    };
+    let (order_ids, errors) = apply(&mut state.lock(), &payload);
     record(
         &state,
-        PartialUpdateRecord { received_at, order_id, request: raw, applied: errors.is_empty(), errors: errors.clone() },
+        PartialUpdateRecord {
+            received_at,
+            order_id: order_ids.first().copied(),
+            order_ids,
+            request: raw,
+            applied: errors.is_empty(),
+            errors: errors.clone(),
+            question_answers: collect_answers(&payload),
+        },
     );
-    Ok(Json(json!({ "errors": errors })))
+    if errors.is_empty() { Ok(Json(Value::Null)) } else { Ok(Json(json!({ "errors": errors }))) }
 }
 
 /// `GET /_sim/partial-updates[?order_id=…]`: the received calls, oldest first.
@@ -406,7 +664,7 @@ async fn list(
         })?),
     };
     let records = received(&state);
-    Ok(Json(records.into_iter().filter(|r| order_id.is_none() || r.order_id == order_id).collect()))
+    Ok(Json(records.into_iter().filter(|r| order_id.is_none_or(|id| r.order_ids.contains(&id))).collect()))
 }
 
 /// The admin route of this webhook (`/_sim/partial-updates`), merged beside the other `/_sim/` routes.

@@ -292,21 +292,87 @@ pub fn resource_allocation(trip: &Trip) -> Value {
     })
 }
 
+/// Keys of the simulator's `StopOutput` that the spec's dispatch `StopOutput` does not define.
+const STOP_ADDITIONS: [&str; 7] = [
+    "stop_type",
+    "consignment_id",
+    "eta_start",
+    "eta_end",
+    "duration",
+    "actual_start_timestamp",
+    "actual_end_timestamp",
+];
+
+/// A `StopOutput` as the dispatch payload carries it: only keys the spec defines.
+fn spec_stop(mut value: Value) -> Value {
+    if let Some(map) = value.as_object_mut() {
+        for key in STOP_ADDITIONS {
+            map.remove(key);
+        }
+        if let Some(location) = map.get_mut("location").and_then(Value::as_object_mut) {
+            location.remove("description");
+        }
+    }
+    value
+}
+
+/// A goods line as the outbound payloads carry it (no `adr`: the spec has `adr_type`).
+fn spec_good(good_value: &mut Value) {
+    if let Some(map) = good_value.as_object_mut() {
+        map.remove("adr");
+    }
+}
+
+/// The `DispatchOrder` of the dispatch payload: `OrderOutput` with only keys the spec defines.
+pub fn dispatch_order(o: &Order, customer: Option<&Customer>) -> Value {
+    let mut value = order(o, customer);
+    if let Some(map) = value.as_object_mut() {
+        map.remove("transport_network");
+        if let Some(service) = map.get_mut("transport_service").and_then(Value::as_object_mut) {
+            service.remove("custom_fields");
+        }
+        for key in ["start_stop", "end_stop"] {
+            if let Some(stop) = map.get_mut(key) {
+                *stop = spec_stop(stop.take());
+            }
+        }
+        if let Some(Value::Array(stops)) = map.get_mut("stops") {
+            for stop in stops.iter_mut() {
+                *stop = spec_stop(stop.take());
+            }
+        }
+        if let Some(Value::Array(consignments)) = map.get_mut("consignments") {
+            for c in consignments.iter_mut().filter_map(Value::as_object_mut) {
+                for key in ["pickup_stop", "delivery_stop"] {
+                    if let Some(stop) = c.get_mut(key) {
+                        *stop = spec_stop(stop.take());
+                    }
+                }
+                if let Some(Value::Array(goods)) = c.get_mut("goods") {
+                    goods.iter_mut().for_each(spec_good);
+                }
+            }
+        }
+    }
+    value
+}
+
 /// The `SubcontractorDispatch` webhook body.
 pub fn dispatch_payload(world: &World, trip: &Trip, operation: &str) -> Value {
     let orders: Vec<Value> = trip
         .order_ids
         .iter()
         .filter_map(|id| world.order(*id))
-        .map(|o| order(o, world.customer(o.customer_id)))
+        .map(|o| dispatch_order(o, world.customer(o.customer_id)))
         .collect();
+    let stops: Vec<Value> = trip_stops(world, trip).into_iter().map(spec_stop).collect();
     json!({
         "operation": operation,
         "payload": {
             "id": trip.id,
             "name": trip.name,
             "orders": orders,
-            "stops": trip_stops(world, trip),
+            "stops": stops,
             "resource_allocations": [resource_allocation(trip)],
             "custom_fields": trip.custom_fields,
         }
@@ -355,7 +421,10 @@ pub fn visibility_order(order: &Order, customer: Option<&Customer>) -> Value {
         "status": order_status(order),
         "custom_fields": order.custom_fields,
         "stops": order.stops().map(visibility_stop).collect::<Vec<_>>(),
-        "consignment": first.map(|c| json!({ "id": c.id, "goods": c.goods.iter().map(good).collect::<Vec<_>>() })),
+        "consignment": first.map(|c| {
+            let goods: Vec<Value> = c.goods.iter().map(|g| { let mut v = good(g); spec_good(&mut v); v }).collect();
+            json!({ "id": c.id, "goods": goods })
+        }),
     })
 }
 
@@ -449,7 +518,6 @@ pub fn order_import(upload: &crate::model::Upload) -> Value {
         "upload_url": format!("/v1/orders/order/upload/{}", upload.id),
         "order_id": upload.order_id,
         "order_url": upload.order_id.map(|id| format!("/v1/orders/order/{id}")),
-        "message": upload.message,
     })
 }
 
@@ -460,6 +528,7 @@ pub fn upload_admin(upload: &crate::model::Upload) -> Value {
         map.insert("operation".into(), upload.operation.clone().into());
         map.insert("order_identifier".into(), upload.order_identifier.clone().into());
         map.insert("polls".into(), upload.polls.into());
+        map.insert("message".into(), json!(upload.message));
         map.insert("created".into(), upload.created.to_string().into());
         map.insert("input".into(), upload.raw.clone());
     }

@@ -271,6 +271,32 @@ fn decode_base64(path: &str, text: &str) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
+/// Removes every `null` (what an absent `Option` serialises to) from `value`, recursively.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// Gives a scenario order what the spec's `OrderInput` requires and a scenario order may leave
+/// out: `operation` (`CREATE`) and `order_identifier` (a placeholder).
+pub(crate) fn with_scenario_defaults(mut value: Value) -> Value {
+    if let Some(map) = value.as_object_mut() {
+        map.entry("operation").or_insert_with(|| "CREATE".into());
+        map.entry("order_identifier").or_insert_with(|| "scenario-order".into());
+    }
+    value
+}
+
+/// The `OrderInput` a scenario order stands for, as the spec's schema checks it.
+fn scenario_order_input(order: &OrderInput) -> Value {
+    with_scenario_defaults(without_nulls(serde_json::to_value(order).unwrap_or(Value::Null)))
+}
+
 impl SimHandle {
     /// `http://host:port/` of the simulator.
     pub fn base_url(&self) -> String {
@@ -292,6 +318,13 @@ impl SimHandle {
     /// check a client's pace (requests in any 1 s window) or to tell the simulator's time apart.
     pub fn request_log(&self) -> Vec<crate::server::RequestRecord> {
         self.state.request_log()
+    }
+
+    /// Every key Qargo's spec does not define that arrived in a request body (path and route),
+    /// oldest first — what real Qargo would silently ignore. With `SimOptions::strict_unknown_keys`
+    /// the requests carrying them were refused (`refused: true`).
+    pub fn unknown_keys(&self) -> Vec<crate::server::UnknownKeyRecord> {
+        self.state.unknown_keys()
     }
 
     /// Makes every token issued so far expire now.
@@ -321,8 +354,14 @@ impl SimHandle {
         world.add_customer(input).map(render::customer_admin)
     }
 
-    /// Creates an order (validated like an upload, minus `operation`), planned on a trip if asked.
+    /// Creates an order, planned on a trip if asked. It is validated like an upload: against the
+    /// spec's `OrderInput` schema first (`422`; `operation` reads as `CREATE` and a missing
+    /// `order_identifier` as a placeholder), then the upload's semantic checks (`400`).
     pub fn create_order(&self, input: &ScenarioOrder) -> Result<CreatedOrder, ApiError> {
+        let issues = crate::spec::issues("OrderInput", false, &scenario_order_input(&input.order));
+        if !issues.is_empty() {
+            return Err(ApiError::Unprocessable(crate::spec::http_issues(&issues)));
+        }
         let mut world = self.state.lock();
         validate_order(&input.order, Mode::Scenario, &world.customers).map_err(ApiError::invalid)?;
         if let Some(identifier) = input.order.order_identifier.as_deref().map(str::trim).filter(|i| !i.is_empty())

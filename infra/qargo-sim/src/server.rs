@@ -13,6 +13,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::auth::Presented;
 use crate::clock::Clock;
@@ -96,6 +97,19 @@ pub struct Faults {
     pub upload_error: Option<String>,
 }
 
+/// A key Qargo's spec does not define, found in a request body (real Qargo ignores it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownKeyRecord {
+    /// The route, as `METHOD /template` (e.g. `POST /v1/orders/order/upload`).
+    pub route: String,
+    /// `$`-rooted JSON path of the key, e.g. `$.consignments[0].goods[0].handling_units[0].id`.
+    pub path: String,
+    /// When received.
+    pub received_at: String,
+    /// Whether the request was refused for it (`SimOptions::strict_unknown_keys`).
+    pub refused: bool,
+}
+
 /// State shared by every handler.
 #[derive(Debug)]
 pub struct Shared {
@@ -111,6 +125,8 @@ pub struct Shared {
     pub log: Mutex<Vec<RequestRecord>>,
     /// Active faults.
     pub faults: Mutex<Faults>,
+    /// Keys the spec does not define, found in request bodies.
+    pub unknown_keys: Mutex<Vec<UnknownKeyRecord>>,
     /// The outbound HTTP client.
     pub http: reqwest::Client,
     /// `http://host:port` without a trailing slash.
@@ -148,6 +164,7 @@ impl AppState {
             counts: Mutex::new(BTreeMap::new()),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
+            unknown_keys: Mutex::new(Vec::new()),
             http,
             base_url,
         }))
@@ -175,6 +192,51 @@ impl AppState {
 
     pub(crate) fn request_log(&self) -> Vec<RequestRecord> {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn unknown_keys(&self) -> Vec<UnknownKeyRecord> {
+        self.unknown_keys.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Validates a JSON request body against `components/schemas/<schema>` before any other
+    /// handling: `422` `HTTPValidationError` when the spec refuses it; keys the spec does not define
+    /// are recorded, and refused (`422`) with `strict_unknown_keys`.
+    pub(crate) fn check_body(&self, route: &str, schema: &str, body: &Value) -> Result<(), ApiError> {
+        self.check_body_and(route, schema, body, Vec::new())
+    }
+
+    /// [`AppState::check_body`], with `more` unknown keys found beyond the schema (e.g. in the
+    /// question answers' formats, which the schema leaves free) recorded and refused the same way.
+    pub(crate) fn check_body_and(
+        &self,
+        route: &str,
+        schema: &str,
+        body: &Value,
+        more: Vec<crate::spec::SchemaIssue>,
+    ) -> Result<(), ApiError> {
+        let mut found = crate::spec::check_body(schema, body);
+        if !found.invalid.is_empty() {
+            return Err(ApiError::Unprocessable(crate::spec::http_issues(&found.invalid)));
+        }
+        found.unknown.extend(more);
+        if found.unknown.is_empty() {
+            return Ok(());
+        }
+        let strict = self.options.strict_unknown_keys;
+        let received_at = crate::world::now().to_string();
+        {
+            let mut log = self.unknown_keys.lock().unwrap_or_else(|e| e.into_inner());
+            for issue in &found.unknown {
+                tracing::warn!(route, path = %issue.json_path(), strict, "key not in Qargo's spec");
+                log.push(UnknownKeyRecord {
+                    route: route.to_string(),
+                    path: issue.json_path(),
+                    received_at: received_at.clone(),
+                    refused: strict,
+                });
+            }
+        }
+        if strict { Err(ApiError::Unprocessable(crate::spec::http_issues(&found.unknown))) } else { Ok(()) }
     }
 }
 
@@ -225,7 +287,6 @@ pub(crate) fn router(state: AppState) -> Router {
     use crate::{admin, api, webhooks};
     let qargo = Router::new()
         .route("/v1/auth/token", post(api::token))
-        .route("/v1/me", get(api::me))
         .route("/me", get(api::me))
         .route("/v1/orders/order/upload", post(api::upload_order))
         .route("/v1/orders/order/upload/{upload_id}", get(api::upload_status))

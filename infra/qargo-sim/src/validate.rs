@@ -1,19 +1,23 @@
-//! `OrderInput` validation: every failure becomes a `400` entry `{message, field, path, detail}`
-//! with a `$`-rooted JSON path (`$.consignments[0].delivery_stop.location.postal_code`).
+//! `OrderInput` semantic checks: what the schema (validated first, `422`) cannot say. Every failure
+//! becomes a `400` `ValidationErrorDetail` `{message, field, path, detail}` with a `$`-rooted JSON
+//! path (`$.consignments[0].delivery_stop.location.postal_code`).
 //!
-//! What is checked (the simulator's reading of Qargo's schema and help texts):
-//! * `operation` (CREATE | UPDATE | DELETE) and `order_identifier` are required on uploads; a DELETE
-//!   needs nothing else;
-//! * `customer` `{code | name}` is required and must be a customer of the tenant;
-//! * `consignments` must not be empty; each needs `pickup_stop` and `delivery_stop`;
-//! * each stop needs a `location` with `address`, `postal_code`, `city` and an ISO 3166-1 alpha-2
+//! Types, required keys (`operation`, `order_identifier`, `customer`, `consignments`, each
+//! consignment's `pickup_stop` / `delivery_stop`, each stop's `location`) and enums (`operation`,
+//! `order_status`, barcode `source`) are the schema's: see [`crate::spec`]. Checked here:
+//! * `order_identifier` is not blank (uploads);
+//! * `customer` `{code | name}` names a customer of the tenant;
+//! * `consignments` is not empty;
+//! * each stop's `location` has `address`, `postal_code`, `city` and an ISO 3166-1 alpha-2
 //!   `country` (`UK` is refused: the code is `GB`), and a `date` (`YYYY-MM-DD`) — on a delivery the
 //!   date may be left out when the order has a `service_level` (as Qargo's schema says); a delivery
 //!   date may not precede its pickup date;
 //! * time-window times are `HH:mm` and the start is before the end;
 //! * goods quantities are > 0, weights, volumes and dimensions are ≥ 0, handling units have a
 //!   barcode `value` of at most 255 characters and no barcode appears twice in an order;
-//! * `order_status` is `QUOTE` or `TO_PLAN`; e-mail addresses contain `@`.
+//! * e-mail addresses contain `@`.
+//!
+//! A `DELETE` is checked like any other operation: the spec requires the full `OrderInput`.
 
 use jiff::civil::Date;
 
@@ -29,9 +33,6 @@ pub enum Mode {
     /// The scenario API: neither is needed.
     Scenario,
 }
-
-/// The upload operations.
-pub const OPERATIONS: [&str; 3] = ["CREATE", "UPDATE", "DELETE"];
 
 /// ISO 3166-1 alpha-2 country codes.
 const ISO_COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ \
@@ -83,26 +84,8 @@ fn blank(value: &Option<String>) -> bool {
 /// Validates an order input; `Ok` or every failure found.
 pub fn validate_order(input: &OrderInput, mode: Mode, customers: &[Customer]) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    if mode == Mode::Upload {
-        match input.operation.as_deref() {
-            None => errors.push(FieldError::at(
-                "$.operation",
-                "operation is required (CREATE, UPDATE or DELETE)",
-                "missing",
-            )),
-            Some(op) if !OPERATIONS.contains(&op) => errors.push(FieldError::at(
-                "$.operation",
-                format!("operation '{op}' is not one of CREATE, UPDATE, DELETE"),
-                "invalid_value",
-            )),
-            Some(_) => {}
-        }
-        if blank(&input.order_identifier) {
-            errors.push(FieldError::at("$.order_identifier", "order_identifier is required", "missing"));
-        }
-        if input.operation.as_deref() == Some("DELETE") {
-            return if errors.is_empty() { Ok(()) } else { Err(errors) };
-        }
+    if mode == Mode::Upload && blank(&input.order_identifier) {
+        errors.push(FieldError::at("$.order_identifier", "order_identifier must not be blank", "missing"));
     }
     match &input.customer {
         None => errors.push(FieldError::at("$.customer", "customer is required ({code} or {name})", "missing")),
@@ -118,15 +101,6 @@ pub fn validate_order(input: &OrderInput, mode: Mode, customers: &[Customer]) ->
                 errors.push(FieldError::at(path, format!("Customer '{shown}' not found"), "not_found"));
             }
         }
-    }
-    if let Some(status) = input.order_status.as_deref()
-        && !["QUOTE", "TO_PLAN"].contains(&status)
-    {
-        errors.push(FieldError::at(
-            "$.order_status",
-            format!("order_status '{status}' is not one of QUOTE, TO_PLAN"),
-            "invalid_value",
-        ));
     }
     for (i, email) in input.contact_emails.iter().flatten().enumerate() {
         if !looks_like_email(email) {

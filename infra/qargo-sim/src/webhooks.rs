@@ -15,23 +15,27 @@
 //! (omitted: ETA or data only); a cancelled stop takes no update; `AT_STOP` after `COMPLETED` is
 //! refused. Repeating the current status is accepted and changes nothing.
 //!
-//! ## `question_answers` (the simulator's reading; Qargo maps them per integration)
+//! ## `question_answers` (Qargo's documented answer formats)
 //!
-//! An object keyed by question path key:
+//! An object keyed by question path key (the keys are configured per integration in Qargo; this
+//! tenant's are below). Each key is read as Qargo's docs ("Question paths and answers") say:
 //!
-//! * `"scan_barcode"`: the handling-unit scan action — one scan object or a list of them, each
-//!   shaped like Qargo's `HandlingUnitUpdate`:
-//!   `{"barcode": "PX123" | {"value": "PX123", "source": "PALLEX"}, "status": "SCANNED_IN" |
-//!   "STORED" | "SCANNED_OUT", "timestamp": "…+00:00" (optional, defaults to event_time),
-//!   "stop_location_code": "PGD302", "description": "…", "source_status": "ARRD", "created_by": "…"}`.
-//!   The barcode must belong to a handling unit of the stop's consignment. Scans are kept as a
-//!   per-barcode history, never overwritten.
-//! * any key whose value is an object with `embedded_document` `{content (base64), content_type
-//!   (or mime_type), filename}` or `remote_document` `{upload_id}` (from `upload_content`): stored as a
-//!   document on the stop; its type is the value's `document_type`, or derived from the key like
-//!   `subco-document-upload` does.
-//! * any other key (e.g. `"status_note": "Delivered to goods-in"`): kept on the stop as an answer
-//!   (`{key, value, event_time}`), as a planner would see it.
+//! * `"scan_barcode"` (the scan action): a JSON **array** of scan objects `{timestamp (required,
+//!   with an offset), status? (SCANNED_IN | STORED | SCANNED_OUT), barcode? (a string),
+//!   stop_match?, stop_location_code?, description?}`. On a status update no handling unit is
+//!   matched beforehand, so `barcode` is needed and must be a handling unit of the stop's
+//!   consignment. A barcode that is not a string (e.g. `{value, source}`) discards the update
+//!   (`USER_INPUT_ERROR`). Keys the format does not define (e.g. `source_status`) are ignored and
+//!   recorded as unknown keys, or refused (`422`) with `strict_unknown_keys`. Scans are kept as a
+//!   per-barcode history, never overwritten; they move no stop.
+//! * a document question path (a key whose value is an array of document objects, or a key the
+//!   tenant maps to a document type, see [`configured_document_type`]): a JSON **array** of
+//!   objects, each with exactly one of `remote_document {upload_id}` (from `upload_content`) or
+//!   `embedded_document {content (base64), content_type, filename}`. Each is stored as a document
+//!   on the stop; its type is the key's mapping in the tenant ([`document_type_for_key`]), never
+//!   read from the answer.
+//! * any other key (e.g. `"status_note": "Delivered to goods-in"`, `"signed_by": "J Smith"`): kept
+//!   on the stop as an answer (`{key, value, event_time}`), as a planner would see it.
 
 use std::collections::HashMap;
 
@@ -46,9 +50,10 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::auth::WebhookAuth;
-use crate::errors::{ApiError, FieldError, HttpValidationIssue};
+use crate::errors::{ApiError, FieldError};
 use crate::model::{AnswerRecord, ErrorStatus, ScanRecord, StatusUpdateRecord, StopEvent};
 use crate::server::AppState;
+use crate::spec::SchemaIssue;
 use crate::wire::{BaseStatusUpdate, FieldMatch, StatusUpdatePayload, StopMatchInput, StopStatusUpdate, parse_body};
 use crate::world::{StopRef, World, now};
 
@@ -60,17 +65,31 @@ pub fn parse_offset_datetime(text: &str) -> Option<Timestamp> {
     text.trim().parse::<Timestamp>().ok()
 }
 
-/// The Qargo document type a question path key (or Nexus document code) stands for.
+/// The tenant's document question paths: question path key → Qargo document type (Qargo maps
+/// question paths per integration; these are the simulated tenant's). Keys are compared
+/// case-insensitively.
+pub const DOCUMENT_QUESTION_PATHS: [(&str, &str); 9] = [
+    ("POD", "PROOF_OF_DELIVERY_SIGNED"),
+    ("POD_SIGNED", "PROOF_OF_DELIVERY_SIGNED"),
+    ("SIGNED_POD", "PROOF_OF_DELIVERY_SIGNED"),
+    ("SIGNATURE", "CONSIGNEE_SIGNATURE"),
+    ("MPOD", "CONSIGNEE_SIGNATURE"),
+    ("PHOTO", "PHOTO_OF_GOODS_DELIVERY"),
+    ("MPODPHOTOE", "PHOTO_OF_GOODS_DELIVERY"),
+    ("POP", "PROOF_OF_PICKUP"),
+    ("LABEL", "PALLET_LABEL_EXTERNAL"),
+];
+
+/// The document type the tenant maps question path `key` to, if it is one of its document paths.
+pub fn configured_document_type(key: &str) -> Option<&'static str> {
+    let key = key.trim();
+    DOCUMENT_QUESTION_PATHS.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, t)| *t)
+}
+
+/// The Qargo document type a question path key (or Nexus document code) stands for: the tenant's
+/// mapping, else the key itself (upper-cased).
 pub fn document_type_for_key(key: &str) -> String {
-    match key.trim().to_ascii_uppercase().as_str() {
-        "POD" => "PROOF_OF_DELIVERY".into(),
-        "POD_SIGNED" | "SIGNED_POD" => "PROOF_OF_DELIVERY_SIGNED".into(),
-        "SIGNATURE" | "MPOD" => "CONSIGNEE_SIGNATURE".into(),
-        "PHOTO" | "MPODPHOTOE" => "PHOTO_OF_GOODS_DELIVERY".into(),
-        "POP" => "PROOF_OF_PICKUP".into(),
-        "LABEL" => "PALLET_LABEL_EXTERNAL".into(),
-        other => other.to_string(),
-    }
+    configured_document_type(key).map(str::to_string).unwrap_or_else(|| key.trim().to_ascii_uppercase())
 }
 
 /// The usual file extension of a MIME type.
@@ -305,132 +324,317 @@ fn locate(world: &World, update: &StopStatusUpdate) -> Result<StopRef, ErrorStat
     }
 }
 
-fn parse_scan(world: &World, at: StopRef, value: &Value, event_time: Timestamp) -> Result<ScanRecord, ErrorStatus> {
+/// The keys of a scan object in Qargo's `scan_barcode` answer format.
+pub const SCAN_KEYS: [&str; 6] = ["timestamp", "status", "barcode", "stop_match", "stop_location_code", "description"];
+/// The keys of a scan's `stop_match`.
+const STOP_MATCH_KEYS: [&str; 4] = ["stop_type", "id", "reference_number", "location"];
+/// The keys of a scan's `stop_match.location`.
+const LOCATION_MATCH_KEYS: [&str; 4] = ["id", "name", "postal_code", "country_code"];
+/// The keys of a document object in a document answer.
+const DOCUMENT_KEYS: [&str; 2] = ["remote_document", "embedded_document"];
+/// The keys of an `embedded_document`.
+const EMBEDDED_KEYS: [&str; 3] = ["content", "content_type", "filename"];
+/// The keys of a `remote_document`.
+const REMOTE_KEYS: [&str; 1] = ["upload_id"];
+
+fn is_document_object(value: &Value) -> bool {
+    value.as_object().is_some_and(|o| DOCUMENT_KEYS.iter().any(|k| o.contains_key(*k)))
+}
+
+/// Whether the answer under `key` is read as documents: the tenant maps the key to a document
+/// type, or the answer is a non-empty array of document objects.
+fn is_document_answer(key: &str, value: &Value) -> bool {
+    configured_document_type(key).is_some()
+        || value.as_array().is_some_and(|items| !items.is_empty() && items.iter().all(is_document_object))
+}
+
+fn extra_keys(value: Option<&Value>, known: &[&str], at: &[Value], out: &mut Vec<SchemaIssue>) {
+    let Some(map) = value.and_then(Value::as_object) else { return };
+    for key in map.keys().filter(|k| !known.contains(&k.as_str())) {
+        let mut path = at.to_vec();
+        path.push(Value::from(key.as_str()));
+        out.push(SchemaIssue {
+            path,
+            message: "Extra inputs are not permitted (Qargo's answer format does not define this key)".into(),
+            kind: "extra_forbidden".into(),
+        });
+    }
+}
+
+fn child(at: &[Value], segment: impl Into<Value>) -> Vec<Value> {
+    let mut path = at.to_vec();
+    path.push(segment.into());
+    path
+}
+
+/// The keys of the `question_answers` of a `subco-status-update` body that Qargo's answer formats
+/// do not define: in scan objects (and their `stop_match`) and in document objects. Real Qargo
+/// ignores them; the simulator records them, and refuses them with `strict_unknown_keys`.
+pub fn unknown_answer_keys(body: &Value) -> Vec<SchemaIssue> {
+    let mut out = Vec::new();
+    let updates = body.get("updates").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (i, update) in updates.iter().enumerate() {
+        let Some(answers) = update.pointer("/stop/question_answers").and_then(Value::as_object) else { continue };
+        let base: Vec<Value> = vec!["updates".into(), i.into(), "stop".into(), "question_answers".into()];
+        for (key, value) in answers {
+            let at = child(&base, key.as_str());
+            let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+            if key == "scan_barcode" {
+                for (j, scan) in items.iter().enumerate() {
+                    let at = child(&at, j);
+                    extra_keys(Some(scan), &SCAN_KEYS, &at, &mut out);
+                    let stop_match = scan.get("stop_match");
+                    extra_keys(stop_match, &STOP_MATCH_KEYS, &child(&at, "stop_match"), &mut out);
+                    let location = stop_match.and_then(|m| m.get("location"));
+                    extra_keys(location, &LOCATION_MATCH_KEYS, &child(&child(&at, "stop_match"), "location"), &mut out);
+                }
+            } else if is_document_answer(key, value) {
+                for (j, document) in items.iter().enumerate() {
+                    let at = child(&at, j);
+                    extra_keys(Some(document), &DOCUMENT_KEYS, &at, &mut out);
+                    let embedded = document.get("embedded_document");
+                    extra_keys(embedded, &EMBEDDED_KEYS, &child(&at, "embedded_document"), &mut out);
+                    let remote = document.get("remote_document");
+                    extra_keys(remote, &REMOTE_KEYS, &child(&at, "remote_document"), &mut out);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// An optional string of a scan or document object (`null` reads as absent).
+fn optional_text(object: &Map<String, Value>, name: &str, label: &str) -> Result<Option<String>, ErrorStatus> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(user_error(format!("{label}.{name} must be a string, not {}", json_kind(other)))),
+    }
+}
+
+/// Whether `{matches_any: [...]}` under `name` of `criteria` holds for `value` (absent: holds).
+fn any_of(criteria: &Value, name: &str, value: Option<&str>, same: fn(&str, &str) -> bool) -> bool {
+    match criteria.get(name).and_then(|f| f.get("matches_any")).and_then(Value::as_array) {
+        None => true,
+        Some(list) => value.is_some_and(|v| list.iter().filter_map(Value::as_str).any(|c| same(c.trim(), v.trim()))),
+    }
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    a == b
+}
+
+fn same_loosely(a: &str, b: &str) -> bool {
+    let squash = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    squash(a) == squash(b)
+}
+
+fn same_uuid(a: &str, b: &str) -> bool {
+    matches!((Uuid::parse_str(a), Uuid::parse_str(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+fn stop_match_holds(stop: &crate::model::Stop, criteria: &Value) -> bool {
+    let stop_type = criteria.get("stop_type").and_then(Value::as_str);
+    let id = stop.id.to_string();
+    let location = stop.input.location.clone().unwrap_or_default();
+    let l = criteria.get("location").cloned().unwrap_or(Value::Null);
+    stop_type.is_none_or(|t| t.eq_ignore_ascii_case(stop.stop_type.as_str()))
+        && any_of(criteria, "id", Some(&id), same_uuid)
+        && any_of(criteria, "reference_number", stop.input.reference_number.as_deref(), same_text)
+        && any_of(&l, "id", location.code.as_deref().or(location.external_id.as_deref()), same_text)
+        && any_of(&l, "name", location.name.as_deref(), same_loosely)
+        && any_of(&l, "postal_code", location.postal_code.as_deref(), same_loosely)
+        && any_of(&l, "country_code", location.country.as_deref(), same_loosely)
+}
+
+/// The one stop of the trip (or, without a trip, of the order) a scan's `stop_match` names.
+fn resolve_stop_match(world: &World, at: StopRef, criteria: &Value) -> Option<Uuid> {
+    let order = &world.orders[at.order];
+    let orders: Vec<&crate::model::Order> = match world.trip_of(order) {
+        Some(trip) => trip.order_ids.iter().filter_map(|id| world.order(*id)).collect(),
+        None => vec![order],
+    };
+    let hits: Vec<Uuid> =
+        orders.iter().flat_map(|o| o.stops()).filter(|s| stop_match_holds(s, criteria)).map(|s| s.id).collect();
+    match hits.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+fn parse_scan(world: &World, at: StopRef, index: usize, value: &Value) -> Result<ScanRecord, ErrorStatus> {
     let order = &world.orders[at.order];
     let consignment = &order.consignments[at.consignment];
-    let object =
-        value.as_object().ok_or_else(|| user_error("a scan_barcode answer must be an object or a list of objects"))?;
-    let (barcode, source) = match object.get("barcode") {
-        Some(Value::String(s)) => (s.trim().to_string(), None),
-        Some(Value::Object(b)) => (
-            b.get("value").and_then(Value::as_str).unwrap_or("").trim().to_string(),
-            b.get("source").and_then(Value::as_str).map(str::to_string),
-        ),
-        _ => (String::new(), None),
+    let label = format!("scan_barcode[{index}]");
+    let object = value.as_object().ok_or_else(|| {
+        user_error(format!(
+            "{label}: a scan is an object {{timestamp, status?, barcode?, …}}, not {}",
+            json_kind(value)
+        ))
+    })?;
+    let barcode = match object.get("barcode") {
+        Some(Value::String(text)) if !text.trim().is_empty() => text.trim().to_string(),
+        None | Some(Value::Null) | Some(Value::String(_)) => {
+            return Err(user_error(format!(
+                "{label}.barcode is required on a status update: it names the handling unit scanned"
+            )));
+        }
+        Some(other) => {
+            return Err(user_error(format!(
+                "{label}.barcode must be a string (the barcode value), not {}; a {{value, source}} object is not Qargo's scan format",
+                json_kind(other)
+            )));
+        }
     };
-    if barcode.is_empty() {
-        return Err(user_error("scan_barcode: barcode is required"));
-    }
-    let status = object.get("status").and_then(Value::as_str).unwrap_or("");
-    if !SCAN_STATUSES.contains(&status) {
-        return Err(user_error(format!(
-            "scan_barcode: status '{status}' for barcode {barcode} is not one of SCANNED_IN, STORED, SCANNED_OUT"
-        )));
-    }
-    let timestamp = match object.get("timestamp").and_then(Value::as_str) {
-        None => event_time,
-        Some(text) => parse_offset_datetime(text).ok_or_else(|| {
-            user_error(format!("scan_barcode: timestamp '{text}' must be an ISO 8601 datetime with an offset"))
+    let status = match object.get("status") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if SCAN_STATUSES.contains(&s.as_str()) => Some(s.clone()),
+        Some(other) => {
+            return Err(user_error(format!(
+                "{label}: status {other} for barcode {barcode} is not one of SCANNED_IN, STORED, SCANNED_OUT"
+            )));
+        }
+    };
+    let timestamp = match object.get("timestamp") {
+        None | Some(Value::Null) => return Err(user_error(format!("{label}.timestamp is required"))),
+        Some(Value::String(text)) => parse_offset_datetime(text).ok_or_else(|| {
+            user_error(format!("{label}.timestamp '{text}' must be an ISO 8601 datetime with an offset"))
         })?,
+        Some(other) => {
+            return Err(user_error(format!("{label}.timestamp must be a datetime string, not {}", json_kind(other))));
+        }
     };
-    if !consignment.barcodes().any(|b| b == barcode) {
+    let stop_match = match object.get("stop_match") {
+        None | Some(Value::Null) => None,
+        Some(m @ Value::Object(_)) => Some(m.clone()),
+        Some(other) => {
+            return Err(user_error(format!("{label}.stop_match must be an object, not {}", json_kind(other))));
+        }
+    };
+    let unit =
+        consignment.goods.iter().flat_map(|g| g.handling_units.iter()).find(|h| h.barcode.as_deref() == Some(&barcode));
+    let Some(unit) = unit else {
         return Err(user_error(format!(
-            "scan_barcode: barcode {barcode} is not a handling unit of consignment {} on order {}",
+            "{label}: barcode {barcode} is not a handling unit of consignment {} on order {}",
             consignment.reference_number.as_deref().unwrap_or(&consignment.id.to_string()),
             order.name
         )));
-    }
-    let text = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_string);
+    };
     Ok(ScanRecord {
         barcode,
-        source,
-        status: status.to_string(),
+        source: unit.source.clone(),
+        status,
         timestamp: timestamp.to_string(),
         stop_id: world.stop(at).id,
         order_id: order.id,
-        stop_location_code: text("stop_location_code"),
-        description: text("description"),
-        source_status: text("source_status"),
-        created_by: text("created_by"),
+        stop_location_code: optional_text(object, "stop_location_code", &label)?,
+        description: optional_text(object, "description", &label)?,
+        matched_stop_id: stop_match.as_ref().and_then(|m| resolve_stop_match(world, at, m)),
+        stop_match,
         received_at: now().to_string(),
     })
 }
 
-fn parse_document(world: &World, key: &str, object: &Map<String, Value>) -> Result<PendingDocument, ErrorStatus> {
-    let document_type = object
-        .get("document_type")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| document_type_for_key(key));
-    if let Some(embedded) = object.get("embedded_document") {
-        let embedded =
-            embedded.as_object().ok_or_else(|| user_error(format!("{key}: embedded_document must be an object")))?;
-        let content = embedded.get("content").and_then(Value::as_str).unwrap_or("");
-        let bytes = STANDARD
-            .decode(content.trim())
-            .map_err(|e| user_error(format!("{key}: embedded_document.content is not base64: {e}")))?;
-        if bytes.is_empty() {
-            return Err(user_error(format!("{key}: embedded_document.content is empty")));
+fn parse_document(world: &World, key: &str, index: usize, value: &Value) -> Result<PendingDocument, ErrorStatus> {
+    let label = format!("{key}[{index}]");
+    let document_type = document_type_for_key(key);
+    let object = value.as_object().ok_or_else(|| {
+        user_error(format!(
+            "{label}: a document is an object {{remote_document}} or {{embedded_document}}, not {}",
+            json_kind(value)
+        ))
+    })?;
+    let present = |name: &str| object.get(name).filter(|v| !v.is_null());
+    match (present("embedded_document"), present("remote_document")) {
+        (Some(embedded), None) => {
+            let embedded = embedded
+                .as_object()
+                .ok_or_else(|| user_error(format!("{label}.embedded_document must be an object")))?;
+            let label = format!("{label}.embedded_document");
+            let content = optional_text(embedded, "content", &label)?
+                .ok_or_else(|| user_error(format!("{label}.content (the base64 document) is required")))?;
+            let bytes = STANDARD
+                .decode(content.trim())
+                .map_err(|e| user_error(format!("{label}.content is not base64: {e}")))?;
+            if bytes.is_empty() {
+                return Err(user_error(format!("{label}.content is empty")));
+            }
+            let content_type =
+                optional_text(embedded, "content_type", &label)?.unwrap_or_else(|| "application/octet-stream".into());
+            let name = optional_text(embedded, "filename", &label)?
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| stored_filename(key, &content_type, None));
+            Ok(PendingDocument { key: key.into(), name, document_type, content_type, bytes, consumes_upload: None })
         }
-        let content_type = embedded
-            .get("content_type")
-            .or_else(|| embedded.get("mime_type"))
-            .and_then(Value::as_str)
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        let given = embedded.get("filename").and_then(Value::as_str);
-        let name = given.map(str::to_string).unwrap_or_else(|| stored_filename(key, &content_type, None));
-        return Ok(PendingDocument {
-            key: key.into(),
-            name,
-            document_type,
-            content_type,
-            bytes,
-            consumes_upload: None,
-        });
+        (None, Some(remote)) => {
+            let upload_id = remote
+                .get("upload_id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s.trim()).ok())
+                .ok_or_else(|| {
+                    user_error(format!("{label}.remote_document.upload_id must be a UUID from upload_content"))
+                })?;
+            let file = world
+                .pending_files
+                .get(&upload_id)
+                .ok_or_else(|| user_error(format!("{label}: no uploaded content with upload_id {upload_id}")))?;
+            Ok(PendingDocument {
+                key: key.into(),
+                name: file.name.clone(),
+                document_type,
+                content_type: file.content_type.clone(),
+                bytes: file.bytes.clone(),
+                consumes_upload: Some(upload_id),
+            })
+        }
+        _ => Err(user_error(format!(
+            "{label}: exactly one of remote_document or embedded_document must be defined per document object"
+        ))),
     }
-    let remote = object
-        .get("remote_document")
-        .and_then(Value::as_object)
-        .ok_or_else(|| user_error(format!("{key}: remote_document must be an object")))?;
-    let upload_id =
-        remote.get("upload_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| {
-            user_error(format!("{key}: remote_document.upload_id must be a UUID from upload_content"))
-        })?;
-    let file = world
-        .pending_files
-        .get(&upload_id)
-        .ok_or_else(|| user_error(format!("{key}: no uploaded content with upload_id {upload_id}")))?;
-    Ok(PendingDocument {
-        key: key.into(),
-        name: file.name.clone(),
-        document_type,
-        content_type: file.content_type.clone(),
-        bytes: file.bytes.clone(),
-        consumes_upload: Some(upload_id),
-    })
 }
 
-fn parse_answers(
-    world: &World,
-    at: StopRef,
-    answers: &Map<String, Value>,
-    event_time: Timestamp,
-) -> Result<ParsedAnswers, ErrorStatus> {
+fn parse_answers(world: &World, at: StopRef, answers: &Map<String, Value>) -> Result<ParsedAnswers, ErrorStatus> {
     let mut parsed = ParsedAnswers::default();
     for (key, value) in answers {
         if key == "scan_barcode" {
-            let scans: Vec<&Value> = match value {
-                Value::Array(list) => list.iter().collect(),
-                other => vec![other],
-            };
-            for scan in scans {
-                parsed.scans.push(parse_scan(world, at, scan, event_time)?);
+            let scans = value.as_array().ok_or_else(|| {
+                user_error(format!(
+                    "scan_barcode: the answer is a JSON array of scan objects, not {}",
+                    json_kind(value)
+                ))
+            })?;
+            for (j, scan) in scans.iter().enumerate() {
+                parsed.scans.push(parse_scan(world, at, j, scan)?);
             }
-        } else if let Some(object) =
-            value.as_object().filter(|o| o.contains_key("embedded_document") || o.contains_key("remote_document"))
-        {
-            parsed.documents.push(parse_document(world, key, object)?);
+        } else if is_document_answer(key, value) {
+            let documents = value.as_array().ok_or_else(|| {
+                user_error(format!(
+                    "{key}: a document answer is a JSON array of {{remote_document}} / {{embedded_document}} objects, not {}",
+                    json_kind(value)
+                ))
+            })?;
+            for (j, document) in documents.iter().enumerate() {
+                let pending = parse_document(world, key, j, document)?;
+                if let Some(upload) = pending.consumes_upload
+                    && parsed.documents.iter().any(|d| d.consumes_upload == Some(upload))
+                {
+                    return Err(user_error(format!(
+                        "{key}[{j}]: upload_id {upload} is used twice; an upload is used once"
+                    )));
+                }
+                parsed.documents.push(pending);
+            }
         } else {
             parsed.notes.push((key.clone(), value.clone()));
         }
@@ -471,7 +675,7 @@ fn apply_update(world: &mut World, update: &BaseStatusUpdate) -> Result<Applied,
     let eta_end = optional_datetime("eta_end", &stop_update.eta_end).map_err(fail)?;
     let answers = match &stop_update.question_answers {
         None => ParsedAnswers::default(),
-        Some(map) => parse_answers(world, at, map, event_time).map_err(fail)?,
+        Some(map) => parse_answers(world, at, map).map_err(fail)?,
     };
     let current = world.stop(at).status.clone();
     if current == "CANCELLED" {
@@ -545,14 +749,14 @@ pub async fn status_update(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let raw: Value = parse_body(&body)?;
+    state.check_body_and(
+        "POST /v1/webhook/subco-status-update",
+        "SubcontractorStatusUpdatePayload",
+        &raw,
+        unknown_answer_keys(&raw),
+    )?;
     let payload: StatusUpdatePayload = crate::wire::parse_value(raw.clone())?;
-    let Some(updates) = payload.updates else {
-        return Err(ApiError::Unprocessable(vec![HttpValidationIssue {
-            loc: vec!["body".into(), "updates".into()],
-            msg: "Field required".into(),
-            kind: "missing".into(),
-        }]));
-    };
+    let updates = payload.updates.unwrap_or_default();
     let raw_updates = raw.get("updates").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut errors = Vec::new();
     let mut echo: Vec<(Uuid, Uuid)> = Vec::new();

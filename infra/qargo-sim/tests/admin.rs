@@ -116,7 +116,7 @@ async fn request_counts_can_be_read_and_reset_over_http() {
     let sim = start(options()).await;
     let client = Client::new(&sim);
     let token = client.token().await;
-    client.get("/v1/me", &token).await;
+    client.get("/me", &token).await;
     client.get("/me", &token).await;
     client.get(&format!("/v1/orders/order/{}", uuid::Uuid::new_v4()), &token).await;
     let counts = client.sim_get("/_sim/requests").await.body;
@@ -139,7 +139,7 @@ async fn the_request_log_keeps_each_request_in_order_with_its_time() {
     let token = client.token().await;
     sim.handle.set_faults(qargo_sim::Faults { latency_ms: 20, ..qargo_sim::Faults::default() });
     for _ in 0..4 {
-        client.get("/v1/me", &token).await;
+        client.get("/me", &token).await;
     }
     client.sim_get("/_sim/requests").await;
     let log = sim.handle.request_log();
@@ -149,10 +149,10 @@ async fn the_request_log_keeps_each_request_in_order_with_its_time() {
         lines,
         [
             ("POST", "/v1/auth/token", "basic", 200),
-            ("GET", "/v1/me", "oauth", 200),
-            ("GET", "/v1/me", "oauth", 200),
-            ("GET", "/v1/me", "oauth", 200),
-            ("GET", "/v1/me", "oauth", 429),
+            ("GET", "/me", "oauth", 200),
+            ("GET", "/me", "oauth", 200),
+            ("GET", "/me", "oauth", 200),
+            ("GET", "/me", "oauth", 429),
         ],
         "the burst of 3 then a refusal; /_sim/ reads are not logged"
     );
@@ -170,17 +170,17 @@ async fn faults_switch_outages_latency_and_token_expiry() {
     let token = client.token().await;
     let outage = client.sim_post("/_sim/faults", &json!({ "outage": true })).await;
     assert_eq!(outage.body["faults"]["outage"], true);
-    let down = client.get("/v1/me", &token).await;
+    let down = client.get("/me", &token).await;
     assert_eq!(down.status, 503);
     assert!(down.headers.contains_key("retry-after"));
     assert_eq!(client.token_call("bridge-client", "bridge-secret").await.status, 503);
     assert_eq!(client.webhook("/v1/webhook/subco-status-update", &json!({ "updates": [] })).await.status, 503);
-    assert_eq!(sim.handle.request_counts().count_with_status("GET", "/v1/me", 503), 1, "outages are counted");
+    assert_eq!(sim.handle.request_counts().count_with_status("GET", "/me", 503), 1, "outages are counted");
     client.sim_post("/_sim/faults", &json!({})).await;
-    assert_eq!(client.get("/v1/me", &token).await.status, 200);
+    assert_eq!(client.get("/me", &token).await.status, 200);
 
     client.sim_post("/_sim/faults", &json!({ "expire_tokens": true, "token_ttl_seconds": 60, "latency_ms": 1 })).await;
-    assert_eq!(client.get("/v1/me", &token).await.status, 401);
+    assert_eq!(client.get("/me", &token).await.status, 401);
     let fresh = client.token_call("bridge-client", "bridge-secret").await;
     assert_eq!(fresh.body["expires_in"], 60);
     let state = client.sim_get("/_sim/faults").await.body;

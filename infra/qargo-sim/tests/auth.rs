@@ -19,14 +19,14 @@ async fn token_endpoint_issues_jwt_shaped_tokens_that_open_the_api() {
     assert_eq!(answer.body["expires_in"], 3600);
     let token = answer.body["access_token"].as_str().unwrap();
     assert_eq!(token.split('.').count(), 3, "header.payload.signature");
-    let me = client.get("/v1/me", token).await;
+    let me = client.get("/me", token).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["name"], CLIENT_ID);
     assert_eq!(me.body["tenant"], "nexus-bridge-demo");
     let counts = sim.handle.request_counts();
     assert_eq!(counts.count("POST", "/v1/auth/token"), 1, "exactly one token call");
     assert_eq!(counts.count_with_auth("POST", "/v1/auth/token", "basic"), 1);
-    assert_eq!(counts.count_with_auth("GET", "/v1/me", "oauth"), 1);
+    assert_eq!(counts.count_with_auth("GET", "/me", "oauth"), 1);
 }
 
 #[tokio::test]
@@ -122,20 +122,20 @@ async fn tokens_expire_after_their_lifetime_and_on_demand() {
     let answer = client.token_call(CLIENT_ID, CLIENT_SECRET).await;
     assert_eq!(answer.body["expires_in"], 120);
     let token = answer.body["access_token"].as_str().unwrap().to_string();
-    assert_eq!(client.get("/v1/me", &token).await.status, 200);
+    assert_eq!(client.get("/me", &token).await.status, 200);
     clock.advance(Duration::from_secs(119));
-    assert_eq!(client.get("/v1/me", &token).await.status, 200);
+    assert_eq!(client.get("/me", &token).await.status, 200);
     clock.advance(Duration::from_secs(1));
-    let expired = client.get("/v1/me", &token).await;
+    let expired = client.get("/me", &token).await;
     assert_eq!(expired.status, 401);
     assert_eq!(expired.body["detail"], "Access token expired");
 
     let fresh = client.token().await;
-    assert_eq!(client.get("/v1/me", &fresh).await.status, 200);
+    assert_eq!(client.get("/me", &fresh).await.status, 200);
     sim.handle.expire_all_tokens();
-    assert_eq!(client.get("/v1/me", &fresh).await.status, 401, "forced expiry");
+    assert_eq!(client.get("/me", &fresh).await.status, 401, "forced expiry");
     let newest = client.token().await;
-    assert_eq!(client.get("/v1/me", &newest).await.status, 200, "tokens issued after the switch work");
+    assert_eq!(client.get("/me", &newest).await.status, 200, "tokens issued after the switch work");
 }
 
 #[tokio::test]
@@ -148,9 +148,9 @@ async fn the_api_allows_a_burst_of_three_then_two_per_second() {
     let client = Client::new(&sim);
     let token = client.token().await;
     for i in 0..3 {
-        assert_eq!(client.get("/v1/me", &token).await.status, 200, "burst {i}");
+        assert_eq!(client.get("/me", &token).await.status, 200, "burst {i}");
     }
-    let refused = client.get("/v1/me", &token).await;
+    let refused = client.get("/me", &token).await;
     assert_eq!(refused.status, 429);
     assert_eq!(refused.headers["retry-after"], "1");
     assert_eq!(refused.body["error"], "Rate limit exceeded");
@@ -158,13 +158,13 @@ async fn the_api_allows_a_burst_of_three_then_two_per_second() {
     let webhook = client.webhook("/v1/webhook/subco-status-update", &json!({ "updates": [] })).await;
     assert_eq!(webhook.status, 200);
     clock.advance(Duration::from_millis(500));
-    assert_eq!(client.get("/v1/me", &token).await.status, 200, "one token refilled");
-    assert_eq!(client.get("/v1/me", &token).await.status, 429);
+    assert_eq!(client.get("/me", &token).await.status, 200, "one token refilled");
+    assert_eq!(client.get("/me", &token).await.status, 429);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(client.get("/v1/me", &token).await.status, 200);
-    assert_eq!(client.get("/v1/me", &token).await.status, 200);
-    assert_eq!(client.get("/v1/me", &token).await.status, 429);
+    assert_eq!(client.get("/me", &token).await.status, 200);
+    assert_eq!(client.get("/me", &token).await.status, 200);
+    assert_eq!(client.get("/me", &token).await.status, 429);
     // The token endpoint is outside the API limit too.
     assert_eq!(client.token_call(CLIENT_ID, CLIENT_SECRET).await.status, 200);
-    assert_eq!(sim.handle.request_counts().count_with_status("GET", "/v1/me", 429), 3);
+    assert_eq!(sim.handle.request_counts().count_with_status("GET", "/me", 429), 3);
 }

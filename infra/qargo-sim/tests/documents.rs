@@ -42,7 +42,7 @@ async fn a_stop_document_is_stored_with_its_name_type_and_hash() {
         post_file(&client, &path, Some("application/pdf"), Some("attachment; filename=\"pod1234.pdf\""), pdf).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["name"], "pod1234_POD.pdf", "Qargo combines the sender's name with the key's default");
-    assert_eq!(body["document_type"], "PROOF_OF_DELIVERY");
+    assert_eq!(body["document_type"], "PROOF_OF_DELIVERY_SIGNED");
     assert_eq!(body["sha256"], hex::encode(Sha256::digest(pdf)));
     let (_, plain) =
         post_file(&client, &path.replace("POD", "MPODPHOTOE"), Some("image/jpeg"), None, b"\xFF\xD8\xFF photo").await;

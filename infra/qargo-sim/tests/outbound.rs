@@ -77,7 +77,8 @@ async fn completing_the_dispatch_task_sends_the_subcontractor_dispatch_payload()
     assert_eq!(delivery["extras"][1]["amazon"]["carton_count"], "120");
     assert_eq!(delivery["email"], "goods-in@retail.example");
     assert_eq!(delivery["status"], "PLANNED");
-    assert_eq!(delivery["eta_start"], "2030-06-04T08:00:00Z", "09:00 BST, the window's start");
+    assert_eq!(delivery["start_timestamp"], "2030-06-04T08:00:00Z", "09:00 BST, the window's start");
+    assert!(delivery.get("eta_start").is_none() && delivery.get("stop_type").is_none(), "only the spec's keys");
     let good = &c["goods"][0];
     assert_eq!(good["packaging_type"]["code"], "F");
     assert_eq!(good["quantity"], 2);
@@ -88,7 +89,9 @@ async fn completing_the_dispatch_task_sends_the_subcontractor_dispatch_payload()
     assert_eq!(barcodes, ["PX1", "PX2"]);
     let stops = payload["stops"].as_array().unwrap();
     assert_eq!(stops.len(), 2);
-    assert_eq!(stops[0]["stop_type"], "PICKUP");
+    // The spec's dispatch `StopOutput` has no `stop_type`: the planned order tells them apart.
+    assert!(stops.iter().all(|s| s.get("stop_type").is_none()), "only the spec's keys");
+    assert_eq!(stops[0]["id"], order.pickup_stop_id.to_string());
     assert_eq!(stops[1]["id"], order.delivery_stop_id.to_string());
 
     assert_eq!(sim.handle.stop_status(order.delivery_stop_id).unwrap(), "DISPATCHED");
@@ -164,8 +167,8 @@ async fn a_multi_consignment_trip_is_sent_as_it_is() {
     let payload = &bridge.received()[0].body["payload"];
     assert_eq!(payload["orders"].as_array().unwrap().len(), 2);
     let types: Vec<&str> =
-        payload["stops"].as_array().unwrap().iter().map(|s| s["stop_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["PICKUP", "PICKUP", "DELIVERY", "DELIVERY"]);
+        payload["stops"].as_array().unwrap().iter().map(|s| s["activity_label"].as_str().unwrap()).collect();
+    assert_eq!(types, ["Pickup", "Pickup", "Delivery", "Delivery"]);
     assert_eq!(payload["resource_allocations"][0]["resource"]["name"], "Fortec");
 }
 

@@ -143,26 +143,40 @@ async fn statuses_and_datetimes_are_checked() {
     let client = Client::new(&sim);
     let order = create(&sim, "REF-V", &[], None);
     let id = order.delivery_stop_id;
+    // What the schema cannot say is checked per update (200, the update discarded).
     let body = json!({ "updates": [
-        { "event_time": "2030-06-04T08:00:00Z", "stop": { "id": id, "status": "DELIVERED" } },
         { "event_time": "2030-06-04T08:00:00", "stop": { "id": id, "status": "AT_STOP" } },
         { "event_time": "2030-06-04T08:00:00Z", "stop": { "id": id, "eta_start": "2030-06-04 09:00" } },
-        { "stop": { "id": id, "status": "AT_STOP" } },
         { "event_time": "2030-06-04T08:00:00Z", "stop": { "status": "AT_STOP" } },
         { "event_time": "2030-06-04T08:00:00Z", "stop": { "id": uuid::Uuid::new_v4(), "status": "AT_STOP" } },
         { "event_time": "2030-06-04T08:00:00Z", "stop": { "id": "stop-1", "status": "AT_STOP" } }
     ]});
     let answer = client.webhook(URL, &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
     let found = messages(&answer.body);
-    assert_eq!(found.len(), 7, "{found:?}");
-    assert!(found[0].contains("only AT_STOP or COMPLETED"));
-    assert!(found[1].contains("event_time") && found[1].contains("offset"));
-    assert!(found[2].contains("eta_start") && found[2].contains("offset"));
-    assert!(found[3].contains("event_time is required"));
-    assert!(found[4].contains("stop.id or stop.match"));
-    assert!(found[5].contains("No stop with id"));
-    assert!(found[6].contains("not a UUID"));
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert!(found[0].contains("event_time") && found[0].contains("offset"));
+    assert!(found[1].contains("eta_start") && found[1].contains("offset"));
+    assert!(found[2].contains("stop.id or stop.match"));
+    assert!(found[3].contains("No stop with id"));
+    assert!(found[4].contains("not a UUID"));
     assert_eq!(stop_status(&sim, id), "TO_PLAN");
+
+    // What the schema says is FastAPI's: a status outside `StopStatusUpdateEnum` or a missing
+    // `event_time` refuses the whole request with a 422 naming the place.
+    let delivered =
+        json!({ "updates": [{ "event_time": "2030-06-04T08:00:00Z", "stop": { "id": id, "status": "DELIVERED" } }] });
+    let refused = client.webhook(URL, &delivered).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["detail"][0]["loc"], json!(["body", "updates", 0, "stop", "status"]));
+    assert_eq!(refused.body["detail"][0]["type"], "enum");
+    let no_time = json!({ "updates": [{ "stop": { "id": id, "status": "AT_STOP" } }] });
+    let refused = client.webhook(URL, &no_time).await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.body["detail"][0]["loc"], json!(["body", "updates", 0, "event_time"]));
+    assert_eq!(refused.body["detail"][0]["type"], "missing");
+    assert_eq!(stop_status(&sim, id), "TO_PLAN");
+    assert_eq!(sim.handle.status_updates().len(), 5, "a refused request records no update");
 
     // An ETA alone changes no status.
     let eta = json!({ "updates": [{ "event_time": "2030-06-04T08:00:00Z", "stop": { "id": id, "eta_start": "2030-06-04T11:00:00+01:00" } }] });
@@ -183,34 +197,40 @@ async fn barcode_scans_are_kept_as_history_per_barcode() {
     let sim = start(options()).await;
     let client = Client::new(&sim);
     let order = create(&sim, "REF-S", &["PX100A", "PX100B"], Some("PALLEX_OUT"));
+    // Exactly what the bridge sends: an array of scan objects with a string barcode.
     let body = json!({ "updates": [{
         "event_time": "2030-06-03T18:00:00Z",
         "stop": { "id": order.pickup_stop_id, "question_answers": {
             "scan_barcode": [
-                { "barcode": "PX100A", "status": "SCANNED_IN", "stop_location_code": "UKD101", "source_status": "ARRC" },
-                { "barcode": { "value": "PX100B", "source": "PALLEX" }, "status": "SCANNED_IN", "timestamp": "2030-06-03T18:05:00+01:00" }
+                { "barcode": "PX100A", "status": "SCANNED_IN", "timestamp": "2030-06-03T18:00:00+01:00",
+                  "stop_location_code": "UKD101", "description": "ARRC Arrived at collecting depot" },
+                { "barcode": "PX100B", "timestamp": "2030-06-03T18:05:00+01:00",
+                  "stop_match": { "stop_type": "DELIVERY", "location": { "postal_code": { "matches_any": ["g2 1dy"] } } } }
             ],
             "status_note": "Arrived at collecting depot"
         }}
     }, {
         "event_time": "2030-06-04T06:00:00Z",
         "stop": { "id": order.delivery_stop_id, "question_answers": {
-            "scan_barcode": { "barcode": "PX100A", "status": "SCANNED_OUT", "description": "Out for delivery", "source_status": "SCDV" }
+            "scan_barcode": [{ "barcode": "PX100A", "status": "SCANNED_OUT", "timestamp": "2030-06-04T07:00:00+01:00",
+                               "stop_location_code": "PGD302", "description": "SCDV Out for delivery" }]
         }}
     }]});
     let answer = client.webhook(URL, &body).await;
     assert_eq!(answer.body["errors"], json!([]), "{}", answer.body);
     let history = sim.handle.scans("PX100A");
     assert_eq!(history.len(), 2);
-    assert_eq!(history[0].status, "SCANNED_IN");
-    assert_eq!(history[0].timestamp, "2030-06-03T18:00:00Z", "defaults to event_time");
+    assert_eq!(history[0].status.as_deref(), Some("SCANNED_IN"));
+    assert_eq!(history[0].timestamp, "2030-06-03T17:00:00Z", "kept in UTC");
     assert_eq!(history[0].stop_location_code.as_deref(), Some("UKD101"));
-    assert_eq!(history[1].status, "SCANNED_OUT");
-    assert_eq!(history[1].source_status.as_deref(), Some("SCDV"));
+    assert_eq!(history[0].source.as_deref(), Some("PALLEX"), "the handling unit's source, from the order");
+    assert_eq!(history[1].status.as_deref(), Some("SCANNED_OUT"));
+    assert_eq!(history[1].description.as_deref(), Some("SCDV Out for delivery"));
+    assert_eq!(history[1].code(), Some("SCDV"), "the Nexus scan code is the description's first word");
     assert_eq!(history[1].stop_id, order.delivery_stop_id);
     let b = sim.handle.scans("PX100B");
-    assert_eq!(b[0].timestamp, "2030-06-03T17:05:00Z");
-    assert_eq!(b[0].source.as_deref(), Some("PALLEX"));
+    assert_eq!(b[0].status, None, "status is optional");
+    assert_eq!(b[0].matched_stop_id, Some(order.delivery_stop_id), "stop_match names the delivery stop");
     assert_eq!(stop_status(&sim, order.pickup_stop_id), "PLANNED", "scans alone move no stop");
 
     let detail = sim.handle.order_detail(order.order_id).unwrap();
@@ -218,23 +238,85 @@ async fn barcode_scans_are_kept_as_history_per_barcode() {
     assert_eq!(detail["barcodes"]["PX100B"].as_array().unwrap().len(), 1);
     assert_eq!(detail["stops"][0]["answers"][0]["key"], "status_note");
     assert_eq!(detail["stops"][0]["answers"][0]["value"], "Arrived at collecting depot");
+    assert!(sim.handle.unknown_keys().is_empty(), "{:?}", sim.handle.unknown_keys());
 
-    // An unknown barcode or a wrong scan status discards the whole update.
+    // Each of these discards its whole update.
+    let delivery = order.delivery_stop_id;
+    let scans = |scans: Value| {
+        json!({ "event_time": "2030-06-04T07:00:00Z", "stop": { "id": delivery, "status": "AT_STOP",
+        "question_answers": { "scan_barcode": scans } } })
+    };
     let bad = json!({ "updates": [
-        { "event_time": "2030-06-04T07:00:00Z", "stop": { "id": order.delivery_stop_id, "status": "AT_STOP",
-          "question_answers": { "scan_barcode": [{ "barcode": "PX100A", "status": "STORED" }, { "barcode": "PX999", "status": "STORED" }] } } },
-        { "event_time": "2030-06-04T07:00:00Z", "stop": { "id": order.delivery_stop_id,
-          "question_answers": { "scan_barcode": { "barcode": "PX100A", "status": "DELIVERED" } } } }
+        scans(json!([{ "barcode": "PX100A", "status": "STORED", "timestamp": "2030-06-04T07:00:00Z" },
+                     { "barcode": "PX999", "status": "STORED", "timestamp": "2030-06-04T07:00:00Z" }])),
+        scans(json!([{ "barcode": "PX100A", "status": "DELIVERED", "timestamp": "2030-06-04T07:00:00Z" }])),
+        scans(json!([{ "barcode": { "value": "PX100A", "source": "PALLEX" }, "status": "STORED", "timestamp": "2030-06-04T07:00:00Z" }])),
+        scans(json!({ "barcode": "PX100A", "status": "STORED", "timestamp": "2030-06-04T07:00:00Z" })),
+        scans(json!([{ "barcode": "PX100A", "status": "STORED" }])),
+        scans(json!([{ "status": "STORED", "timestamp": "2030-06-04T07:00:00Z" }]))
     ]});
     let found = messages(&client.webhook(URL, &bad).await.body);
+    assert_eq!(found.len(), 6, "{found:?}");
     assert!(found[0].contains("PX999") && found[0].contains("not a handling unit"), "{found:?}");
     assert!(found[1].contains("SCANNED_IN, STORED, SCANNED_OUT"));
-    assert_eq!(sim.handle.scans("PX100A").len(), 2, "nothing from the discarded update");
-    assert_eq!(stop_status(&sim, order.delivery_stop_id), "PLANNED");
+    assert!(found[2].starts_with("scan_barcode[0].barcode must be a string"), "{}", found[2]);
+    assert!(found[3].contains("a JSON array of scan objects"));
+    assert!(found[4].contains("timestamp is required"));
+    assert!(found[5].contains("barcode is required"));
+    assert_eq!(sim.handle.scans("PX100A").len(), 2, "nothing from the discarded updates");
+    assert_eq!(stop_status(&sim, delivery), "PLANNED");
 }
 
 #[tokio::test]
-async fn documents_can_come_inside_question_answers() {
+async fn unknown_scan_keys_are_ignored_and_recorded_or_refused_when_strict() {
+    let body = |stop_id: uuid::Uuid| {
+        json!({ "updates": [{ "event_time": "2030-06-03T18:00:00Z", "stop": { "id": stop_id, "question_answers": {
+            "scan_barcode": [{ "barcode": "PX1", "status": "SCANNED_IN", "timestamp": "2030-06-03T18:00:00Z",
+                               "source_status": "ARRC", "created_by": "driver" }]
+        }}}]})
+    };
+    let sim = start(options()).await;
+    let client = Client::new(&sim);
+    let order = create(&sim, "REF-U", &["PX1"], None);
+    let answer = client.webhook(URL, &body(order.pickup_stop_id)).await;
+    assert_eq!((answer.status, &answer.body["errors"]), (200, &json!([])), "{}", answer.body);
+    assert_eq!(sim.handle.scans("PX1").len(), 1, "the scan is kept, its unknown keys ignored");
+    let unknown = sim.handle.unknown_keys();
+    let paths: Vec<&str> = unknown.iter().map(|k| k.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "$.updates[0].stop.question_answers.scan_barcode[0].created_by",
+            "$.updates[0].stop.question_answers.scan_barcode[0].source_status"
+        ]
+    );
+    assert!(unknown.iter().all(|k| k.route == "POST /v1/webhook/subco-status-update" && !k.refused));
+    let listed = client.sim_get("/_sim/unknown-keys").await.body;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    let strict = start(qargo_sim::SimOptions { strict_unknown_keys: true, ..options() }).await;
+    let client = Client::new(&strict);
+    let order = create(&strict, "REF-U", &["PX1"], None);
+    let answer = client.webhook(URL, &body(order.pickup_stop_id)).await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let locs: Vec<Value> = answer.body["detail"].as_array().unwrap().iter().map(|d| d["loc"].clone()).collect();
+    assert!(locs.contains(&json!([
+        "body",
+        "updates",
+        0,
+        "stop",
+        "question_answers",
+        "scan_barcode",
+        0,
+        "source_status"
+    ])));
+    assert!(answer.body["detail"].as_array().unwrap().iter().all(|d| d["type"] == "extra_forbidden"));
+    assert!(strict.handle.scans("PX1").is_empty(), "a refused request changes nothing");
+    assert!(strict.handle.unknown_keys().iter().all(|k| k.refused));
+}
+
+#[tokio::test]
+async fn documents_come_inside_question_answers_as_arrays_typed_by_their_key() {
     let sim = start(options()).await;
     let client = Client::new(&sim);
     let order = create(&sim, "REF-D", &[], None);
@@ -257,20 +339,71 @@ async fn documents_can_come_inside_question_answers() {
     assert_eq!(uploaded.status().as_u16(), 201);
     let upload_id = uploaded.json::<Value>().await.unwrap()["upload_id"].as_str().unwrap().to_string();
     let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG signature");
+    let jpeg = base64::engine::general_purpose::STANDARD.encode(b"\xFF\xD8\xFF photo");
+    // What the bridge sends: each key a JSON array of document objects; the type is the key's mapping.
     let body = json!({ "updates": [{
         "event_time": "2030-06-04T12:00:00Z",
         "stop": { "id": order.delivery_stop_id, "status": "COMPLETED", "question_answers": {
-            "SIGNATURE": { "embedded_document": { "content": png, "content_type": "image/png", "filename": "sig.png" } },
-            "POD": { "remote_document": { "upload_id": upload_id }, "document_type": "PROOF_OF_DELIVERY_SIGNED" }
+            "MPOD": [{ "embedded_document": { "content": png, "content_type": "image/png", "filename": "x.png" } }],
+            "MPODPHOTOE": [
+                { "embedded_document": { "content": jpeg, "content_type": "image/jpeg", "filename": "p1.jpg" } },
+                { "embedded_document": { "content": jpeg, "content_type": "image/jpeg", "filename": "p2.jpg" } }
+            ],
+            "POD": [{ "remote_document": { "upload_id": upload_id } }],
+            "signed_by": "J Smith"
         }}
     }]});
     assert_eq!(client.webhook(URL, &body).await.body["errors"], json!([]));
     let docs = client.get(&format!("/v1/orders/order/{}/documents", order.order_id), &token).await.body;
-    let docs = docs.as_array().unwrap();
-    assert_eq!(docs.len(), 2);
-    let types: Vec<&str> = docs.iter().map(|d| d["type"].as_str().unwrap()).collect();
-    assert!(types.contains(&"CONSIGNEE_SIGNATURE") && types.contains(&"PROOF_OF_DELIVERY_SIGNED"), "{types:?}");
-    assert!(docs.iter().all(|d| d["subject_type"] == "STOP"));
+    let mut named: Vec<(String, String)> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap().to_string(), d["type"].as_str().unwrap().to_string()))
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            ("p1.jpg".to_string(), "PHOTO_OF_GOODS_DELIVERY".to_string()),
+            ("p2.jpg".to_string(), "PHOTO_OF_GOODS_DELIVERY".to_string()),
+            ("pod.pdf".to_string(), "PROOF_OF_DELIVERY_SIGNED".to_string()),
+            ("x.png".to_string(), "CONSIGNEE_SIGNATURE".to_string()),
+        ]
+    );
+    assert!(docs.as_array().unwrap().iter().all(|d| d["subject_type"] == "STOP"));
+    let detail = sim.handle.order_detail(order.order_id).unwrap();
+    assert_eq!(
+        detail["stops"][1]["answers"],
+        json!([{ "key": "signed_by", "value": "J Smith", "event_time": "2030-06-04T12:00:00Z" }])
+    );
+    let stored = detail["documents"].as_array().unwrap();
+    assert!(
+        stored.iter().all(|d| d["source"] == "status-update" && d["stop_id"] == order.delivery_stop_id.to_string())
+    );
+    assert!(stored.iter().any(|d| d["question_path_key"] == "MPOD"));
     let again = client.webhook(URL, &body).await;
     assert!(messages(&again.body)[0].contains("no uploaded content"), "an upload_id is used once");
+
+    // Not Qargo's format: a document object outside an array, both kinds in one object, a
+    // `document_type` inside the answer (ignored and recorded: the key decides the type).
+    let png_doc = json!({ "content": png, "content_type": "image/png", "filename": "s.png" });
+    let update = |answers: Value| json!({ "event_time": "2030-06-04T12:05:00Z", "stop": { "id": order.delivery_stop_id, "question_answers": answers } });
+    let bad = json!({ "updates": [
+        update(json!({ "MPOD": { "embedded_document": png_doc } })),
+        update(json!({ "MPOD": [{ "embedded_document": png_doc, "remote_document": { "upload_id": uuid::Uuid::new_v4() } }] })),
+        update(json!({ "POD": [{ "embedded_document": png_doc, "document_type": "PROOF_OF_DELIVERY_SIGNED" }] }))
+    ]});
+    let answer = client.webhook(URL, &bad).await;
+    let errors = answer.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{}", answer.body);
+    assert!(errors[0]["error_message"].as_str().unwrap().contains("a JSON array"), "{}", errors[0]);
+    assert!(
+        errors[1]["error_message"].as_str().unwrap().contains("exactly one of remote_document or embedded_document")
+    );
+    let documents = sim.handle.documents();
+    let last = documents.last().unwrap();
+    assert_eq!((&last["name"], &last["type"]), (&json!("s.png"), &json!("PROOF_OF_DELIVERY_SIGNED")));
+    let unknown: Vec<String> = sim.handle.unknown_keys().into_iter().map(|k| k.path).collect();
+    assert_eq!(unknown, ["$.updates[2].stop.question_answers.POD[0].document_type"]);
 }

@@ -48,24 +48,50 @@ async fn an_invalid_order_is_refused_with_one_entry_per_failure() {
     assert!(sim.handle.uploads().is_empty(), "nothing was queued");
 }
 
+fn locs(body: &Value) -> Vec<String> {
+    let mut found: Vec<String> = body["detail"].as_array().unwrap().iter().map(|e| spec_path(&e["loc"])).collect();
+    found.sort();
+    found
+}
+
+/// `["body", "consignments", 0, "pickup_stop"]` → `$.consignments[0].pickup_stop`.
+fn spec_path(loc: &Value) -> String {
+    let segments: Vec<Value> = loc.as_array().unwrap().iter().skip(1).cloned().collect();
+    qargo_sim::spec::json_path(&segments)
+}
+
+/// Why an upload ended as it did: the admin view keeps it (`OrderImport` has no message).
+fn upload_message(sim: &qargo_sim::RunningSim, import: &Value) -> String {
+    let id = &import["upload_id"];
+    let upload = sim.handle.uploads().into_iter().find(|u| &u["upload_id"] == id).expect("the upload is listed");
+    upload["message"].as_str().unwrap_or_default().to_string()
+}
+
 #[tokio::test]
 async fn required_fields_and_known_customers() {
     let sim = start(options()).await;
     let client = Client::new(&sim);
     let token = client.token().await;
+    // What the spec requires is FastAPI's to refuse: 422 `missing`, one entry per key.
     let answer = client.post_json("/v1/orders/order/upload", &token, &json!({})).await;
-    assert_eq!(answer.status, 400);
-    let found = paths(&answer.body);
-    assert_eq!(found, ["$.operation", "$.order_identifier", "$.customer", "$.consignments"]);
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert_eq!(locs(&answer.body), ["$.consignments", "$.customer", "$.operation", "$.order_identifier"]);
+    assert!(answer.body["detail"].as_array().unwrap().iter().all(|e| e["type"] == "missing"));
 
-    let mut order = order_input("ORD-2", "NOBODY", "REF-2", &[]);
+    // An operation outside the enum and a null pickup stop are the schema's too.
+    let mut order = order_input("ORD-2", "ACME", "REF-2", &[]);
     order["operation"] = json!("UPSERT");
     order["consignments"][0]["pickup_stop"] = Value::Null;
     let answer = client.post_json("/v1/orders/order/upload", &token, &order).await;
-    assert_eq!(answer.status, 400);
-    let found = paths(&answer.body);
-    assert_eq!(found, ["$.operation", "$.customer.code", "$.consignments[0].pickup_stop"]);
-    assert!(answer.body["errors"][1]["message"].as_str().unwrap().contains("NOBODY"));
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert_eq!(locs(&answer.body), ["$.consignments[0].pickup_stop", "$.operation"]);
+
+    // A customer the tenant does not know is a semantic check: 400.
+    let order = order_input("ORD-2", "NOBODY", "REF-2", &[]);
+    let answer = client.post_json("/v1/orders/order/upload", &token, &order).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(paths(&answer.body), ["$.customer.code"]);
+    assert!(answer.body["errors"][0]["message"].as_str().unwrap().contains("NOBODY"));
 
     // A customer by name works as well as by code; a delivery date may be left out with a service level.
     let mut order = order_input("ORD-3", "ACME", "REF-3", &[]);
@@ -219,10 +245,16 @@ async fn order_identifier_deduplicates_updates_and_cancels() {
     stray["order_identifier"] = json!("NEXUS-UNKNOWN");
     let error = client.import(&token, &stray).await;
     assert_eq!(error["upload_status"], "ERROR");
-    assert!(error["message"].as_str().unwrap().contains("NEXUS-UNKNOWN"));
+    assert!(error.get("message").is_none(), "OrderImport has no message: {error}");
+    assert!(upload_message(&sim, &error).contains("NEXUS-UNKNOWN"));
+
+    // A DELETE carries the whole OrderInput, as the spec requires (the identifier alone is a 422).
+    let bare = json!({ "operation": "DELETE", "order_identifier": "NEXUS-1" });
+    assert_eq!(client.post_json("/v1/orders/order/upload", &token, &bare).await.status, 422);
 
     // DELETE cancels: the stops become CANCELLED; a second DELETE is SKIPPED.
-    let delete = json!({ "operation": "DELETE", "order_identifier": "NEXUS-1" });
+    let mut delete = order.clone();
+    delete["operation"] = json!("DELETE");
     let cancelled = client.import(&token, &delete).await;
     assert_eq!(cancelled["upload_status"], "COMPLETED", "{cancelled}");
     let status = client.get(&format!("/v1/orders/order/{order_id}/status"), &token).await.body;
@@ -233,7 +265,7 @@ async fn order_identifier_deduplicates_updates_and_cancels() {
     // A cancelled identifier cannot be reused.
     let reuse = client.import(&token, &order).await;
     assert_eq!(reuse["upload_status"], "ERROR");
-    assert!(reuse["message"].as_str().unwrap().contains("cannot be reused"), "{reuse}");
+    assert!(upload_message(&sim, &reuse).contains("cannot be reused"), "{reuse}");
     assert_eq!(sim.handle.orders().len(), 1);
 }
 
@@ -268,7 +300,85 @@ async fn an_injected_upload_error_ends_uploads_in_error() {
         .set_faults(qargo_sim::Faults { upload_error: Some("Import mapping failed".into()), ..Default::default() });
     let result = client.import(&token, &order_input("F-1", "ACME", "R", &[])).await;
     assert_eq!(result["upload_status"], "ERROR");
-    assert_eq!(result["message"], "Import mapping failed");
+    assert_eq!(upload_message(&sim, &result), "Import mapping failed");
     sim.handle.set_faults(Default::default());
     assert_eq!(client.import(&token, &order_input("F-2", "ACME", "R", &[])).await["upload_status"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn a_barcode_source_outside_the_spec_is_refused_everywhere_an_order_enters() {
+    let sim = start(options()).await;
+    let client = Client::new(&sim);
+    let token = client.token().await;
+    let mut order = order_input("FT-1", "DUNE", "REF-FT", &["FT0001"]);
+    order["consignments"][0]["goods"][0]["handling_units"][0]["barcode"]["source"] = json!("FORTEC");
+    let answer = client.post_json("/v1/orders/order/upload", &token, &order).await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let issue = &answer.body["detail"][0];
+    assert_eq!(
+        issue["loc"],
+        json!(["body", "consignments", 0, "goods", 0, "handling_units", 0, "barcode", "source"]),
+        "{}",
+        answer.body
+    );
+    assert_eq!(issue["type"], "enum");
+    assert!(sim.handle.uploads().is_empty());
+
+    // The same through the scenario API, over HTTP and as a library call, and in a seed.
+    let mut scenario = order.clone();
+    scenario.as_object_mut().unwrap().remove("operation");
+    scenario["trip"] = json!({ "resource_code": "FORTEC_OUT" });
+    let over_http = client.sim_post("/_sim/orders", &scenario).await;
+    assert_eq!(over_http.status, 422, "{}", over_http.body);
+    assert_eq!(over_http.body["detail"][0]["loc"][8], "source");
+    let as_library = sim.handle.create_order(&serde_json::from_value(scenario.clone()).unwrap());
+    let error = as_library.expect_err("FORTEC is not a BarcodeSource");
+    assert_eq!(error.status().as_u16(), 422, "{}", error.body());
+    assert!(sim.handle.orders().is_empty());
+    let seeded = qargo_sim::QargoSim::start(qargo_sim::SimOptions {
+        seed: qargo_sim::Seed {
+            orders: vec![serde_json::from_value(scenario).unwrap()],
+            ..qargo_sim::Seed::default_tenant()
+        },
+        ..options()
+    })
+    .await;
+    let Err(error) = seeded else { panic!("a seed order outside the spec stops the start") };
+    assert!(error.to_string().contains("seed order 0") && error.to_string().contains("source"), "{error}");
+
+    // EXTERNAL is the spec's name for a barcode of another system.
+    order["consignments"][0]["goods"][0]["handling_units"][0]["barcode"]["source"] = json!("EXTERNAL");
+    assert_eq!(client.import(&token, &order).await["upload_status"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn unknown_keys_are_ignored_and_recorded_or_refused_when_strict() {
+    let mut order = order_input("UK-1", "ACME", "REF-UK", &["PX1"]);
+    order["consignments"][0]["goods"][0]["handling_units"][0]["id"] = json!("unit-1");
+    order["nexus_note"] = json!("not Qargo's");
+
+    let sim = start(options()).await;
+    let client = Client::new(&sim);
+    let token = client.token().await;
+    assert_eq!(client.import(&token, &order).await["upload_status"], "COMPLETED", "lenient: ignored");
+    let unknown = sim.handle.unknown_keys();
+    let paths: Vec<&str> = unknown.iter().map(|k| k.path.as_str()).collect();
+    assert_eq!(paths, ["$.consignments[0].goods[0].handling_units[0].id", "$.nexus_note"]);
+    assert!(unknown.iter().all(|k| k.route == "POST /v1/orders/order/upload" && !k.refused));
+    let listed = client.sim_get("/_sim/unknown-keys").await.body;
+    assert_eq!(listed[1]["path"], "$.nexus_note");
+
+    let strict = start(qargo_sim::SimOptions { strict_unknown_keys: true, ..options() }).await;
+    let client = Client::new(&strict);
+    let token = client.token().await;
+    let answer = client.post_json("/v1/orders/order/upload", &token, &order).await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    let locs: Vec<Value> = answer.body["detail"].as_array().unwrap().iter().map(|d| d["loc"].clone()).collect();
+    assert_eq!(
+        locs,
+        [json!(["body", "consignments", 0, "goods", 0, "handling_units", 0, "id"]), json!(["body", "nexus_note"])]
+    );
+    assert!(answer.body["detail"].as_array().unwrap().iter().all(|d| d["type"] == "extra_forbidden"));
+    assert!(strict.handle.uploads().is_empty());
+    assert!(strict.handle.unknown_keys().iter().all(|k| k.refused));
 }
