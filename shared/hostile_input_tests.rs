@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::config::Settings;
+use crate::jobs::dispatch_plan::plan_dispatch;
 use crate::qargo::dispatch_webhook::{DispatchTrip, DispatchWebhook};
-use crate::rules::dispatch::plan_dispatch;
 use crate::visibility::parse_visibility;
 
 fn settings() -> Settings {

@@ -2,6 +2,7 @@
 //! configuration use, with an error that says what a valid value looks like (parse, don't validate).
 
 mod address;
+pub mod booking;
 mod depot;
 mod document;
 mod ids;

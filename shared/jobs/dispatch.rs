@@ -30,13 +30,14 @@ use jiff::SignedDuration;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::booking::Violation;
 use crate::domain::{Barcode, ConsignmentStatus, NexusConsignmentId, QargoConsignmentId};
+use crate::jobs::dispatch_plan::{DispatchPlan, plan_dispatch};
 use crate::nexus::wire::Consignment;
 use crate::nexus::{ConsignmentQuery, LabelFormat, NexusClient, NexusError};
 use crate::qargo::QargoError;
 use crate::qargo::dispatch_webhook::{DispatchTrip, DispatchWebhook};
 use crate::qargo::order_update::{GoodsBarcodes, order_update};
-use crate::rules::dispatch::{DispatchPlan, Violation, plan_dispatch};
 use crate::store::{
     Booking, ClaimOutcome, DispatchClaim, DispatchRecord, DispatchState, QargoLink, SyncKey, document_key,
 };

@@ -1,6 +1,7 @@
 //! The five use cases, independent of Lambda: each takes the ports it needs and returns a report.
 
 pub mod dispatch;
+pub mod dispatch_plan;
 pub mod eta_export;
 pub mod lookup;
 pub mod order_import;

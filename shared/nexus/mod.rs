@@ -1,5 +1,6 @@
 //! The Nexus REST API: wire types (`wire`) and the client (`client`), one per depot API user.
 
+pub mod booking;
 pub mod client;
 pub mod error;
 pub mod wire;

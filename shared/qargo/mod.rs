@@ -1,6 +1,7 @@
 //! The Qargo API: wire types (`wire`) and the client (`client`).
 
 pub mod client;
+pub mod dispatch_booking;
 pub mod dispatch_webhook;
 pub mod error;
 pub mod inbound_order;
