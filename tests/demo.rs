@@ -43,7 +43,7 @@ async fn the_demo_day_happens_as_expected_on_both_networks() {
     assert!(summary.documents_down >= 8, "{table}");
     assert_eq!(summary.documents_up, 10, "a signature and a photo for each of the van's 5 deliveries: {table}");
     assert_eq!(summary.etas_sent, 10, "planned, then re-optimised, for 5 stops: {table}");
-    assert!(table.contains("checks: 15 of 15 passed"), "{table}");
+    assert!(table.contains("checks: 16 of 16 passed"), "{table}");
 }
 
 /// A log sink shared between the subscriber and the test.

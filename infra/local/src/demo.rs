@@ -1301,6 +1301,15 @@ impl Demo {
             etas == 2 * INBOUND.len(),
             format!("{etas} ETA events (planned + re-optimised, {} stops)", INBOUND.len()),
         );
+        let spec = self.qargo.spec_checks();
+        check(
+            "every message to Qargo passes its spec",
+            spec.checked > 0 && spec.invalid == 0 && spec.refused_unknown_keys == 0 && spec.strict == spec.checked,
+            format!(
+                "{} checked in strict mode, {} invalid, {} with keys the spec does not define",
+                spec.strict, spec.invalid, spec.refused_unknown_keys
+            ),
+        );
         check("no errors", self.errors.is_empty(), format!("{} errors", self.errors.len()));
 
         let booked = self

@@ -68,7 +68,7 @@ pub use scenario::{
     CreatedConsignment, CreatedOrder, CreatedTrip, CustomerInput, DispatchRequest, DocumentInput, EtaInput, EtaStop,
     PhotoInput, ScenarioOrder, ScenarioOutcome, SignatureInput, SimHandle, StopAction, TripInput, TripSpec,
 };
-pub use server::{Faults, RequestCounts, RequestRecord, RouteCount, UnknownKeyRecord};
+pub use server::{Faults, RequestCounts, RequestRecord, RouteCount, SPEC_LOG_VARIABLE, SpecChecks, UnknownKeyRecord};
 
 /// The simulator.
 #[derive(Debug)]

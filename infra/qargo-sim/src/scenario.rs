@@ -327,6 +327,11 @@ impl SimHandle {
         self.state.unknown_keys()
     }
 
+    /// How many request bodies were checked against Qargo's spec, and how many were refused.
+    pub fn spec_checks(&self) -> crate::server::SpecChecks {
+        self.state.spec_checks()
+    }
+
     /// Makes every token issued so far expire now.
     pub fn expire_all_tokens(&self) {
         let now = self.state.clock.now();

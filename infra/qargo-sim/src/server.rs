@@ -127,6 +127,8 @@ pub struct Shared {
     pub faults: Mutex<Faults>,
     /// Keys the spec does not define, found in request bodies.
     pub unknown_keys: Mutex<Vec<UnknownKeyRecord>>,
+    /// How many request bodies were checked against the spec, and how many were refused.
+    pub spec_checks: Mutex<SpecChecks>,
     /// The outbound HTTP client.
     pub http: reqwest::Client,
     /// `http://host:port` without a trailing slash.
@@ -136,6 +138,23 @@ pub struct Shared {
 /// Cheap handle on the shared state.
 #[derive(Debug, Clone)]
 pub struct AppState(pub(crate) Arc<Shared>);
+
+/// The environment variable naming a file where every spec check is logged (see
+/// [`crate::SimHandle::spec_checks`]).
+pub const SPEC_LOG_VARIABLE: &str = "QARGO_SIM_SPEC_LOG";
+
+/// Request bodies checked against Qargo's spec since the simulator started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecChecks {
+    /// Bodies checked.
+    pub checked: u64,
+    /// Refused as invalid by the spec (422).
+    pub invalid: u64,
+    /// Refused for keys the spec does not define (strict mode, 422).
+    pub refused_unknown_keys: u64,
+    /// Checked in strict mode.
+    pub strict: u64,
+}
 
 impl Deref for AppState {
     type Target = Shared;
@@ -165,6 +184,7 @@ impl AppState {
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
             unknown_keys: Mutex::new(Vec::new()),
+            spec_checks: Mutex::new(SpecChecks::default()),
             http,
             base_url,
         }))
@@ -194,6 +214,45 @@ impl AppState {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Counts one body checked against the spec; with `QARGO_SIM_SPEC_LOG` set, also appends a
+    /// line `<program>\t<route>\t<ok|invalid|unknown-keys>\t<strict|lenient>` to that file, so a
+    /// test run can report how many messages the simulator checked across all its test processes.
+    fn count_check(&self, route: &str, invalid: bool, refused_unknown: bool) {
+        let strict = self.options.strict_unknown_keys;
+        {
+            let mut checks = self.spec_checks.lock().unwrap_or_else(|e| e.into_inner());
+            checks.checked += 1;
+            checks.invalid += u64::from(invalid);
+            checks.refused_unknown_keys += u64::from(refused_unknown);
+            checks.strict += u64::from(strict);
+        }
+        if let Some(path) = std::env::var_os(SPEC_LOG_VARIABLE) {
+            use std::io::Write;
+            let program = std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            let program = program.split('-').next().unwrap_or_default().to_owned();
+            let outcome = if invalid {
+                "invalid"
+            } else if refused_unknown {
+                "unknown-keys"
+            } else {
+                "ok"
+            };
+            let mode = if strict { "strict" } else { "lenient" };
+            // One write per line: appends of a few bytes from concurrent tests do not interleave.
+            let line = format!("{program}\t{route}\t{outcome}\t{mode}\n");
+            if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = file.write_all(line.as_bytes());
+            }
+        }
+    }
+
+    pub(crate) fn spec_checks(&self) -> SpecChecks {
+        *self.spec_checks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn unknown_keys(&self) -> Vec<UnknownKeyRecord> {
         self.unknown_keys.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -215,14 +274,15 @@ impl AppState {
         more: Vec<crate::spec::SchemaIssue>,
     ) -> Result<(), ApiError> {
         let mut found = crate::spec::check_body(schema, body);
+        found.unknown.extend(more);
+        let strict = self.options.strict_unknown_keys;
+        self.count_check(route, !found.invalid.is_empty(), strict && !found.unknown.is_empty());
         if !found.invalid.is_empty() {
             return Err(ApiError::Unprocessable(crate::spec::http_issues(&found.invalid)));
         }
-        found.unknown.extend(more);
         if found.unknown.is_empty() {
             return Ok(());
         }
-        let strict = self.options.strict_unknown_keys;
         let received_at = crate::world::now().to_string();
         {
             let mut log = self.unknown_keys.lock().unwrap_or_else(|e| e.into_inner());
