@@ -126,8 +126,9 @@ pub struct VisibilityStop {
 /// A `Stop` update: a stop of the order changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StopUpdate {
-    /// The stop's id.
-    pub id: String,
+    /// The stop's id (`uuid | null` in Qargo's spec; the stop carries its own `id`).
+    #[serde(default)]
+    pub id: Option<String>,
     /// The stop as it is now.
     pub stop: VisibilityStop,
 }
@@ -135,8 +136,9 @@ pub struct StopUpdate {
 /// An `Eta` update: the stops whose ETA moved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EtaUpdate {
-    /// The order's id.
-    pub id: String,
+    /// The order's id (optional in Qargo's spec; the body's `order` names it too).
+    #[serde(default)]
+    pub id: Option<String>,
     /// The stops, with their new ETAs.
     pub stops: Vec<VisibilityStop>,
 }
@@ -630,6 +632,18 @@ mod tests {
         let no_order_id = json!({"events": [], "order": {"order_name": "OR-1"}}).to_string();
         let err = parse_visibility(no_order_id.as_bytes()).unwrap_err();
         assert!(err.0.starts_with("order: ") && err.0.contains("`id`"), "{err}");
+    }
+
+    #[test]
+    fn update_ids_are_optional_as_qargo_s_spec_says() {
+        let events = json!([
+            {"timestamp": "2026-06-17T09:00:00Z", "update": {"id": null, "type": "Stop", "stop": stop("AT_STOP")}},
+            {"timestamp": "2026-06-17T09:05:00Z", "update": {"type": "Eta", "stops": [stop("PLANNED")]}},
+        ]);
+        let routed = parse_visibility(&body(events)).unwrap();
+        assert_eq!(routed[0].stop_update().unwrap().id, None);
+        assert_eq!(routed[0].stop_update().unwrap().stop.status, "AT_STOP");
+        assert_eq!(routed[1].eta_update().unwrap().id, None);
     }
 
     #[test]

@@ -465,6 +465,17 @@ async fn update_rebooks_before_collection_and_is_refused_after() {
     assert_eq!(number, format!("{}R2", created.order_name));
     assert_eq!(world.nexus.handle().status_of(first as u64), Some("CAN"));
     assert_eq!(world.nexus.handle().consignment_json(second as u64).unwrap()["palletCount"], json!(3));
+    let detail = world.qargo.handle.order_detail(created.order_id).expect("order in Qargo");
+    let units: Vec<&str> = detail["order"]["consignments"][0]["goods"][0]["handling_units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["barcode"]["value"].as_str())
+        .collect();
+    let new_barcodes: Vec<&str> =
+        answer["booking"]["pallet_barcodes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(units, new_barcodes, "the order carries the new booking's barcodes only: {answer}");
+    assert_eq!(detail["order"]["custom_fields"]["NexusConsignmentID"], json!(second.to_string()));
 
     world.nexus.handle().step(second as u64, Stage::Collected).unwrap();
     payload["payload"]["orders"][0]["consignments"][0]["goods"][0]["quantity"] = json!(4);

@@ -13,4 +13,5 @@ mod secrets;
 mod status_export;
 mod status_sync;
 mod storage;
+mod tenant_check;
 mod wiring;

@@ -330,8 +330,13 @@ async fn book_claimed(
     remember_qargo_link(bridge, plan, &record).await;
     let (record, label_warnings) = finish_labels(bridge, plan, record).await;
     warnings.extend(label_warnings);
-    let result =
-        if previous.as_ref().is_some_and(|p| p.state == DispatchState::Cancelled) { "rebooked" } else { "booked" };
+    let replaced = previous.as_ref().filter(|p| p.state == DispatchState::Cancelled).and_then(|p| p.booking.as_ref());
+    if let Some(old) = replaced
+        && let Err(warning) = remove_replaced_barcodes(bridge, plan, old).await
+    {
+        warnings.push(warning);
+    }
+    let result = if replaced.is_some() { "rebooked" } else { "booked" };
     DispatchAnswer::with_booking(result, &record, warnings)
 }
 
@@ -615,7 +620,7 @@ fn identity_update(plan: &DispatchPlan, booking: &Booking, state: &str) -> Optio
         .iter()
         .filter_map(|line| {
             let taken: Vec<String> = barcodes.by_ref().take(line.pallets as usize).map(ToString::to_string).collect();
-            Some(GoodsBarcodes { goods_id: line.goods_id.clone()?, barcodes: taken })
+            Some(GoodsBarcodes { goods_id: line.goods_id.clone()?, barcodes: taken, removed: Vec::new() })
         })
         .collect();
     let serde_json::Value::Object(fields) = fields else { return None };
@@ -672,6 +677,30 @@ async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswer {
     let mut answer = create(bridge, plan).await;
     answer.warnings.insert(0, format!("the change needed a new booking: {} was cancelled", booking.consignment_number));
     answer
+}
+
+/// Deletes the handling units of a replaced booking's pallet barcodes from the Qargo order, so the
+/// order carries the new booking's barcodes only (a barcode not on a line is left alone by Qargo).
+async fn remove_replaced_barcodes(bridge: &Bridge, plan: &DispatchPlan, old: &Booking) -> Result<(), String> {
+    let Some(order_id) = &plan.qargo_order_id else { return Ok(()) };
+    let removed: Vec<String> = old.barcodes.iter().map(ToString::to_string).collect();
+    let goods: Vec<GoodsBarcodes> = plan
+        .pallet_lines
+        .iter()
+        .filter_map(|line| {
+            Some(GoodsBarcodes { goods_id: line.goods_id.clone()?, barcodes: Vec::new(), removed: removed.clone() })
+        })
+        .collect();
+    if removed.is_empty() || goods.is_empty() {
+        return Ok(());
+    }
+    let body = order_update(order_id, serde_json::Map::new(), Some(&plan.qargo_consignment_key), &goods);
+    let answer = bridge
+        .qargo
+        .partial_order_update(&body)
+        .await
+        .map_err(|err| format!("removing the old pallet barcodes from the Qargo order: {err}"))?;
+    webhook_ok(&answer, "removing the old pallet barcodes from the Qargo order")
 }
 
 /// A CANCEL: cancel each booked consignment of the trip on Nexus and mark it.

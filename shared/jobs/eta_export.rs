@@ -213,7 +213,7 @@ pub enum EtaExportError {
 /// retryable failure is returned after the others were handled.
 pub async fn export_eta_update(bridge: &Bridge, update: &RoutedUpdate) -> Result<EtaReport, EtaExportError> {
     let eta = update.eta_update()?;
-    let order_id = update.order.as_ref().map_or_else(|| eta.id.clone(), |order| order.id.clone());
+    let order_id = update.order.as_ref().map(|order| order.id.clone()).or_else(|| eta.id.clone()).unwrap_or_default();
     if bridge.secrets.optimize_api_key.is_none() {
         tracing::debug!(order_id, "ETA update dropped: no Optimize API key, ETA export is off");
         let stops = eta.stops.iter().map(|s| StopOutcome { stop_id: s.id.clone(), outcome: EtaOutcome::OptimizeOff });

@@ -23,6 +23,7 @@ pub mod reconcile;
 pub mod rerun;
 pub mod story;
 pub mod target;
+pub mod tenant;
 
 use std::sync::Arc;
 

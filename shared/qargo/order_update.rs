@@ -29,13 +29,15 @@ impl ConsignmentKey {
     }
 }
 
-/// The pallet barcodes to add to one goods line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The pallet barcodes to add to (and remove from) one goods line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GoodsBarcodes {
     /// The goods line's UUID.
     pub goods_id: String,
-    /// The barcodes, one handling unit each.
+    /// The barcodes to add, one handling unit each.
     pub barcodes: Vec<String>,
+    /// The barcodes whose handling units to delete (a booking replaced by a new one).
+    pub removed: Vec<String>,
 }
 
 /// A partial order update of the order `order_id`: its additional fields merged with `fields` (a
@@ -52,16 +54,18 @@ pub fn order_update(
     });
     let goods: Vec<Value> = goods
         .iter()
-        .filter(|line| !line.barcodes.is_empty())
+        .filter(|line| !line.barcodes.is_empty() || !line.removed.is_empty())
         .map(|line| {
-            let units: Vec<Value> = line
-                .barcodes
-                .iter()
-                .map(|barcode| {
-                    json!({"update": {"operation": "CREATE",
-                                      "data": {"barcode": {"value": barcode, "source": "EXTERNAL"}}}})
+            let removals = line.removed.iter().map(|barcode| {
+                json!({
+                    "match": {"matches_all": [{"handling_unit": {"barcode": {"matches_any": [barcode]}}}]},
+                    "update": {"operation": "DELETE"},
                 })
-                .collect();
+            });
+            let additions = line.barcodes.iter().map(|barcode| {
+                json!({"update": {"operation": "CREATE", "data": {"barcode": {"value": barcode, "source": "EXTERNAL"}}}})
+            });
+            let units: Vec<Value> = removals.chain(additions).collect();
             json!({
                 "match": {"matches_all": [{"good": {"id": {"matches_any": [line.goods_id]}}}]},
                 "handling_unit": {"updates": units},
@@ -91,14 +95,17 @@ mod tests {
             "o-1",
             fields,
             Some(&ConsignmentKey::Position(1)),
-            &[GoodsBarcodes { goods_id: "g-1".into(), barcodes: vec!["B1".into()] }],
+            &[GoodsBarcodes { goods_id: "g-1".into(), barcodes: vec!["B1".into()], removed: vec!["OLD".into()] }],
         );
         let update = &body["updates"][0];
         assert_eq!(update["match"]["matches_all"][0]["order"]["id"]["matches_any"][0], "o-1");
         assert_eq!(update["update"]["data"]["custom_fields"]["NexusState"], "BOOKED");
         let consignment = &update["consignment"]["updates"][0];
         assert_eq!(consignment["match"]["matches_all"][0]["consignment"]["order_sequence_number"], 1);
-        let unit = &consignment["good"]["updates"][0]["handling_unit"]["updates"][0]["update"];
+        let units = &consignment["good"]["updates"][0]["handling_unit"]["updates"];
+        assert_eq!(units[0]["match"]["matches_all"][0]["handling_unit"]["barcode"]["matches_any"][0], "OLD");
+        assert_eq!(units[0]["update"]["operation"], "DELETE");
+        let unit = &units[1]["update"];
         assert_eq!(unit["operation"], "CREATE");
         assert_eq!(unit["data"]["barcode"], json!({"value": "B1", "source": "EXTERNAL"}));
     }

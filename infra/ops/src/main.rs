@@ -1,7 +1,7 @@
 //! `bridge-ops`: looking after the bridge — a consignment's story, re-running a job, backfilling the
-//! import, reconciling Qargo with Nexus, the dead-letter queues. Works on the local bridge's data
-//! folder (`--local`, the default) or a deployed stack (`--table` and `--bucket`). The logic is in
-//! `bridge::ops`; this binary reads the arguments and prints.
+//! import, reconciling Qargo with Nexus, the dead-letter queues, checking the Qargo tenant's set-up.
+//! Works on the local bridge's data folder (`--local`, the default) or a deployed stack (`--table`
+//! and `--bucket`). The logic is in `bridge::ops`; this binary reads the arguments and prints.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +74,21 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Check the Qargo tenant's set-up: what Qargo's API can show is checked (OAuth client, webhook
+    /// credential, customers, resources), the rest is listed with the value to set (exit code 2 when
+    /// something is missing). With --table it uses the stack's shared Qargo token.
+    TenantCheck(TenantCheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct TenantCheckArgs {
+    /// A customer (Qargo code) the depot dispatches to a network, whose PallexID / FortecID is
+    /// checked; repeat for more.
+    #[arg(long = "customer", value_name = "CODE")]
+    customers: Vec<String>,
+    /// The bridge's API base (the stack's ApiUrl output), to print the outbound webhook URLs.
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +161,9 @@ async fn run(cli: Cli) -> Result<ExitCode, OpsError> {
     if let Command::Dlq { command } = cli.command {
         return dlq(command, json).await;
     }
+    if let Command::TenantCheck(args) = cli.command {
+        return tenant_check(&cli.target, args, json).await;
+    }
     let ops = open(&cli.target).await?;
     match cli.command {
         Command::Story { consignment } => {
@@ -175,7 +193,7 @@ async fn run(cli: Cli) -> Result<ExitCode, OpsError> {
             print(json, &report, || report.render());
             Ok(if report.disagreements.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
-        Command::Dlq { .. } => unreachable!("handled above"),
+        Command::Dlq { .. } | Command::TenantCheck(_) => unreachable!("handled above"),
     }
 }
 
@@ -334,6 +352,20 @@ async fn dlq(command: DlqCommand, json: bool) -> Result<ExitCode, OpsError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the Qargo tenant with the functions' settings and secrets; the token cache is the stack's
+/// table with --table (no token call while the functions' token is valid), else memory.
+async fn tenant_check(target: &TargetArgs, args: TenantCheckArgs, json: bool) -> Result<ExitCode, OpsError> {
+    let needs_aws = target.table.is_some() || std::env::var_os("BRIDGE_SECRET_ID").is_some();
+    let aws = if needs_aws { Some(bridge::aws::load_config().await) } else { None };
+    let mut input =
+        bridge::ops::tenant::input_from(|name| std::env::var(name).ok(), aws.as_ref(), target.table.as_deref()).await?;
+    input.dispatch_customers = args.customers;
+    input.api_url = args.api_url;
+    let report = bridge::ops::tenant::check_tenant(&input).await;
+    print(json, &report, || report.render());
+    Ok(if report.has_missing() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// Opens the target; AWS is configured only when the target or the secrets need it.
