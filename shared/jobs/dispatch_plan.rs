@@ -189,6 +189,31 @@ mod tests {
     }
 
     #[test]
+    fn nulls_the_spec_allows_are_read_as_absent() {
+        // `SubcontractorDispatch` makes these `anyOf [..., null]`: a legal null must still book.
+        let mut value = trip();
+        value["custom_fields"] = json!(null);
+        value["orders"][0]["custom_fields"] = json!(null);
+        let consignment = &mut value["orders"][0]["consignments"][0];
+        consignment["custom_fields"] = json!(null);
+        consignment["pickup_stop"]["extras"] = json!(null);
+        consignment["pickup_stop"]["custom_fields"] = json!(null);
+        consignment["goods"][0]["handling_units"] = json!(null);
+        let plan = plan(value).unwrap();
+        assert_eq!(plan.body.pallets.len(), 2);
+        let mut no_extras = trip();
+        no_extras["orders"][0]["consignments"][0]["delivery_stop"]["extras"] = json!(null);
+        assert!(
+            plan_dispatch(&serde_json::from_value(no_extras).unwrap(), &settings())
+                .unwrap()
+                .body
+                .delivery_info
+                .extras
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn each_rule_names_its_field() {
         type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
         let cases: Vec<(&str, Change, String)> = vec![
