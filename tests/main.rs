@@ -10,6 +10,7 @@ mod order_import;
 mod pod_sync;
 mod qargo_client;
 mod secrets;
+mod spec_bodies;
 mod status_export;
 mod status_sync;
 mod storage;

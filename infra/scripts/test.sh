@@ -11,6 +11,8 @@ infra/scripts/tools.sh
 source infra/scripts/moto.sh
 spec_log="$(mktemp)"
 export QARGO_SIM_SPEC_LOG="$spec_log"
+spec_bodies="$(mktemp)"
+export SPEC_BODIES_SUMMARY="$spec_bodies"
 status=0
 cargo test --workspace "$@" || status=$?
 # The bridge's messages: the end-to-end tests' requests to Qargo's routes (not the simulator's own
@@ -23,4 +25,7 @@ awk -F'\t' '$1 == "end_to_end" && $2 !~ /\/_sim\// {
     if (by["invalid"] + by["unknown-keys"] > 0) exit 1
   }' "$spec_log" || { echo "the bridge sent Qargo messages its spec refuses (see above)" >&2; status=1; }
 rm -f "$spec_log"
+# The property test's counts: generated spec-legal dispatch and visibility bodies and what the bridge did.
+cat "$spec_bodies"
+rm -f "$spec_bodies"
 exit "$status"

@@ -113,6 +113,10 @@ pub enum BookingField {
     PalletType(usize),
     /// The pallet count of a goods line.
     Quantity(usize),
+    /// The unit length of a goods line.
+    Length(usize),
+    /// The unit width of a goods line.
+    Width(usize),
     /// The unit height of a goods line.
     Height(usize),
     /// The unit weight of a goods line.

@@ -327,6 +327,21 @@ mod tests {
                 format!("{C}.goods"),
             ),
             (
+                "width",
+                Box::new(|t| t["orders"][0]["consignments"][0]["goods"][0]["unit_width_m"] = json!(1_000_000.0)),
+                format!("{C}.goods[0].unit_width_m"),
+            ),
+            (
+                "length",
+                Box::new(|t| t["orders"][0]["consignments"][0]["goods"][0]["unit_length_m"] = json!(0.004)),
+                format!("{C}.goods[0].unit_length_m"),
+            ),
+            (
+                "height under a centimetre",
+                Box::new(|t| t["orders"][0]["consignments"][0]["goods"][0]["unit_height_m"] = json!(0.004)),
+                format!("{C}.goods[0].unit_height_m"),
+            ),
+            (
                 "pallet type",
                 Box::new(|t| t["orders"][0]["consignments"][0]["goods"][0]["packaging_type"]["code"] = json!("XL")),
                 format!("{C}.goods[0].packaging_type.code"),

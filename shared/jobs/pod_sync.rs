@@ -1113,9 +1113,10 @@ fn read_notice(update: &RoutedUpdate) -> Result<DocumentNotice, InvalidVisibilit
         .map(str::to_owned)
         .or_else(|| download_url.as_deref().and_then(document_id_in_url))
         .or_else(|| embedded.as_ref().map(|(bytes, _)| format!("sha256:{}", sha256_hex(bytes))))
+        .or_else(|| download_url.as_deref().map(|url| format!("url:{}", sha256_hex(url.as_bytes()))))
         .ok_or_else(|| {
             InvalidVisibility(
-                "update.document.document_content has neither a download_url nor base64 content, and update.id is missing: nothing to fetch".into(),
+                "update.document.document_content has no download_url and no readable base64 content, and update.id is missing: nothing to fetch".into(),
             )
         })?;
     Ok(DocumentNotice {

@@ -104,6 +104,8 @@ impl FieldNames for DispatchPaths {
             BookingField::Goods => self.consignment("goods"),
             BookingField::PalletType(index) => self.consignment(&format!("goods[{index}].packaging_type.code")),
             BookingField::Quantity(index) => self.consignment(&format!("goods[{index}].quantity")),
+            BookingField::Length(index) => self.consignment(&format!("goods[{index}].unit_length_m")),
+            BookingField::Width(index) => self.consignment(&format!("goods[{index}].unit_width_m")),
             BookingField::Height(index) => self.consignment(&format!("goods[{index}].unit_height_m")),
             BookingField::Weight(index) => self.consignment(&format!("goods[{index}].unit_weight_kg")),
         }

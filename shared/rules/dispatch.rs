@@ -18,6 +18,8 @@ use crate::domain::{BookIn, DepotCode, Extra, Network, PalletBase, PalletType, P
 pub const MAX_PALLETS: u32 = 26;
 /// Nexus's limit on consignment numbers and references.
 pub const MAX_REFERENCE_CHARS: usize = 35;
+/// The longest side a pallet may have, in cm (a load longer than 4 m is not a pallet).
+pub const MAX_PALLET_SIDE_CM: u32 = 400;
 
 /// Checks a booking request against every dispatch rule; `names` says where each field is in the
 /// vendor's payload.
@@ -534,8 +536,24 @@ fn pallet_of(index: usize, goods: &GoodsRequest, found: &mut Violations) -> Opti
     let base =
         if euro_size || pallet_type.is_some_and(PalletType::is_euro) { PalletBase::Euro } else { PalletBase::Standard };
     let (default_length, default_width) = if base == PalletBase::Euro { (120, 80) } else { (120, 100) };
-    let centimetres = |metres: Option<f64>| metres.filter(|m| *m > 0.0).map(|m| (m * 100.0).round() as u32);
+    // Whole centimetres; a positive size under half a centimetre rounds to 0, and is refused below.
+    let centimetres =
+        |metres: Option<f64>| metres.filter(|m| *m > 0.0).map(|m| (m * 100.0).round().min(f64::from(u32::MAX)) as u32);
     let height = centimetres(goods.unit_height_m);
+    let length = centimetres(goods.unit_length_m).unwrap_or(default_length);
+    let width = centimetres(goods.unit_width_m).unwrap_or(default_width);
+    for (cm, field, name) in
+        [(length, BookingField::Length(index), "length"), (width, BookingField::Width(index), "width")]
+    {
+        if !(1..=MAX_PALLET_SIDE_CM).contains(&cm) {
+            found.add(
+                field,
+                format!(
+                    "a pallet {name} of {cm} cm is not a pallet's: give the unit {name} in metres, between 0.01 and 4"
+                ),
+            );
+        }
+    }
     let weight = goods
         .unit_weight_kg
         .filter(|w| *w > 0.0)
@@ -544,6 +562,9 @@ fn pallet_of(index: usize, goods: &GoodsRequest, found: &mut Violations) -> Opti
     if let Some(pallet_type) = pallet_type {
         match height {
             None => found.add(BookingField::Height(index), "no pallet height: set the unit height in metres"),
+            Some(0) => {
+                found.add(BookingField::Height(index), "a pallet height under 1 cm: give the unit height in metres")
+            }
             Some(cm) if cm > pallet_type.max_height_cm() => found.add(
                 BookingField::Height(index),
                 format!(
@@ -575,8 +596,8 @@ fn pallet_of(index: usize, goods: &GoodsRequest, found: &mut Violations) -> Opti
     let pallet = Pallet {
         base,
         pallet_type: pallet_type?,
-        length_cm: centimetres(goods.unit_length_m).unwrap_or(default_length),
-        width_cm: centimetres(goods.unit_width_m).unwrap_or(default_width),
+        length_cm: length,
+        width_cm: width,
         height_cm: height?,
         weight_kg: weight?,
         do_not_stack: goods.stackable == Some(false),
