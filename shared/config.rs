@@ -135,6 +135,10 @@ pub struct DepotSettings {
     pub region: UkRegion,
     /// Whether it prints on thermal printers and wants ZPL labels beside the PDF.
     pub zpl_labels: bool,
+    /// Whether its `FORTEC_OUT` dispatches are booked on PALL-EX (flag `fortec-via-pallex`): Fortec
+    /// runs under the Pall-Ex brand since 1 January 2026, and a depot moves its Fortec work over
+    /// with this flag; the customer's `PallexID` is used then. Off by default (booked on Fortec).
+    pub fortec_via_pallex: bool,
 }
 
 /// Where the secrets document is read from.
@@ -268,17 +272,27 @@ fn invalid(name: &str, value: &str, fix: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { name: name.to_owned(), source: ParseError::new("setting", value, fix) }
 }
 
-/// Parses `CODE[:REGION][:zpl]` entries separated by commas.
+/// Parses `CODE[:REGION][:zpl][:fortec-via-pallex]` entries separated by commas.
 fn parse_depots(raw: &str) -> Result<Vec<DepotSettings>, ConfigError> {
     let mut depots: Vec<DepotSettings> = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let mut parts = entry.split(':').map(str::trim);
         let as_setting = |source: ParseError| ConfigError::Invalid { name: "BRIDGE_DEPOTS".into(), source };
         let code: DepotCode = parts.next().unwrap_or_default().parse().map_err(as_setting)?;
-        let mut depot = DepotSettings { code, region: UkRegion::EnglandAndWales, zpl_labels: false };
+        let mut depot =
+            DepotSettings { code, region: UkRegion::EnglandAndWales, zpl_labels: false, fortec_via_pallex: false };
         for part in parts {
             if part.eq_ignore_ascii_case("zpl") {
                 depot.zpl_labels = true;
+            } else if part.eq_ignore_ascii_case("fortec-via-pallex") {
+                if !depot.code.is_member_of(crate::domain::Network::Pallex) {
+                    return Err(invalid(
+                        "BRIDGE_DEPOTS",
+                        entry,
+                        "fortec-via-pallex books Fortec work on PALL-EX: the depot must be a PALL-EX member (a PGD or UKD code)",
+                    ));
+                }
+                depot.fortec_via_pallex = true;
             } else {
                 depot.region = part.parse().map_err(as_setting)?;
             }
@@ -444,6 +458,11 @@ mod tests {
         bad[2] = ("BRIDGE_DEPOTS", "PGD302,XYZ1");
         let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
         assert!(err.to_string().contains("BRIDGE_DEPOTS") && err.to_string().contains("XYZ1"), "{err}");
+
+        let mut bad = BASE.to_vec();
+        bad[2] = ("BRIDGE_DEPOTS", "FTD401:fortec-via-pallex");
+        let err = Settings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("PALL-EX member"), "a Fortec-only depot cannot book on PALL-EX: {err}");
 
         let mut bad = BASE.to_vec();
         bad.push(("NEXUS_PAGE_SIZE", "500"));

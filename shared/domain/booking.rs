@@ -344,8 +344,11 @@ pub struct PalletLine {
 /// A booking that passed every rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Booking {
-    /// The network.
+    /// The network it is booked on.
     pub network: Network,
+    /// The network the dispatcher's resource asked for, when the depot books that work elsewhere
+    /// (a depot that moved its Fortec work to PALL-EX).
+    pub requested_network: Option<Network>,
     /// Our depot that books it.
     pub depot: DepotCode,
     /// The customer's account on the network.

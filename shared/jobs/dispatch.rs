@@ -264,6 +264,15 @@ async fn book_claimed(
     };
     let mut generation = 1;
     let mut warnings = Vec::new();
+    if let Some(asked) = plan.requested_network {
+        warnings.push(format!(
+            "{} booked on {}: depot {} books its {} work there (BRIDGE_DEPOTS flag fortec-via-pallex)",
+            asked.resource_code(),
+            plan.network.display_name(),
+            plan.depot,
+            asked.display_name()
+        ));
+    }
     let mut adopted = None;
     if let Some(previous) = &previous {
         match recover(&nexus, plan, previous).await {

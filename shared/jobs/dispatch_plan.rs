@@ -20,8 +20,10 @@ use crate::rules::dispatch::check_booking;
 /// A dispatch that passed every rule: the network, the depot that books, and the Nexus body.
 #[derive(Debug, Clone)]
 pub struct DispatchPlan {
-    /// PALL-EX or Fortec, from the trip's subcontractor resource.
+    /// PALL-EX or Fortec, from the trip's subcontractor resource (and the depot's settings).
     pub network: Network,
+    /// The network the resource asked for, when the depot books that work on another one.
+    pub requested_network: Option<Network>,
     /// Our depot that books it.
     pub depot: DepotCode,
     /// Whose bank holidays that depot keeps.
@@ -61,6 +63,7 @@ pub fn plan_dispatch(trip: &DispatchTrip, settings: &Settings) -> Result<Dispatc
     let depot_settings = settings.depot(&booking.depot);
     Ok(DispatchPlan {
         network: booking.network,
+        requested_network: booking.requested_network,
         depot: booking.depot.clone(),
         region: depot_settings.map_or(UkRegion::EnglandAndWales, |d| d.region),
         zpl_labels: depot_settings.is_some_and(|d| d.zpl_labels),
@@ -186,6 +189,29 @@ mod tests {
             plan_dispatch(&serde_json::from_value(fortec).unwrap(), &settings()).unwrap().body.general.customer_id,
             71520
         );
+    }
+
+    #[test]
+    fn a_depot_that_moved_its_fortec_work_books_it_on_pallex() {
+        let mut fortec = trip();
+        fortec["resource_allocations"][0]["resource"]["code"] = json!("FORTEC_OUT");
+        let trip: DispatchTrip = serde_json::from_value(fortec).unwrap();
+        let today = plan_dispatch(&trip, &settings()).unwrap();
+        assert_eq!((today.network, today.body.general.customer_id), (Network::Fortec, 71520), "the default");
+        let values = [
+            ("BRIDGE_TABLE", "t"),
+            ("BRIDGE_BUCKET", "b"),
+            ("BRIDGE_DEPOTS", "PGD302:fortec-via-pallex,UKD101"),
+            ("NEXUS_BASE_URL", "http://nexus"),
+            ("QARGO_BASE_URL", "http://qargo"),
+            ("BRIDGE_SECRETS_JSON", "{}"),
+        ];
+        let moved = Settings::from_lookup(|name| values.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+            .unwrap();
+        let plan = plan_dispatch(&trip, &moved).unwrap();
+        assert_eq!((plan.network, plan.requested_network), (Network::Pallex, Some(Network::Fortec)));
+        assert_eq!(plan.body.general.customer_id, 64086, "the customer's PallexID");
+        assert_eq!(plan.body.general.network_code.as_deref(), Some("PALLEX"));
     }
 
     #[test]

@@ -485,6 +485,7 @@ mod tests {
     #[test]
     fn roles_compare_the_depot_codes_with_ours() {
         let ours = [DepotSettings {
+            fortec_via_pallex: false,
             code: "PGD302".parse().unwrap(),
             region: crate::domain::UkRegion::EnglandAndWales,
             zpl_labels: false,

@@ -29,9 +29,16 @@ pub fn check_booking(
     settings: &Settings,
 ) -> Result<Booking, Vec<Violation>> {
     let mut found = Violations { names, list: Vec::new() };
-    let network = network_of(request, &mut found);
+    let requested = network_of(request, &mut found);
+    let depot = requested.and_then(|network| booking_depot(request, network, settings, &mut found));
+    // A depot that moved its Fortec work to PALL-EX (Fortec runs under Pall-Ex since 2026) books
+    // its FORTEC_OUT dispatches there, with the customer's PALL-EX account.
+    let moved = |depot: &DepotCode| settings.depot(depot).is_some_and(|d| d.fortec_via_pallex);
+    let network = match (requested, &depot) {
+        (Some(Network::Fortec), Some(depot)) if moved(depot) => Some(Network::Pallex),
+        (requested, _) => requested,
+    };
     let customer_id = network.and_then(|network| customer_id(request, network, &mut found));
-    let depot = network.and_then(|network| booking_depot(request, network, settings, &mut found));
     let order_name = match &request.order_name {
         Some(name) => Some(name.clone()),
         None => found.add_some(BookingField::OrderName, "the order has no name or id: re-send the dispatch from Qargo"),
@@ -95,6 +102,7 @@ pub fn check_booking(
         .join(" / ");
     Ok(Booking {
         network,
+        requested_network: requested.filter(|asked| *asked != network),
         depot,
         customer_id,
         customer_reference,
