@@ -170,6 +170,9 @@ pub struct Settings {
     pub poll_overlap: SignedDuration,
     /// Page size of Nexus list calls (`NEXUS_PAGE_SIZE`, 1–100, default 100).
     pub nexus_page_size: u32,
+    /// What this Nexus can do beyond what public code shows (`NEXUS_CAPABILITIES`: `full`, `seen`
+    /// or a comma list; default `full` until the seen-only fallbacks cover import and status sync).
+    pub nexus_capabilities: crate::nexus::capabilities::Capabilities,
     /// After-cut-off behaviour (`CUTOFF_POLICY`: `reject` or `roll`).
     pub cutoff_policy: CutoffPolicy,
     /// How long after delivery late PODs are still looked for (`POD_LATE_WINDOW_HOURS`, default 72).
@@ -247,6 +250,13 @@ impl Settings {
             qargo_base_url: get("QARGO_BASE_URL").unwrap_or_else(|| "https://api.qargo.com/".into()),
             poll_overlap: SignedDuration::from_secs(number("POLL_OVERLAP_SECONDS", 120, 0..=3600)?),
             nexus_page_size: number("NEXUS_PAGE_SIZE", 100, 1..=100)? as u32,
+            nexus_capabilities: match get("NEXUS_CAPABILITIES") {
+                None => crate::nexus::capabilities::Capabilities::full(),
+                Some(raw) => raw.parse().map_err(|reason: String| ConfigError::Invalid {
+                    name: "NEXUS_CAPABILITIES".into(),
+                    source: ParseError::new("Nexus capability list", raw.chars().take(200).collect::<String>(), reason),
+                })?,
+            },
             cutoff_policy,
             pod_late_window: SignedDuration::from_hours(number("POD_LATE_WINDOW_HOURS", 72, 1..=24 * 30)?),
             eta_threshold: SignedDuration::from_mins(number("ETA_THRESHOLD_MINUTES", 15, 1..=24 * 60)?),

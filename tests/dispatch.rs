@@ -11,6 +11,7 @@ use bridge::clock::ManualClock;
 use bridge::domain::{NexusConsignmentId, QargoConsignmentId};
 use bridge::error::StoreError;
 use bridge::nexus::ConsignmentQuery;
+use bridge::nexus::capabilities::{Capabilities, Capability};
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::store::{Booking, ClaimOutcome, DispatchClaim, DispatchLedger, DispatchRecord, DispatchState};
 use bridge::wiring::Bridge;
@@ -416,6 +417,24 @@ async fn cancel_before_collection_cancels_and_after_collection_explains() {
     assert!(error["error_message"].as_str().unwrap().contains("cannot be cancelled"), "{error}");
     assert_eq!(world.nexus.handle().status_of(nexus_id), Some("COL"));
     assert_eq!(world.ledger(&created).await.state, DispatchState::Labelled);
+}
+
+#[tokio::test]
+async fn a_cancel_this_nexus_cannot_do_is_refused_as_not_supported_and_cancels_nothing() {
+    let world = world_with(Storage::Memory, |bridge| {
+        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::Cancel)
+    })
+    .await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let booked = world.dispatch(&created, "CREATE").await;
+    let nexus_id = booking_of(&response(&booked)).1 as u64;
+    let record = world.dispatch(&created, "CANCEL").await;
+    let body = response(&record);
+    assert_eq!(body["errors"][0]["error_type"], "NOT_SUPPORTED", "{body}");
+    let message = body["errors"][0]["error_message"].as_str().unwrap();
+    assert!(message.contains("not supported by this Nexus") && message.contains("by hand"), "{message}");
+    assert_ne!(world.nexus.handle().status_of(nexus_id), Some("CAN"), "nothing cancelled on Nexus");
+    assert_eq!(world.ledger(&created).await.state, DispatchState::Labelled, "the booking stands");
 }
 
 #[tokio::test]

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use bridge::config::Secret;
 use bridge::domain::{Network, NexusConsignmentId};
+use bridge::jobs::eta_export::EtaOutcome;
 use bridge::jobs::order_import::{ImportOptions, import_orders};
 use bridge::nexus::NexusClients;
+use bridge::nexus::capabilities::{Capabilities, Capability};
 use bridge::store::{ConsignmentSync, SyncKey};
 use bridge::wiring::Bridge;
 use jiff::{SignedDuration, Timestamp};
@@ -387,6 +389,29 @@ async fn without_the_optimize_key_nothing_is_sent() {
     assert_eq!(world.nexus_requests(), requests, "no Nexus request at all");
     assert_eq!(ids.iter().map(|id| world.estimate(*id)).collect::<Vec<_>>(), before);
     assert_eq!(world.sync_state(ids[0]).await, ConsignmentSync::default(), "nothing recorded");
+}
+
+#[tokio::test]
+async fn without_an_eta_endpoint_nothing_is_sent_and_the_refusal_is_named() {
+    let world = world_with(Storage::Memory, |bridge: &mut Bridge| {
+        let mut secrets = (*bridge.secrets).clone();
+        secrets.optimize_api_key = Some(Secret::new(default_optimize_key()));
+        bridge.nexus = NexusClients::from_secrets(&bridge.settings.nexus_base_url, &secrets, quick_retries());
+        bridge.secrets = Arc::new(secrets);
+        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::Eta);
+    })
+    .await;
+    let ids = book_deliveries_for_us(&world, "NOETA", 1).await;
+    let inbound = import(&world, &ids).await;
+    let trip = plan_trip(&world, &inbound.iter().map(|i| i.order_id).collect::<Vec<_>>());
+    let requests = world.nexus_requests();
+    let records = reoptimise(&world, trip, shift(60)).await;
+    assert!(records.iter().all(|r| r.accepted), "acknowledged, not retried");
+    assert_eq!(world.nexus_requests(), requests, "no Nexus request");
+    let routed = bridge::visibility::parse_visibility(&serde_json::to_vec(&records[0].request).unwrap()).unwrap();
+    let report = bridge::jobs::eta_export::export_eta_update(&world.bridge, &routed[0]).await.unwrap();
+    let EtaOutcome::NotSupported { reason } = &report.stops[0].outcome else { panic!("{report:?}") };
+    assert!(reason.contains("not supported by this Nexus") && reason.contains("eta"), "{reason}");
 }
 
 #[tokio::test]

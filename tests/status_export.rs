@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use bridge::clock::ManualClock;
 use bridge::domain::{Network, NexusConsignmentId};
+use bridge::jobs::status_export::ExportOutcome;
 use bridge::nexus::RetryPolicy;
+use bridge::nexus::capabilities::{Capabilities, Capability};
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::store::{ConsignmentSync, SyncKey};
 use bridge::visibility::{EventBridgeRouter, RoutedUpdate, RoutingError, UpdateKind, VisibilityRouter};
@@ -38,6 +40,10 @@ struct World {
 /// Both simulators and the bridge's API for depot PGD302, sync state on `storage`; the Qargo
 /// simulator echoes the status updates it receives as `Stop` events when `echo` is set.
 async fn world(storage: Storage, echo: bool) -> World {
+    world_of(storage, echo, Capabilities::full()).await
+}
+
+async fn world_of(storage: Storage, echo: bool, capabilities: Capabilities) -> World {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_url = format!("http://{}", listener.local_addr().unwrap());
     let nexus = NexusSim::start(nexus_sim::SimOptions::default()).await.expect("Nexus simulator");
@@ -50,8 +56,9 @@ async fn world(storage: Storage, echo: bool) -> World {
     let qargo = QargoSim::start(qargo_options).await.expect("Qargo simulator");
     // No customer map: nothing is imported, every consignment here is booked through the bridge.
     let no_imports = [("BRIDGE_CUSTOMER_MAP", String::new())];
-    let (settings, secrets) =
+    let (mut settings, secrets) =
         bridge_local::simulator_settings(&nexus.base_url(), &qargo.base_url(), "PGD302", &no_imports).await.unwrap();
+    settings.nexus_capabilities = capabilities;
     let clock = Arc::new(ManualClock::new(NOW.parse().unwrap()));
     let documents = Arc::new(MemoryDocuments::default());
     let bridge = match storage {
@@ -274,6 +281,19 @@ async fn a_delivery_we_perform_posts_arrival_then_delivered_signed_or_not() {
     assert!(accepted(&world.complete(unsigned.order.delivery_stop_id).await));
     assert_eq!(world.posted_events(unsigned.nexus_id), codes(&unsigned, "EPOD"), "delivered without a signature");
     assert_eq!(world.event_posts(), 6);
+}
+
+#[tokio::test]
+async fn without_an_events_endpoint_nothing_is_posted_and_the_refusal_is_named() {
+    let world = world_of(Storage::Memory, false, Capabilities::full().without(Capability::EventsWrite)).await;
+    let booked = inbound(&world, "INBOUND-NO-EVENTS").await;
+    let arrival = world.arrive(booked.order.delivery_stop_id).await;
+    assert!(accepted(&arrival), "acknowledged, not retried: {arrival:?}");
+    assert_eq!(world.event_posts(), 0, "no event posted to a Nexus without the route");
+    let routed = bridge::visibility::parse_visibility(&serde_json::to_vec(&arrival.request).unwrap()).unwrap();
+    let outcome = bridge::jobs::status_export::export_stop_update(&world.bridge, &routed[0]).await.unwrap();
+    let ExportOutcome::Refused { reason, .. } = outcome else { panic!("refused: {outcome:?}") };
+    assert!(reason.contains("not supported by this Nexus") && reason.contains("events-write"), "{reason}");
 }
 
 #[tokio::test]

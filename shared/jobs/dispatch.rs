@@ -33,6 +33,7 @@ use serde_json::json;
 use crate::domain::booking::Violation;
 use crate::domain::{Barcode, ConsignmentStatus, NexusConsignmentId, QargoConsignmentId};
 use crate::jobs::dispatch_plan::{DispatchPlan, plan_dispatch};
+use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::Consignment;
 use crate::nexus::{ConsignmentQuery, LabelFormat, NexusClient, NexusError};
 use crate::qargo::QargoError;
@@ -674,6 +675,16 @@ async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswer {
             ),
         );
     }
+    if let Err(refusal) = bridge
+        .settings
+        .nexus_capabilities
+        .require(Capability::Cancel, format!("re-booking {} with the change", booking.consignment_number))
+    {
+        return DispatchAnswer::error(
+            DispatchErrorType::NotSupported,
+            format!("{refusal}: ask the network to amend {}", booking.consignment_number),
+        );
+    }
     if let Err(err) = nexus.cancel(booking.nexus_consignment_id).await {
         return nexus_failure(&err, "cancelling the booking to re-book it");
     }
@@ -768,6 +779,16 @@ async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsign
     let Some(nexus) = bridge.nexus.for_depot(&depot) else {
         return DispatchAnswer::internal(format!("no Nexus credentials for depot {depot}"));
     };
+    if let Err(refusal) = bridge
+        .settings
+        .nexus_capabilities
+        .require(Capability::Cancel, format!("cancelling {}", booking.consignment_number))
+    {
+        return DispatchAnswer::error(
+            DispatchErrorType::NotSupported,
+            format!("{refusal}: cancel {} on Nexus by hand", booking.consignment_number),
+        );
+    }
     if let Err(err) = nexus.cancel(booking.nexus_consignment_id).await {
         return match err {
             NexusError::Conflict { .. } => DispatchAnswer::error(

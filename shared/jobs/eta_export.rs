@@ -48,6 +48,7 @@ use crate::error::StoreError;
 use crate::jobs::lookup::read_consignment;
 use crate::jobs::status_sync::roles_of;
 use crate::nexus::NexusError;
+use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::EtaUpdate as NexusEta;
 use crate::qargo::inbound_order::stop_reference;
 use crate::rules::eta::{DeliveryEstimate, StopReadiness, hh_mm, is_worth_sending, stop_readiness};
@@ -113,6 +114,11 @@ pub enum EtaOutcome {
     },
     /// No Optimize API key is configured: ETA export is off.
     OptimizeOff,
+    /// This Nexus has no ETA endpoint (the `eta` capability is off): refused, logged.
+    NotSupported {
+        /// The refusal.
+        reason: String,
+    },
     /// A pickup (or another kind of) stop: only delivery ETAs go to Nexus.
     NotADelivery {
         /// The stop's type.
@@ -217,6 +223,13 @@ pub async fn export_eta_update(bridge: &Bridge, update: &RoutedUpdate) -> Result
     if bridge.secrets.optimize_api_key.is_none() {
         tracing::debug!(order_id, "ETA update dropped: no Optimize API key, ETA export is off");
         let stops = eta.stops.iter().map(|s| StopOutcome { stop_id: s.id.clone(), outcome: EtaOutcome::OptimizeOff });
+        return Ok(EtaReport { order_id, stops: stops.collect() });
+    }
+    if let Err(refusal) =
+        bridge.settings.nexus_capabilities.require(Capability::Eta, format!("sending the ETAs of order {order_id}"))
+    {
+        let outcome = EtaOutcome::NotSupported { reason: refusal.to_string() };
+        let stops = eta.stops.iter().map(|s| StopOutcome { stop_id: s.id.clone(), outcome: outcome.clone() });
         return Ok(EtaReport { order_id, stops: stops.collect() });
     }
 

@@ -80,6 +80,7 @@ use crate::domain::{ConsignmentStatus, DepotCode, DepotRole, DocumentKind, Netwo
 use crate::error::StoreError;
 use crate::jobs::lookup::{network_of, nexus_identity, read_consignment, stop_target};
 use crate::jobs::status_sync::{SyncOptions, roles_of};
+use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::{Attachment, Consignment};
 use crate::nexus::{AttachmentUpload, NexusClient, NexusError};
 use crate::qargo::QargoError;
@@ -828,6 +829,13 @@ async fn transfer_upload(
 ) -> Result<Step, PodError> {
     let key = SyncKey { network: upload.network, nexus_consignment_id: upload.nexus_consignment_id };
     let id = upload.nexus_consignment_id;
+    if let Err(refusal) = bridge
+        .settings
+        .nexus_capabilities
+        .require(Capability::AttachmentUpload, format!("uploading a {} to consignment {id}", upload.kind.code()))
+    {
+        return Ok(Step::Done(UploadOutcome::Refused { reason: refusal.to_string() }));
+    }
     let source = format!("qargo:{}", upload.document_id);
     let state = bridge.sync_state.load(&key).await?.unwrap_or_default();
     if state.pod_sources.contains_key(&source) {

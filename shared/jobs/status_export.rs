@@ -47,6 +47,7 @@ use crate::config::DepotSettings;
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId, ScanCode};
 use crate::error::StoreError;
 use crate::jobs::lookup::{nexus_identity, read_consignment};
+use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::Consignment;
 use crate::nexus::{EventPost, NexusClient, NexusError};
 use crate::qargo::QargoError;
@@ -197,6 +198,13 @@ pub async fn export_stop_update(bridge: &Bridge, update: &RoutedUpdate) -> Resul
     }
     if let Some(code) = state.exported.get(&key) {
         return Ok(ExportOutcome::AlreadyExported { nexus_consignment_id: id, key, code: code.clone() });
+    }
+    if let Err(refusal) = bridge
+        .settings
+        .nexus_capabilities
+        .require(Capability::EventsWrite, format!("exporting {key} of consignment {id}"))
+    {
+        return Ok(ExportOutcome::Refused { nexus_consignment_id: id, code: key, reason: refusal.to_string() });
     }
 
     let booked_by: Vec<&DepotCode> = identity.depot.iter().collect();

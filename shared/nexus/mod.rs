@@ -1,6 +1,7 @@
 //! The Nexus REST API: wire types (`wire`) and the client (`client`), one per depot API user.
 
 pub mod booking;
+pub mod capabilities;
 pub mod client;
 pub mod error;
 pub mod wire;
