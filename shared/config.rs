@@ -190,7 +190,20 @@ pub struct Settings {
     pub import_lookback: SignedDuration,
 }
 
+/// The page size public code shows Nexus answering by default (`limit` 20).
+pub const SEEN_NEXUS_PAGE_SIZE: u32 = 20;
+
 impl Settings {
+    /// The page size list calls use: `NEXUS_PAGE_SIZE`, at most the seen default of 20 when this
+    /// Nexus is not known to take `limit` up to 100 (capability `page-100`).
+    pub fn nexus_list_page_size(&self) -> u32 {
+        if self.nexus_capabilities.has(crate::nexus::capabilities::Capability::Page100) {
+            self.nexus_page_size
+        } else {
+            self.nexus_page_size.min(SEEN_NEXUS_PAGE_SIZE)
+        }
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Settings, ConfigError> {
         Settings::from_lookup(|name| std::env::var(name).ok())
@@ -448,6 +461,10 @@ mod tests {
         assert_eq!(settings.eta_threshold, SignedDuration::from_mins(15));
         assert_eq!(settings.pod_late_window, SignedDuration::from_hours(72));
         assert_eq!(settings.nexus_page_size, 100);
+        assert_eq!(settings.nexus_list_page_size(), 100, "the default capabilities take 100");
+        let mut seen = settings.clone();
+        seen.nexus_capabilities = crate::nexus::capabilities::Capabilities::seen();
+        assert_eq!(seen.nexus_list_page_size(), SEEN_NEXUS_PAGE_SIZE, "a seen-only Nexus is asked 20 at a time");
         assert_eq!(settings.secrets_source, SecretsSource::File("/tmp/secrets.json".into()));
         let pairs: Vec<String> = settings.depot_networks().map(|(d, n)| format!("{d}/{n}")).collect();
         assert_eq!(pairs, ["PGD302/PALLEX", "PGD302/FORTEC", "UKD101/PALLEX"]);

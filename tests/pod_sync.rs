@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bridge::domain::{DocumentKind, Network, NexusConsignmentId};
-use bridge::jobs::pod_sync::{PodReport, sync_documents};
+use bridge::jobs::pod_sync::{PodReport, UploadOutcome, sync_documents};
 use bridge::jobs::status_sync::SyncOptions;
 use bridge::nexus::AttachmentUpload;
+use bridge::nexus::capabilities::{Capabilities, Capability};
 use bridge::store::s3::S3Documents;
 use bridge::store::{ConsignmentSync, SyncDirection, SyncKey, sha256_hex};
 use nexus_sim::Stage;
@@ -388,6 +389,25 @@ async fn a_qargo_outage_during_a_download_is_retried_on_the_next_run_and_s3_hold
 }
 
 // ---- upload ----------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn without_an_upload_endpoint_no_pod_is_sent_and_the_refusal_is_named() {
+    let world = world_with(Storage::Memory, |bridge| {
+        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::AttachmentUpload)
+    })
+    .await;
+    let (created, id) = inbound(&world, "INBOUND-NO-UPLOAD").await;
+    let signature = SignatureInput { name: "J. Smith".into(), ..SignatureInput::default() };
+    let signed = world.qargo.handle.capture_signature(created.delivery_stop_id, &signature).await.unwrap();
+    assert!(signed.outbound.iter().all(|r| r.accepted), "acknowledged, not retried: {signed:?}");
+    assert_eq!(count(&world, UPLOAD_ROUTE), 0, "nothing sent to a Nexus without the route");
+    assert!(nexus_attachments(&world, id).await.is_empty());
+    let routed =
+        bridge::visibility::parse_visibility(&serde_json::to_vec(&signed.outbound[0].request).unwrap()).unwrap();
+    let outcome = bridge::jobs::pod_sync::upload_document_update(&world.bridge, &routed[0]).await.unwrap();
+    let UploadOutcome::Refused { reason } = outcome else { panic!("refused: {outcome:?}") };
+    assert!(reason.contains("not supported by this Nexus") && reason.contains("attachment-upload"), "{reason}");
+}
 
 #[tokio::test]
 async fn delivered_by_us_the_signature_and_photos_reach_nexus_once_and_a_repeat_uploads_nothing() {

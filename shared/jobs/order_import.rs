@@ -489,7 +489,7 @@ impl<'a> DepotRun<'a> {
 
     async fn import_listing(&mut self, window_start: DateTime) -> Result<(), Stop> {
         let nexus = self.nexus.clone();
-        let mut pages = nexus.changed_since(window_start, self.bridge.settings.nexus_page_size);
+        let mut pages = nexus.changed_since(window_start, self.bridge.settings.nexus_list_page_size());
         loop {
             if self.options.out_of_time() {
                 return Err(Stop::Deadline);

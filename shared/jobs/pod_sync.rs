@@ -385,7 +385,7 @@ async fn download_depot(
 ) -> Result<(), Stop> {
     let mut changed: BTreeMap<(Network, i64), Consignment> = BTreeMap::new();
     let mut read_up_to = position.since;
-    let mut pages = nexus.changed_since(window_start, bridge.settings.nexus_page_size);
+    let mut pages = nexus.changed_since(window_start, bridge.settings.nexus_list_page_size());
     while let Some(page) = pages.next_page().await.map_err(|err| format!("Nexus: {err}"))? {
         report.nexus_requests += 1;
         report.listed += page.len() as u32;

@@ -269,7 +269,7 @@ async fn list_changed(
     report: &mut StatusReport,
     mut each: impl FnMut(&Consignment),
 ) -> Result<(), Stop> {
-    let mut pages = nexus.changed_since(since, bridge.settings.nexus_page_size);
+    let mut pages = nexus.changed_since(since, bridge.settings.nexus_list_page_size());
     while let Some(page) = pages.next_page().await.map_err(|err| format!("Nexus: {err}"))? {
         report.nexus_requests += 1;
         report.listed += page.len() as u32;
