@@ -31,8 +31,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::booking::Violation;
-use crate::domain::{Barcode, ConsignmentStatus, NexusConsignmentId, QargoConsignmentId};
+use crate::domain::{Barcode, NexusConsignmentId, QargoConsignmentId};
 use crate::jobs::dispatch_plan::{DispatchPlan, plan_dispatch};
+use crate::jobs::lookup::consignment_status;
 use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::Consignment;
 use crate::nexus::{ConsignmentQuery, LabelFormat, NexusClient, NexusError};
@@ -389,7 +390,7 @@ async fn recover(nexus: &NexusClient, plan: &DispatchPlan, previous: &DispatchRe
         generation = number_generation(&booking.consignment_number);
         let cancelled = previous.state == DispatchState::Cancelled || {
             let current = nexus.consignment(booking.nexus_consignment_id, &[]).await?;
-            status_of(&current).is_some_and(|s| s.code() == "CAN")
+            consignment_status(&current).is_some_and(|s| s.code() == "CAN")
         };
         if !cancelled {
             let current = nexus.consignment(booking.nexus_consignment_id, &["pallets"]).await?;
@@ -403,7 +404,7 @@ async fn recover(nexus: &NexusClient, plan: &DispatchPlan, previous: &DispatchRe
     // The previous holder may have booked without recording it: look for the number it used.
     let number = consignment_number(&plan.qargo_order_name, generation);
     Ok(match find_by_number(nexus, plan, &number).await? {
-        Some(found) if status_of(&found).is_none_or(|s| s.code() != "CAN") => Recovery::Adopt(Box::new(found)),
+        Some(found) if consignment_status(&found).is_none_or(|s| s.code() != "CAN") => Recovery::Adopt(Box::new(found)),
         Some(_) => Recovery::BookGeneration(generation + 1),
         None => Recovery::BookGeneration(generation),
     })
@@ -443,10 +444,6 @@ async fn with_pallets(nexus: &NexusClient, consignment: Consignment) -> Result<C
         return Ok(consignment);
     }
     nexus.consignment(NexusConsignmentId(consignment.consignment_id), &["pallets"]).await
-}
-
-fn status_of(consignment: &Consignment) -> Option<ConsignmentStatus> {
-    ConsignmentStatus::from_id(u16::try_from(consignment.status.id).ok()?).ok()
 }
 
 /// Records a failed attempt (so the next claim recovers rather than trusts) and passes the answer on.
@@ -662,7 +659,7 @@ async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswer {
         Ok(current) => current,
         Err(err) => return nexus_failure(&err, "reading the booking"),
     };
-    if let Some(status) = status_of(&current)
+    if let Some(status) = consignment_status(&current)
         && !status.is_cancellable()
     {
         return DispatchAnswer::error(

@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::domain::{ConsignmentStatus, DepotCode, DepotRole, Network, NexusConsignmentId};
+use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId};
 use crate::error::StoreError;
 use crate::jobs::lookup::read_consignment;
 use crate::jobs::status_sync::roles_of;
@@ -396,7 +396,7 @@ async fn push(
         Some(depot) if roles.contains(&DepotRole::Delivery) && is_status_synced(&roles) => depot,
         _ => return Ok(EtaOutcome::NotOurDelivery { nexus_consignment_id: id, roles }),
     };
-    let status = u16::try_from(consignment.status.id).ok().and_then(|id| ConsignmentStatus::from_id(id).ok());
+    let status = crate::jobs::lookup::consignment_status(&consignment);
     if let Some(status) = status.filter(|status| status.is_terminal()) {
         return Ok(EtaOutcome::Finished { nexus_consignment_id: id, status: status.code().to_owned() });
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId};
+use crate::domain::{ConsignmentStatus, DepotCode, DepotRole, Network, NexusConsignmentId};
 use crate::nexus::NexusError;
 use crate::nexus::wire::Consignment;
 use crate::qargo::inbound_order::{ORIGIN_FIELD, stop_reference};
@@ -109,6 +109,18 @@ pub fn stop_target(
     Some(json!({"match": {"matches_all": [{"stop": {"reference_number": {"matches_any": [reference]}}}]}}))
 }
 
+/// A consignment's status as Nexus reports it: by the `status.name` each record carries (the same
+/// names as the seen `consignmentStatuses` lookup), then by its id, so that a Nexus numbering its
+/// statuses differently is still read right. `None` for a status the bridge does not know.
+pub fn consignment_status(consignment: &Consignment) -> Option<ConsignmentStatus> {
+    consignment
+        .status
+        .name
+        .parse()
+        .ok()
+        .or_else(|| ConsignmentStatus::from_id(u16::try_from(consignment.status.id).ok()?).ok())
+}
+
 /// The network a listed consignment is on.
 pub fn network_of(consignment: &Consignment) -> Option<Network> {
     consignment.network.as_ref().and_then(|n| n.code.parse().ok())
@@ -143,5 +155,18 @@ mod tests {
         assert!(bad.contains("NETWORK:ID"), "{bad}");
         let bad = nexus_identity(&order(json!({"NexusOrigin": "DHL:1"}))).unwrap().unwrap_err();
         assert!(bad.contains("network"), "{bad}");
+    }
+
+    #[test]
+    fn a_status_is_read_by_its_name_first_then_its_id() {
+        let consignment = |id: i64, name: &str| -> Consignment {
+            serde_json::from_value(
+                json!({"consignmentID": 1, "consignmentNumber": "N", "status": {"id": id, "name": name}}),
+            )
+            .unwrap()
+        };
+        assert_eq!(consignment_status(&consignment(7, "Delivered")).map(|s| s.code()), Some("DEL"), "by name");
+        assert_eq!(consignment_status(&consignment(100, "")).map(|s| s.code()), Some("DEL"), "by id");
+        assert_eq!(consignment_status(&consignment(7, "In Transit")), None, "unknown: not guessed");
     }
 }

@@ -584,7 +584,7 @@ impl<'a> DepotRun<'a> {
         let id = c.consignment_id;
         let state = &draft.iter().find(|cursor| cursor.key.network == network).expect("a cursor per network").state;
         let known = state.imported.get(&id);
-        let status = u16::try_from(c.status.id).ok().and_then(|id| ConsignmentStatus::from_id(id).ok());
+        let status = crate::jobs::lookup::consignment_status(c);
         let day = c.last_updated.map_or_else(|| self.uk_today(), |at| at.date());
         let now = self.bridge.clock.now();
         let content = order_content(c, network);

@@ -76,7 +76,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::{london, uk_time_with_offset as with_offset};
-use crate::domain::{ConsignmentStatus, DepotCode, DepotRole, DocumentKind, Network, NexusConsignmentId};
+use crate::domain::{DepotCode, DepotRole, DocumentKind, Network, NexusConsignmentId};
 use crate::error::StoreError;
 use crate::jobs::lookup::{network_of, nexus_identity, read_consignment, stop_target};
 use crate::jobs::status_sync::{SyncOptions, roles_of};
@@ -1274,10 +1274,7 @@ async fn record_transfer(
 
 /// Delivered, with or without exception: the point at which delivery evidence exists.
 fn is_delivered(consignment: &Consignment) -> bool {
-    u16::try_from(consignment.status.id)
-        .ok()
-        .and_then(|id| ConsignmentStatus::from_id(id).ok())
-        .is_some_and(|status| matches!(status.code(), "DEL" | "DLX"))
+    crate::jobs::lookup::consignment_status(consignment).is_some_and(|status| matches!(status.code(), "DEL" | "DLX"))
 }
 
 fn nexus_source(attachment: &Attachment) -> String {

@@ -512,10 +512,7 @@ impl StopBody {
 
 /// Whether the consignment will not move again on Nexus (delivered, returned, cancelled).
 fn is_finished(consignment: &Consignment) -> bool {
-    u16::try_from(consignment.status.id)
-        .ok()
-        .and_then(|id| crate::domain::ConsignmentStatus::from_id(id).ok())
-        .is_some_and(|status| status.is_terminal())
+    crate::jobs::lookup::consignment_status(consignment).is_some_and(|status| status.is_terminal())
 }
 
 /// Our roles on a consignment.

@@ -428,7 +428,7 @@ pub async fn read_as_ours(
 
 /// The status of a consignment read from Nexus.
 pub fn status_of(consignment: &Consignment) -> Option<ConsignmentStatus> {
-    ConsignmentStatus::from_id(u16::try_from(consignment.status.id).ok()?).ok()
+    crate::jobs::lookup::consignment_status(consignment)
 }
 
 async fn nexus_view(bridge: &Bridge, key: SyncKey, booked_by: Option<&DepotCode>) -> Remote<NexusView> {
