@@ -5,6 +5,7 @@ mod dispatch;
 mod eta_export;
 mod fault_suite;
 mod nexus_client;
+mod nexus_dialects;
 mod ops;
 mod order_import;
 mod pod_sync;

@@ -12,8 +12,10 @@ use bridge::domain::NexusConsignmentId;
 use bridge::error::StoreError;
 use bridge::jobs::order_import::{ImportOptions, import_orders};
 use bridge::jobs::status_sync::{StatusReport, SyncOptions, sync_statuses};
+use bridge::nexus::capabilities::{Capabilities, Capability};
 use bridge::store::{ConsignmentSync, SyncKey, SyncState};
 use jiff::Timestamp;
+use nexus_sim::Stage;
 use serde_json::{Value, json};
 
 use crate::dispatch::{Storage, World, booking_of, order, quick_retries, response, world, world_with};
@@ -22,13 +24,13 @@ const LONDON: &str = "Europe/London";
 
 impl World {
     /// Moves the Nexus simulator's clock (running its lifecycle driver) and the bridge's with it.
-    fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         self.nexus.handle().advance(by);
         let now = self.nexus.handle().now().to_zoned(jiff::tz::TimeZone::get(LONDON).unwrap()).unwrap();
         self.clock.set(now.timestamp());
     }
 
-    async fn sync(&self) -> StatusReport {
+    pub(crate) async fn sync(&self) -> StatusReport {
         sync_statuses(&self.bridge, &SyncOptions::unbounded()).await.expect("a status sync run")
     }
 
@@ -43,7 +45,7 @@ fn uk_time(at: jiff::civil::DateTime) -> Timestamp {
 }
 
 /// Each barcode's scan codes in Qargo, in the order received.
-fn qargo_scans(world: &World, barcodes: &[String]) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn qargo_scans(world: &World, barcodes: &[String]) -> BTreeMap<String, Vec<String>> {
     barcodes
         .iter()
         .map(|b| {
@@ -55,7 +57,7 @@ fn qargo_scans(world: &World, barcodes: &[String]) -> BTreeMap<String, Vec<Strin
 }
 
 /// Each barcode's scan codes on Nexus, in time order.
-fn nexus_scans(events: &[bridge::nexus::wire::Event]) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn nexus_scans(events: &[bridge::nexus::wire::Event]) -> BTreeMap<String, Vec<String>> {
     let mut sorted: Vec<&bridge::nexus::wire::Event> = events.iter().collect();
     sorted.sort_by_key(|e| (e.event_date_time, e.event_id));
     let mut scans: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -68,7 +70,7 @@ fn nexus_scans(events: &[bridge::nexus::wire::Event]) -> BTreeMap<String, Vec<St
 }
 
 /// The stop's status history in Qargo: (status, event time).
-fn stop_history(world: &World, order_id: uuid::Uuid, stop_id: uuid::Uuid) -> Vec<(String, Timestamp)> {
+pub(crate) fn stop_history(world: &World, order_id: uuid::Uuid, stop_id: uuid::Uuid) -> Vec<(String, Timestamp)> {
     let detail = world.qargo.handle.order_detail(order_id).unwrap();
     let stop = detail["stops"].as_array().unwrap().iter().find(|s| s["id"] == json!(stop_id)).unwrap().clone();
     stop["history"]
@@ -82,7 +84,7 @@ fn stop_history(world: &World, order_id: uuid::Uuid, stop_id: uuid::Uuid) -> Vec
 }
 
 /// When the last pallet first reached one of `codes`.
-fn last_pallet_reached(events: &[bridge::nexus::wire::Event], codes: &[&str]) -> Timestamp {
+pub(crate) fn last_pallet_reached(events: &[bridge::nexus::wire::Event], codes: &[&str]) -> Timestamp {
     let mut first: BTreeMap<String, Timestamp> = BTreeMap::new();
     for event in events.iter().filter(|e| codes.contains(&e.code.as_str())) {
         let at = uk_time(event.event_date_time);
@@ -144,6 +146,45 @@ async fn a_booked_consignment_is_followed_to_delivery_pallet_by_pallet() {
     // As the collecting depot we drive the pickup ourselves: Nexus scans do not move it.
     let pickup = stop_history(&world, created.order_id, created.consignments[0].pickup_stop_id);
     assert!(pickup.is_empty(), "{pickup:?}");
+}
+
+#[tokio::test]
+async fn without_an_events_endpoint_the_consignment_status_moves_the_stops_and_reads_no_events() {
+    let world = world_with(Storage::Memory, |bridge| {
+        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::EventsRead)
+    })
+    .await;
+    world.nexus.handle().set_delivery_odds(0, 0);
+    let (created, id) = book_three_pallets(&world).await;
+    let delivery_stop = created.consignments[0].delivery_stop_id;
+    world.nexus.handle().reset_request_counts();
+
+    world.nexus.handle().step(id as u64, Stage::OutForDelivery).unwrap();
+    world.advance(Duration::from_secs(60));
+    world.sync().await;
+    assert_eq!(world.qargo.handle.stop_status(delivery_stop).as_deref(), Some("AT_STOP"), "out for delivery");
+    world.nexus.handle().step(id as u64, Stage::Delivered).unwrap();
+    world.advance(Duration::from_secs(60));
+    let report = world.sync().await;
+    assert!(report.events_applied > 0, "{report:?}");
+    assert_eq!(world.qargo.handle.stop_status(delivery_stop).as_deref(), Some("COMPLETED"));
+    let again = world.sync().await;
+    assert_eq!(again.events_applied, 0, "a status is applied once: {again:?}");
+
+    let barcodes: Vec<String> = world.nexus_events(id).await.iter().filter_map(|e| e.barcode.clone()).collect();
+    for (barcode, codes) in qargo_scans(&world, &barcodes) {
+        assert_eq!(codes, ["POC", "SCDV", "EPOD"], "{barcode}: the statuses seen, once each");
+    }
+    let events_reads: u64 = world
+        .nexus
+        .handle()
+        .request_counts()
+        .routes
+        .iter()
+        .filter(|r| r.route.contains("/events"))
+        .map(|r| r.count)
+        .sum();
+    assert_eq!(events_reads, 1, "only this test's own read of the events, none by the bridge");
 }
 
 #[tokio::test]

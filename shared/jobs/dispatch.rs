@@ -554,7 +554,8 @@ async fn label_and_attach(
             .labels(booking.nexus_consignment_id, format, None)
             .await
             .map_err(|err| format!("fetching the {} labels: {err}", format.extension()))?;
-        let key = document_key::label(booking.network, booking.nexus_consignment_id, None, format.extension());
+        // Stored under what the bytes are (a label asked for as PDF may come back as an image).
+        let key = document_key::label(booking.network, booking.nexus_consignment_id, None, file.extension());
         bridge
             .documents
             .put(&key, file.bytes.clone(), &file.content_type)
@@ -566,7 +567,7 @@ async fn label_and_attach(
         keys.push(key);
     }
     let pdf = pdf.ok_or("no PDF labels")?;
-    let file_name = format!("{}-labels.pdf", booking.consignment_number);
+    let file_name = format!("{}-labels.{}", booking.consignment_number, pdf.extension());
     if let Some(stop_id) = &plan.pickup_stop_id
         && !already_attached(bridge, plan, &file_name).await
     {

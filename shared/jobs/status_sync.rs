@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 use crate::clock::{london, uk_time_with_offset as with_offset};
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId, ScanCode};
 use crate::jobs::lookup::{network_of, stop_target};
+use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::{Consignment, Event};
 use crate::nexus::{NexusClient, NexusError};
 use crate::qargo::QargoError;
@@ -316,9 +317,14 @@ async fn sync_consignment(
         report.unchanged += 1;
         return Ok(Outcome::Done);
     }
-    report.nexus_requests += 1;
-    report.consignments_read += 1;
-    let mut events = nexus.events(id).await.map_err(|err| format!("Nexus: {err}"))?;
+    let by_status = !bridge.settings.nexus_capabilities.has(Capability::EventsRead);
+    let mut events = if by_status {
+        status_events(consignment, now.to_zoned(london()).datetime())
+    } else {
+        report.nexus_requests += 1;
+        report.consignments_read += 1;
+        nexus.events(id).await.map_err(|err| format!("Nexus: {err}"))?
+    };
     events.sort_by_key(|e| (e.event_date_time, e.event_id));
     if events.iter().all(|e| state.applied_event_ids.contains(&e.event_id)) && state.stop_statuses_sending.is_empty() {
         // Nothing new; remembered so that the next listing of the same change reads nothing (a
@@ -351,13 +357,19 @@ async fn sync_consignment(
         }
     }
 
-    let barcodes: Vec<String> = consignment.pallets.iter().map(|p| p.barcode.clone()).collect();
+    let mut barcodes: Vec<String> = consignment.pallets.iter().map(|p| p.barcode.clone()).collect();
+    if by_status && barcodes.is_empty() {
+        // No pallets in the read model: the consignment's one status stands for all its pallets.
+        barcodes.push(WHOLE_CONSIGNMENT.to_owned());
+    }
     let mut codes_so_far: BTreeMap<String, Vec<ScanCode>> = barcodes.iter().map(|b| (b.clone(), Vec::new())).collect();
     let mut outcome = Outcome::Done;
     for event in &events {
         let code: ScanCode = event.code.parse().unwrap_or(ScanCode::Unrecognised(event.code.clone()));
-        if let Some(barcode) = &event.barcode {
-            codes_so_far.entry(barcode.clone()).or_default().push(code.clone());
+        match &event.barcode {
+            Some(barcode) => codes_so_far.entry(barcode.clone()).or_default().push(code.clone()),
+            None if by_status => codes_so_far.entry(WHOLE_CONSIGNMENT.to_owned()).or_default().push(code.clone()),
+            None => {}
         }
         if state.applied_event_ids.contains(&event.event_id) {
             continue;
@@ -419,6 +431,63 @@ async fn sync_consignment(
     }
     save_progress(bridge, &key, &mut state).await?;
     Ok(outcome)
+}
+
+/// The key that stands for every pallet when the read model lists none.
+const WHOLE_CONSIGNMENT: &str = "*";
+
+/// Without an events endpoint (capability `events-read` off): the scans the consignment's one
+/// status implies (`consignmentStatuses`, seen in the read model), the same for every pallet. A
+/// status past collection also implies the collection. Each synthetic event's id is negative and
+/// stable per status and pallet, so a status is applied once however often it is listed; statuses
+/// the consignment passed between two runs are not seen (the cost of polling a status, not events).
+fn status_events(consignment: &Consignment, now: DateTime) -> Vec<Event> {
+    let Some(status) = crate::jobs::lookup::consignment_status(consignment) else { return Vec::new() };
+    let own = match status.code() {
+        "COL" => "POC",
+        "ACD" => "ARRC",
+        "THB" => "SCOT",
+        "AHB" => "ARRH",
+        "DHB" => "DEPH",
+        "ADD" => "ARRD",
+        "HLD" => "HIND",
+        "OFD" => "SCDV",
+        "DEL" => "EPOD",
+        "DLX" => "DELD",
+        "NDL" => "NDL",
+        "RTN" => "RTN",
+        "CAN" => "CANC",
+        _ => return Vec::new(),
+    };
+    let at = consignment.last_updated.unwrap_or(now);
+    let delivered_at = consignment.del_date_time.filter(|_| matches!(own, "EPOD" | "DELD")).unwrap_or(at);
+    let mut codes: Vec<(&str, i64, DateTime)> = Vec::new();
+    if status.id() > 30 && own != "CANC" {
+        codes.push(("POC", 30, consignment.col_date.map_or(at, |date| date.at(0, 0, 0, 0)).min(at)));
+    }
+    codes.push((own, i64::from(status.id()), delivered_at));
+    let pallets: Vec<Option<String>> = if consignment.pallets.is_empty() {
+        vec![None]
+    } else {
+        consignment.pallets.iter().map(|p| Some(p.barcode.clone())).collect()
+    };
+    let mut events = Vec::new();
+    for (code, status_id, at) in codes {
+        for (index, barcode) in pallets.iter().enumerate() {
+            events.push(Event {
+                event_id: -(status_id * 100 + index as i64 + 1),
+                pallet_id: None,
+                barcode: barcode.clone(),
+                code: code.to_owned(),
+                description: Some(format!("Nexus status {}", status.name())),
+                depot_code: None,
+                event_date_time: at,
+                notes: None,
+                source: Some("STATUS".into()),
+            });
+        }
+    }
+    events
 }
 
 /// Saves the state after an accepted update; false when another writer holds it now.

@@ -7,6 +7,9 @@
 //!   calls safe to repeat) timeouts and unreadable bodies; 429 waits for `Retry-After`. All bounded
 //!   by a time budget.
 //! - **Errors**: ProblemDetails become [`NexusError`] with Nexus's field messages kept.
+//! - **Tolerant reads**: every JSON answer is read through [`super::tolerant`] (property names in
+//!   any case, numbers as strings, datetimes with or without offsets, lists bare or in an envelope,
+//!   one unreadable list record skipped and counted); files are typed by their bytes.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::error::NexusError;
+use super::tolerant;
 use super::wire::{
     Attachment, Consignment, CreateConsignment, EtaUpdate, Event, LoginRequest, LookupRow, ProblemDetails,
     RefreshRequest, TokenResponse,
@@ -83,10 +87,14 @@ impl ConsignmentQuery {
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
-    /// The items.
+    /// The items that could be read.
     pub items: Vec<T>,
-    /// `X-Total-Count`, when Nexus sends it.
+    /// `X-Total-Count` (or an envelope's total), when Nexus sends it.
     pub total_count: Option<u64>,
+    /// Records on the page, readable or not: what the paging advances by.
+    pub received: usize,
+    /// Records on the page that could not be read: each logged (index, reason) and left out.
+    pub skipped: usize,
 }
 
 /// Label formats.
@@ -113,13 +121,38 @@ impl LabelFormat {
     }
 }
 
-/// A file fetched from Nexus.
+/// A file fetched from Nexus, typed by its bytes: a label asked for as PDF may come back as a PNG.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedFile {
-    /// MIME type as Nexus sent it.
+    /// MIME type read from the bytes (PDF, PNG, JPEG, GIF, ZPL); Nexus's `Content-Type` when the
+    /// bytes are none of those.
     pub content_type: String,
+    /// MIME type as Nexus sent it.
+    pub declared_content_type: String,
     /// The bytes.
     pub bytes: Vec<u8>,
+}
+
+impl FetchedFile {
+    /// A file of `bytes`, typed by them (see [`tolerant::sniff`]), else by `declared`.
+    pub fn new(declared: &str, bytes: Vec<u8>) -> FetchedFile {
+        let content_type = match tolerant::sniff(&bytes) {
+            // ZPL is text: Nexus's own text type (with its charset) is kept.
+            Some((_, "zpl")) if declared.trim().to_ascii_lowercase().starts_with("text/") => declared.to_owned(),
+            Some((detected, _)) => detected.to_owned(),
+            None => declared.to_owned(),
+        };
+        FetchedFile { content_type, declared_content_type: declared.to_owned(), bytes }
+    }
+
+    /// The file extension of what the bytes are (`pdf`, `png`, `jpg`, `gif`, `zpl`), else of the
+    /// declared type (`bin` when unknown).
+    pub fn extension(&self) -> &'static str {
+        match tolerant::sniff(&self.bytes) {
+            Some((_, extension)) => extension,
+            None => tolerant::extension_of(&self.content_type),
+        }
+    }
 }
 
 /// An attachment to upload.
@@ -175,16 +208,25 @@ pub struct ChangedPages<'a> {
     page_size: u32,
     offset: u64,
     done: bool,
+    skipped: usize,
 }
 
 impl ChangedPages<'_> {
+    /// Records left out so far because they could not be read (each logged with its index).
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
     /// The next page, or `None` when the listing is complete. Each call is one Nexus request.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Consignment>>, NexusError> {
         if self.done {
             return Ok(None);
         }
         let page = self.client.list_consignments(&self.query, self.page_size, self.offset).await?;
-        let fetched = page.items.len() as u64;
+        self.skipped += page.skipped;
+        // Unreadable records count as read for paging (they were on the page), and the tie count
+        // below sees only readable ones, so a skipped record can only make a record be read twice.
+        let fetched = page.received as u64;
         let all_read = page.total_count.is_some_and(|total| self.offset + fetched >= total);
         if fetched < u64::from(self.page_size) || all_read {
             self.done = true;
@@ -424,9 +466,28 @@ impl NexusClient {
 
     /// `POST Consignments`: books a consignment. Not repeated on an unknown outcome; Nexus's
     /// duplicate-number 409 makes a repeat by the caller safe.
+    ///
+    /// The answer is the full consignment, or (as seen in public code) only `consignmentID` and
+    /// `successfulTrackingCodes`, or a bare id: then the consignment is read back with its pallets.
     pub async fn create_consignment(&self, body: &CreateConsignment) -> Result<Consignment, NexusError> {
-        self.call_json("create consignment", Repeatable::No, |http| http.post(self.url("Consignments")).json(body))
-            .await
+        let answer: serde_json::Value = self
+            .call_json("create consignment", Repeatable::No, |http| http.post(self.url("Consignments")).json(body))
+            .await?;
+        let full_read = match tolerant::from_value::<Consignment>(answer.clone()) {
+            Ok(consignment) => return Ok(consignment),
+            Err(reason) => reason,
+        };
+        let created = created_id(answer).map_err(|shape| {
+            NexusError::Malformed(format!(
+                "the create answer is neither a consignment ({full_read}) nor holds a consignmentID: {shape}"
+            ))
+        })?;
+        tracing::debug!(id = created.consignment_id, "the create answer was short; reading the consignment");
+        let mut full = self.consignment(NexusConsignmentId(created.consignment_id), &["pallets"]).await?;
+        if full.successful_tracking_codes.is_empty() {
+            full.successful_tracking_codes = created.successful_tracking_codes;
+        }
+        Ok(full)
     }
 
     /// `GET consignments/{id}`, with `include=` parts (e.g. `pallets,events,attachments,routedetails`).
@@ -449,14 +510,18 @@ impl NexusClient {
         let mut pairs = query.pairs();
         pairs.push(("limit", limit.to_string()));
         pairs.push(("offset", offset.to_string()));
-        let (items, headers) = self
+        let (answer, headers) = self
             .call_json_with_headers("list consignments", Repeatable::Yes, |http| {
                 http.get(self.url("consignments")).query(&pairs)
             })
             .await?;
-        let total_count =
-            headers.get("x-total-count").and_then(|value| value.to_str().ok()).and_then(|value| value.parse().ok());
-        Ok(Page { items, total_count })
+        let listed = read_list::<Consignment>(answer, "consignments")?;
+        let total_count = headers
+            .get("x-total-count")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse().ok())
+            .or(listed.total);
+        Ok(Page { items: listed.items, total_count, received: listed.received, skipped: listed.skipped })
     }
 
     /// Every consignment matching `query`, paged by `page_size` until a short page.
@@ -466,9 +531,11 @@ impl NexusClient {
         page_size: u32,
     ) -> Result<Vec<Consignment>, NexusError> {
         let mut all = Vec::new();
+        let mut offset = 0;
         loop {
-            let page = self.list_consignments(query, page_size, all.len() as u64).await?;
-            let short = (page.items.len() as u32) < page_size;
+            let page = self.list_consignments(query, page_size, offset).await?;
+            offset += page.received as u64;
+            let short = (page.received as u32) < page_size;
             all.extend(page.items);
             if short {
                 return Ok(all);
@@ -484,6 +551,7 @@ impl NexusClient {
             page_size: page_size.clamp(1, 100),
             offset: 0,
             done: false,
+            skipped: 0,
         }
     }
 
@@ -517,11 +585,14 @@ impl NexusClient {
     }
 
     /// `GET consignments/{id}/events`, oldest first.
+    /// An unreadable event is logged and left out.
     pub async fn events(&self, id: NexusConsignmentId) -> Result<Vec<Event>, NexusError> {
-        self.call_json(&format!("events of {id}"), Repeatable::Yes, |http| {
-            http.get(self.url(&format!("consignments/{id}/events")))
-        })
-        .await
+        let answer = self
+            .call_json(&format!("events of {id}"), Repeatable::Yes, |http| {
+                http.get(self.url(&format!("consignments/{id}/events")))
+            })
+            .await?;
+        read_list(answer, &format!("events of {id}")).map(|listed| listed.items)
     }
 
     /// `POST consignments/{id}/events`: a scan this depot performed.
@@ -534,11 +605,14 @@ impl NexusClient {
     }
 
     /// `GET consignments/{id}/attachments`.
+    /// An unreadable attachment is logged and left out.
     pub async fn attachments(&self, id: NexusConsignmentId) -> Result<Vec<Attachment>, NexusError> {
-        self.call_json(&format!("attachments of {id}"), Repeatable::Yes, |http| {
-            http.get(self.url(&format!("consignments/{id}/attachments")))
-        })
-        .await
+        let answer = self
+            .call_json(&format!("attachments of {id}"), Repeatable::Yes, |http| {
+                http.get(self.url(&format!("consignments/{id}/attachments")))
+            })
+            .await?;
+        read_list(answer, &format!("attachments of {id}")).map(|listed| listed.items)
     }
 
     /// `GET attachments/{id}/content`.
@@ -596,9 +670,10 @@ impl NexusClient {
     /// A lookup table (`consignmentStatuses`, `services`, `palletTypes`, …), all pages.
     pub async fn lookup(&self, table: &str, search_term: Option<&str>) -> Result<Vec<LookupRow>, NexusError> {
         let mut rows: Vec<LookupRow> = Vec::new();
+        let mut received = 0;
         loop {
-            let offset = rows.len().to_string();
-            let page: Vec<LookupRow> = self
+            let offset = received.to_string();
+            let answer = self
                 .call_json(&format!("lookup {table}"), Repeatable::Yes, |http| {
                     let request = http.get(self.url(table)).query(&[("limit", "100"), ("offset", offset.as_str())]);
                     match search_term {
@@ -607,8 +682,10 @@ impl NexusClient {
                     }
                 })
                 .await?;
-            let short = page.len() < 100;
-            rows.extend(page);
+            let page = read_list::<LookupRow>(answer, table)?;
+            received += page.received;
+            let short = page.received < 100;
+            rows.extend(page.items);
             if short {
                 return Ok(rows);
             }
@@ -622,7 +699,12 @@ pub const OPTIMIZE_KEY_HEADER: &str = "X-Optimize-Key";
 async fn read_problem(response: Response) -> ProblemDetails {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    serde_json::from_str::<ProblemDetails>(&text).unwrap_or_else(|_| ProblemDetails {
+    let read = serde_json::from_str::<serde_json::Value>(&text).map_err(|err| err.to_string());
+    read.and_then(|value| match value {
+        serde_json::Value::Object(_) => tolerant::from_value::<ProblemDetails>(value),
+        other => Err(tolerant::shape(&other)),
+    })
+    .unwrap_or_else(|_| ProblemDetails {
         title: Some(if text.trim().is_empty() { status.to_string() } else { text.chars().take(300).collect() }),
         status: Some(status.as_u16()),
         ..ProblemDetails::default()
@@ -644,18 +726,46 @@ async fn ensure_success(response: Response, what: &str) -> Result<Response, Nexu
     })
 }
 
+/// Reads a JSON answer tolerantly (see [`tolerant::from_value`]).
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, NexusError> {
     let bytes = response.bytes().await.map_err(|err| NexusError::Malformed(format!("body cut short: {err}")))?;
-    serde_json::from_slice(&bytes).map_err(|err| NexusError::Malformed(format!("{err}")))
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|err| NexusError::Malformed(format!("{err}")))?;
+    tolerant::from_value(value).map_err(NexusError::Malformed)
+}
+
+/// A list answer, bare or in an envelope; unreadable records skipped (see [`tolerant::list`]).
+fn read_list<T: DeserializeOwned>(answer: serde_json::Value, what: &str) -> Result<tolerant::Listed<T>, NexusError> {
+    tolerant::list(answer, what).map_err(NexusError::Malformed)
+}
+
+/// What a short create answer holds.
+#[derive(Debug, serde::Deserialize)]
+struct Created {
+    #[serde(rename = "consignmentID")]
+    consignment_id: i64,
+    #[serde(default, rename = "successfulTrackingCodes")]
+    successful_tracking_codes: Vec<String>,
+}
+
+/// The id of a short create answer: `{consignmentID, successfulTrackingCodes?}`, or a bare id.
+fn created_id(answer: serde_json::Value) -> Result<Created, String> {
+    match answer {
+        serde_json::Value::Object(_) => tolerant::from_value::<Created>(answer),
+        serde_json::Value::Number(_) | serde_json::Value::String(_) => tolerant::from_value::<i64>(answer.clone())
+            .map(|consignment_id| Created { consignment_id, successful_tracking_codes: Vec::new() })
+            .map_err(|_| tolerant::shape(&answer)),
+        other => Err(tolerant::shape(&other)),
+    }
 }
 
 async fn fetched(response: Response) -> Result<FetchedFile, NexusError> {
-    let content_type = response
+    let declared = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
     let bytes = response.bytes().await.map_err(|err| NexusError::Malformed(format!("body cut short: {err}")))?;
-    Ok(FetchedFile { content_type, bytes: bytes.to_vec() })
+    Ok(FetchedFile::new(&declared, bytes.to_vec()))
 }

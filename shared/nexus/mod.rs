@@ -4,6 +4,7 @@ pub mod booking;
 pub mod capabilities;
 pub mod client;
 pub mod error;
+pub mod tolerant;
 pub mod wire;
 
 pub use crate::http::RetryPolicy;

@@ -1,12 +1,18 @@
 //! Nexus JSON, as the API writes it (research/nexus-api.md §1 seen names, §3 our model). Field
-//! names marked seen there are kept exactly, including the `…ID` casing. Unknown fields are
-//! ignored, so additions on Nexus's side never break a read. Times stay strings (`HH:mm`) here and
-//! are parsed where they are mapped to domain types.
+//! names marked seen there are kept exactly, including the `…ID` casing, and requests are written
+//! with exactly these names. Answers are read through [`super::tolerant`]: property names in any
+//! case, numbers as numeric strings, unknown fields ignored (no type here denies them), `null` as
+//! absent. Every datetime and date of the read model goes through `tolerant::uk_datetime*` /
+//! `tolerant::uk_date_opt`, the one place that decides offsets (an offset-less value is UK local
+//! time; one with `Z` or an offset is an instant, converted to UK local). Times stay strings
+//! (`HH:mm`) here and are parsed where they are mapped to domain types.
 
 use std::collections::BTreeMap;
 
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
+
+use super::tolerant;
 
 /// `POST Account/login` body.
 #[derive(Debug, Serialize)]
@@ -285,10 +291,10 @@ pub struct Consignment {
     #[serde(default)]
     pub extras: Vec<String>,
     /// Seen: collection date.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tolerant::uk_date_opt")]
     pub col_date: Option<Date>,
     /// Seen: estimated delivery date.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tolerant::uk_date_opt")]
     pub estimated_del_date: Option<Date>,
     /// Seen: `HH:mm`.
     #[serde(default)]
@@ -299,8 +305,8 @@ pub struct Consignment {
     /// Seen: `HH:mm`.
     #[serde(default)]
     pub end_window: Option<String>,
-    /// Seen: actual delivery.
-    #[serde(default)]
+    /// Seen: actual delivery, UK local time.
+    #[serde(default, deserialize_with = "tolerant::uk_datetime_opt")]
     pub del_date_time: Option<DateTime>,
     /// Seen.
     #[serde(default)]
@@ -335,11 +341,11 @@ pub struct Consignment {
     /// Seen: with `include=routedetails`.
     #[serde(default)]
     pub route_details: Vec<RouteDetail>,
-    /// Created.
-    #[serde(default)]
+    /// Created, UK local time.
+    #[serde(default, deserialize_with = "tolerant::uk_datetime_opt")]
     pub created_date: Option<DateTime>,
-    /// Last change: the delta cursor.
-    #[serde(default)]
+    /// Last change, UK local time: the delta cursor.
+    #[serde(default, deserialize_with = "tolerant::uk_datetime_opt")]
     pub last_updated: Option<DateTime>,
     /// Pallet barcodes on a create answer (kept for clients written like §1.6).
     #[serde(default)]
@@ -399,7 +405,7 @@ pub struct RouteDetail {
     #[serde(rename = "type")]
     pub kind: String,
     /// Date.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tolerant::uk_date_opt")]
     pub route_date: Option<Date>,
     /// Vehicle registration.
     #[serde(default)]
@@ -437,6 +443,7 @@ pub struct Event {
     #[serde(default)]
     pub depot_code: Option<String>,
     /// UK local time.
+    #[serde(deserialize_with = "tolerant::uk_datetime")]
     pub event_date_time: DateTime,
     /// Notes.
     #[serde(default)]
@@ -467,8 +474,8 @@ pub struct Attachment {
     /// Signatory (MPOD).
     #[serde(default)]
     pub signed_by: Option<String>,
-    /// Uploaded.
-    #[serde(default)]
+    /// Uploaded, UK local time.
+    #[serde(default, deserialize_with = "tolerant::uk_datetime_opt")]
     pub created_date: Option<DateTime>,
     /// Uploading depot.
     #[serde(default)]
