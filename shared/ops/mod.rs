@@ -10,6 +10,7 @@
 //! | [`backfill-imports`](backfill::backfill_imports) | the order import from a date, with progress | yes: fingerprints, then Qargo's `order_identifier` |
 //! | [`reconcile`](reconcile::reconcile) | lists consignments whose ledger, Nexus and Qargo disagree, each with the command that fixes it | reads only |
 //! | [`dlq list / show / redrive`](dlq::DeadLetters) | the dead-letter queues: counts, messages, and sending them back | `redrive` deletes a message only after it was sent on |
+//! | [`nexus-check`](nexus_check::check_nexus) | first contact with a Nexus API: which capabilities it has (from evidence), the shapes it answers in, the `NEXUS_CAPABILITIES` to deploy with | reads only; `--book` books and cancels one test consignment (refused against LIVE) |
 //!
 //! Everything works on an [`Ops`]: the storage ports (always) and a [`Bridge`] with the Nexus and
 //! Qargo clients when settings and secrets are configured, read as the functions read them
@@ -18,6 +19,7 @@
 
 pub mod backfill;
 pub mod dlq;
+pub mod nexus_check;
 pub mod progress;
 pub mod reconcile;
 pub mod rerun;

@@ -16,6 +16,7 @@ use crate::clock;
 use crate::error::SimError;
 use crate::faults::{FaultSettings, FaultState, FaultSwitch, RequestCounts};
 use crate::lifecycle::{self, StepError};
+use crate::profile::Profile;
 use crate::reference;
 use crate::seed::WorldSeed;
 use crate::world::{Outcome, World};
@@ -118,6 +119,7 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     faults: Mutex<FaultState>,
     seed: WorldSeed,
+    profile: Profile,
 }
 
 /// A cheap, cloneable handle on a simulator's world, clock and faults.
@@ -135,9 +137,21 @@ impl fmt::Debug for SimHandle {
 impl SimHandle {
     /// Builds the seed's world. Nothing listens yet; see [`NexusSim::start`](crate::NexusSim::start).
     pub fn new(seed: WorldSeed) -> Result<SimHandle, SimError> {
+        SimHandle::with_profile(seed, Profile::Full)
+    }
+
+    /// Builds the seed's world, to be served in `profile` (see [`Profile`]).
+    pub fn with_profile(seed: WorldSeed, profile: Profile) -> Result<SimHandle, SimError> {
         let world = seed.build()?;
         let faults = FaultState::new(world.seed);
-        Ok(SimHandle { shared: Arc::new(Shared { world: Mutex::new(world), faults: Mutex::new(faults), seed }) })
+        Ok(SimHandle {
+            shared: Arc::new(Shared { world: Mutex::new(world), faults: Mutex::new(faults), seed, profile }),
+        })
+    }
+
+    /// The profile this simulator serves (fixed for its lifetime; a reset keeps it).
+    pub fn profile(&self) -> Profile {
+        self.shared.profile
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {

@@ -23,6 +23,7 @@
 //! ```
 //!
 //! Modules:
+//! - [`Profile`] — `Full` (default: today's model) or `Seen` (only what public code shows of Nexus);
 //! - [`handle`] — the clock, lifecycle driver, faults and request counts ([`SimHandle`]);
 //! - `api` — the `/v1/` routes and the `/_sim/` admin routes ([`ADMIN_ENDPOINTS`]);
 //! - `booking` — create-request binding and validation (§3.4);
@@ -52,6 +53,7 @@ mod lifecycle;
 mod pdf;
 mod postcode;
 mod problem;
+mod profile;
 mod random;
 mod reference;
 mod seed;
@@ -62,6 +64,7 @@ pub use api::admin::ADMIN_ENDPOINTS;
 pub use error::SimError;
 pub use faults::{FaultSettings, FaultSwitch, RequestCount, RequestCounts};
 pub use handle::{SimHandle, Stage};
+pub use profile::{Profile, SEEN_MAX_LIMIT};
 pub use seed::WorldSeed;
 pub use server::{NexusSim, RunningSim, SimOptions};
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use nexus_sim::{ADMIN_ENDPOINTS, NexusSim, SimOptions, WorldSeed};
+use nexus_sim::{ADMIN_ENDPOINTS, NexusSim, Profile, SimOptions, WorldSeed};
 
 #[derive(Parser)]
 #[command(
@@ -14,7 +14,8 @@ use nexus_sim::{ADMIN_ENDPOINTS, NexusSim, SimOptions, WorldSeed};
         Serves the simulated API under http://HOST:PORT/v1/ (bearer tokens from POST /v1/Account/login)\n\
         and test-harness endpoints under http://HOST:PORT/_sim/ (no token; never faulted).\n\
         Starts from the default world (see infra/nexus-sim/README.md) unless --seed is given.\n\
-        The clock stands still unless moved through /_sim/clock or --clock-speed."
+        The clock stands still unless moved through /_sim/clock or --clock-speed.\n\n\
+        --profile seen serves only what public code shows of Nexus (see the README, \"Profiles\")."
 )]
 struct Arguments {
     /// Port to listen on (0 picks a free one and prints it).
@@ -29,6 +30,10 @@ struct Arguments {
     /// Let the clock run by itself at this many simulated seconds per real second (e.g. 60).
     #[arg(long)]
     clock_speed: Option<f64>,
+    /// Which Nexus to play: `full` (today's model, everything the bridge uses) or `seen` (only the
+    /// routes, filters and fields public code shows; invented ones are ignored, dropped or 404).
+    #[arg(long, default_value = "full", value_name = "full|seen")]
+    profile: Profile,
     /// Print the default world's seed file and exit.
     #[arg(long)]
     print_default_seed: bool,
@@ -63,7 +68,13 @@ async fn main() -> std::process::ExitCode {
         },
         None => WorldSeed::default_world(),
     };
-    let options = SimOptions { bind: arguments.bind, port: arguments.port, seed, clock_speed: arguments.clock_speed };
+    let options = SimOptions {
+        bind: arguments.bind,
+        port: arguments.port,
+        seed,
+        clock_speed: arguments.clock_speed,
+        profile: arguments.profile,
+    };
     let sim = match NexusSim::start(options).await {
         Ok(sim) => sim,
         Err(error) => {
@@ -72,7 +83,8 @@ async fn main() -> std::process::ExitCode {
         }
     };
     println!(
-        "nexus-sim listening on {} (admin {}) at simulated time {}",
+        "nexus-sim ({} profile) listening on {} (admin {}) at simulated time {}",
+        sim.handle().profile(),
         sim.base_url(),
         sim.admin_url(),
         sim.handle().now()

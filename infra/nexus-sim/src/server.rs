@@ -13,6 +13,7 @@ use tower_layer::Layer;
 use crate::api;
 use crate::error::SimError;
 use crate::handle::SimHandle;
+use crate::profile::Profile;
 use crate::seed::WorldSeed;
 
 /// How to start a simulator.
@@ -27,6 +28,9 @@ pub struct SimOptions {
     /// `None` (default): the clock moves only when told to. `Some(x)`: it also runs by itself at `x`
     /// simulated seconds per real second (ticking once a second), e.g. 60 for a minute per second.
     pub clock_speed: Option<f64>,
+    /// Which Nexus to play: [`Profile::Full`] (default, today's model) or [`Profile::Seen`] (only
+    /// what public code shows of Nexus; see the crate README, "Profiles").
+    pub profile: Profile,
 }
 
 impl Default for SimOptions {
@@ -36,6 +40,7 @@ impl Default for SimOptions {
             port: 0,
             seed: WorldSeed::default_world(),
             clock_speed: None,
+            profile: Profile::Full,
         }
     }
 }
@@ -57,6 +62,12 @@ impl SimOptions {
         self.seed = seed;
         self
     }
+
+    /// Serves this profile.
+    pub fn profile(mut self, profile: Profile) -> SimOptions {
+        self.profile = profile;
+        self
+    }
 }
 
 /// The entry point: `NexusSim::start(SimOptions::default()).await?`.
@@ -65,7 +76,7 @@ pub struct NexusSim;
 impl NexusSim {
     /// Builds the world and serves it until the returned [`RunningSim`] is shut down or dropped.
     pub async fn start(options: SimOptions) -> Result<RunningSim, SimError> {
-        let handle = SimHandle::new(options.seed.clone())?;
+        let handle = SimHandle::with_profile(options.seed.clone(), options.profile)?;
         let listener = TcpListener::bind(SocketAddr::new(options.bind, options.port)).await?;
         let address = listener.local_addr()?;
         let app = axum::middleware::map_request(api::normalise_path).layer(api::router(handle.clone()));
@@ -94,7 +105,7 @@ impl NexusSim {
                 }
             })
         });
-        tracing::info!(%address, "nexus-sim listening");
+        tracing::info!(%address, profile = %options.profile, "nexus-sim listening");
         Ok(RunningSim { address, handle, stop: Some(stop), server: Some(server), ticker })
     }
 }

@@ -1,5 +1,6 @@
 //! `bridge-ops`: looking after the bridge — a consignment's story, re-running a job, backfilling the
-//! import, reconciling Qargo with Nexus, the dead-letter queues, checking the Qargo tenant's set-up.
+//! import, reconciling Qargo with Nexus, the dead-letter queues, checking the Qargo tenant's set-up,
+//! checking what a Nexus API can do (`nexus-check`).
 //! Works on the local bridge's data folder (`--local`, the default) or a deployed stack (`--table`
 //! and `--bucket`). The logic is in `bridge::ops`; this binary reads the arguments and prints.
 
@@ -78,6 +79,33 @@ enum Command {
     /// credential, customers, resources), the rest is listed with the value to set (exit code 2 when
     /// something is missing). With --table it uses the stack's shared Qargo token.
     TenantCheck(TenantCheckArgs),
+    /// First contact with a Nexus API: log in, read the lookups, probe each capability the bridge can
+    /// use beyond what public code shows (without side effects), report the shapes it answers in, and
+    /// print the NEXUS_CAPABILITIES to deploy with. Credentials: --username with --password-env, or a
+    /// depot's user from the secrets the functions use.
+    NexusCheck(NexusCheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct NexusCheckArgs {
+    /// The Nexus API base (default NEXUS_BASE_URL, else the LIVE host).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// The Nexus API user (default: the depot's user in the secrets).
+    #[arg(long, requires = "password_env")]
+    username: Option<String>,
+    /// The environment variable holding --username's password.
+    #[arg(long, value_name = "VAR", requires = "username")]
+    password_env: Option<String>,
+    /// Whose credentials to take from the secrets (default: the first of BRIDGE_DEPOTS).
+    #[arg(long, value_name = "CODE")]
+    depot: Option<String>,
+    /// Also book a test consignment, fetch its labels and cancel it (refused against the LIVE host).
+    #[arg(long)]
+    book: bool,
+    /// The Nexus customer ID --book books for (default: the first of BRIDGE_CUSTOMER_MAP).
+    #[arg(long, value_name = "ID")]
+    customer_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +192,9 @@ async fn run(cli: Cli) -> Result<ExitCode, OpsError> {
     if let Command::TenantCheck(args) = cli.command {
         return tenant_check(&cli.target, args, json).await;
     }
+    if let Command::NexusCheck(args) = cli.command {
+        return nexus_check(args, json).await;
+    }
     let ops = open(&cli.target).await?;
     match cli.command {
         Command::Story { consignment } => {
@@ -193,7 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode, OpsError> {
             print(json, &report, || report.render());
             Ok(if report.disagreements.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
-        Command::Dlq { .. } | Command::TenantCheck(_) => unreachable!("handled above"),
+        Command::Dlq { .. } | Command::TenantCheck(_) | Command::NexusCheck(_) => unreachable!("handled above"),
     }
 }
 
@@ -366,6 +397,25 @@ async fn tenant_check(target: &TargetArgs, args: TenantCheckArgs, json: bool) ->
     let report = bridge::ops::tenant::check_tenant(&input).await;
     print(json, &report, || report.render());
     Ok(if report.has_missing() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// Checks a Nexus API (see `bridge::ops::nexus_check`); AWS only for Secrets Manager.
+async fn nexus_check(args: NexusCheckArgs, json: bool) -> Result<ExitCode, OpsError> {
+    let needs_aws = args.username.is_none() && std::env::var_os("BRIDGE_SECRET_ID").is_some();
+    let aws = if needs_aws { Some(bridge::aws::load_config().await) } else { None };
+    let credentials = bridge::ops::nexus_check::CredentialArgs {
+        base_url: args.base_url,
+        username: args.username,
+        password_env: args.password_env,
+        depot: args.depot,
+        customer_id: args.customer_id,
+    };
+    let mut input =
+        bridge::ops::nexus_check::input_from(&credentials, |name| std::env::var(name).ok(), aws.as_ref()).await?;
+    input.book = args.book;
+    let report = bridge::ops::nexus_check::check_nexus(&input).await?;
+    print(json, &report, || report.render());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Opens the target; AWS is configured only when the target or the secrets need it.

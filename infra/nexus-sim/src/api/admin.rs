@@ -312,6 +312,7 @@ async fn world(State(sim): State<SimHandle>) -> Response {
         *entry = json!(entry.as_u64().unwrap_or(0) + 1);
     }
     ok(json!({
+        "profile": sim.profile().name(),
         "now": clock::format_datetime(world.now),
         "randomSeed": world.seed,
         "optimizeKey": world.optimize_key,

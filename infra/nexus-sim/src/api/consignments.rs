@@ -1,4 +1,7 @@
-//! Create, list, detail, labels and cancel (§3.3 #1–#5).
+//! Create, list, detail, labels and cancel (§3.3 #1–#5). In the seen profile (see [`Profile`])
+//! the list acts only on the seen filters, the read model is the seen one ([`seen`]), the create
+//! body keeps only the §1.6 fields and the answer is `{consignmentID, successfulTrackingCodes}`,
+//! and labels ignore `format`/`palletID`; cancel is not routed at all.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -9,6 +12,7 @@ use serde_json::json;
 
 use super::query::{Params, page};
 use super::render::{self, Include};
+use super::seen;
 use super::{InjectedDelay, base_url, json_response, list_response, require_json, visible_consignment};
 use crate::auth;
 use crate::booking;
@@ -17,6 +21,7 @@ use crate::handle::SimHandle;
 use crate::labels::{self, LabelContext};
 use crate::lifecycle;
 use crate::problem::ApiError;
+use crate::profile::Profile;
 use crate::world::{Consignment, Pallet};
 
 pub(crate) async fn create(
@@ -27,6 +32,12 @@ pub(crate) async fn create(
     let mut world = sim.world();
     let principal = auth::authenticate(&world, &headers)?;
     require_json(&headers)?;
+    if sim.profile() == Profile::Seen {
+        // ASP.NET drops what the bound type does not declare: only the §1.6 fields reach the booking.
+        let seen_body = seen::create_body(&body)?;
+        let id = booking::book(&mut world, &principal, &seen_body)?;
+        return Ok(json_response(StatusCode::OK, &seen::create_answer(&world.consignments[&id])));
+    }
     let id = booking::book(&mut world, &principal, &body)?;
     let c = &world.consignments[&id];
     let mut body = render::consignment(&world, c, &Include::default(), Some(&base_url(&headers)));
@@ -66,7 +77,8 @@ impl DateRange {
 struct ListFilter {
     customer_id: Option<u64>,
     consignment_type_id: Option<u64>,
-    status_ids: Vec<u32>,
+    /// The statuses asked for by `statusID`, by code (ids are the profile's, see [`Profile::statuses`]).
+    status_codes: Vec<&'static str>,
     created: DateRange,
     manifest: DateRange,
     estimated_collection: DateRange,
@@ -80,11 +92,15 @@ struct ListFilter {
 }
 
 impl ListFilter {
-    fn parse(params: &Params) -> Result<ListFilter, ApiError> {
-        let mut status_ids = Vec::new();
+    /// The filters `profile` acts on; in seen, the invented `deliveryDepotCode`,
+    /// `collectingDepotCode` and `minLastUpdated` are ignored like any unknown query key.
+    fn parse(params: &Params, profile: Profile) -> Result<ListFilter, ApiError> {
+        let mut status_codes = Vec::new();
         for raw in params.all("statusID") {
-            match raw.parse::<u32>() {
-                Ok(id) if crate::reference::STATUSES.iter().any(|s| s.id == id) => status_ids.push(id),
+            match raw.parse::<u32>().ok().map(|id| profile.status_with_id(id)) {
+                Some(Some(status)) => status_codes.push(status.code),
+                // A number that is no status matches nothing in seen (ASP.NET binds any int).
+                Some(None) if profile == Profile::Seen => status_codes.push("(none)"),
                 _ => {
                     return Err(ApiError::field(
                         "statusID",
@@ -93,7 +109,8 @@ impl ListFilter {
                 }
             }
         }
-        let min_last_updated = match params.get("minLastUpdated") {
+        let invented = profile == Profile::Full;
+        let min_last_updated = match params.get("minLastUpdated").filter(|_| invented) {
             None => None,
             Some(raw) => Some(clock::parse_datetime(raw).ok_or_else(|| {
                 ApiError::field("minLastUpdated", format!("'{raw}' is not a datetime like 2026-06-17T10:00:00."))
@@ -102,7 +119,7 @@ impl ListFilter {
         Ok(ListFilter {
             customer_id: params.number("customerID")?,
             consignment_type_id: params.number("consignmentTypeID")?,
-            status_ids,
+            status_codes,
             created: DateRange::parse(params, "CreatedDate")?,
             manifest: DateRange::parse(params, "ManifestDate")?,
             estimated_collection: DateRange::parse(params, "EstimatedCollectionDate")?,
@@ -110,8 +127,8 @@ impl ListFilter {
             collection: DateRange::parse(params, "CollectionDate")?,
             delivery: DateRange::parse(params, "DeliveryDate")?,
             search_term: params.get("searchTerm").map(str::to_owned),
-            delivery_depot: params.get("deliveryDepotCode").map(str::to_ascii_uppercase),
-            collecting_depot: params.get("collectingDepotCode").map(str::to_ascii_uppercase),
+            delivery_depot: params.get("deliveryDepotCode").filter(|_| invented).map(str::to_ascii_uppercase),
+            collecting_depot: params.get("collectingDepotCode").filter(|_| invented).map(str::to_ascii_uppercase),
             min_last_updated,
         })
     }
@@ -119,7 +136,7 @@ impl ListFilter {
     fn admits(&self, c: &Consignment) -> bool {
         self.customer_id.is_none_or(|id| c.customer_id == id)
             && self.consignment_type_id.is_none_or(|id| u64::from(c.type_id) == id)
-            && (self.status_ids.is_empty() || self.status_ids.contains(&c.status().id))
+            && (self.status_codes.is_empty() || self.status_codes.contains(&c.status().code))
             && self.created.admits(Some(clock::today(c.created_at)))
             && self.manifest.admits(c.manifested_at.map(clock::today))
             && self.estimated_collection.admits(Some(c.planned_collection_date))
@@ -155,11 +172,18 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let world = sim.world();
     let principal = auth::authenticate(&world, &headers)?;
+    let profile = sim.profile();
     let params = Params::new(query);
-    let (limit, offset) = params.paging()?;
-    let filter = ListFilter::parse(&params)?;
+    let (limit, offset) = params.paging_in(profile)?;
+    let filter = ListFilter::parse(&params, profile)?;
     let mut matches: Vec<&Consignment> =
         world.consignments.values().filter(|c| world.can_see(&principal, c) && filter.admits(c)).collect();
+    if profile == Profile::Seen {
+        // No `lastUpdated` to order by: by id, and no `X-Total-Count` (not seen).
+        matches.sort_by_key(|c| c.id);
+        let items = page(matches, limit, offset).into_iter().map(|c| seen::consignment(&world, c, false)).collect();
+        return Ok(json_response(StatusCode::OK, &serde_json::Value::Array(items)));
+    }
     matches.sort_by_key(|c| (c.last_updated, c.id));
     let total = matches.len();
     let base = base_url(&headers);
@@ -180,6 +204,15 @@ pub(crate) async fn detail(
     let principal = auth::authenticate(&world, &headers)?;
     let c = visible_consignment(&world, &principal, &id)?;
     let params = Params::new(query);
+    if sim.profile() == Profile::Seen {
+        // Only `include=routedetails` is seen; other values are ignored.
+        let route_details = params
+            .all("include")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .any(|part| part.trim().eq_ignore_ascii_case("routedetails"));
+        return Ok(json_response(StatusCode::OK, &seen::consignment(&world, c, route_details)));
+    }
     let include = Include::parse(&params.all("include")).map_err(|e| ApiError::field("include", e))?;
     Ok(json_response(StatusCode::OK, &render::consignment(&world, c, &include, Some(&base_url(&headers)))))
 }
@@ -191,6 +224,8 @@ pub(crate) async fn labels(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let params = Params::new(query);
+    // `format` and `palletID` are invented: the seen profile ignores them (a PDF of every pallet).
+    let invented = sim.profile() == Profile::Full;
     let (bytes, content_type, file_name) = {
         let mut world = sim.world();
         let principal = auth::authenticate(&world, &headers)?;
@@ -198,11 +233,11 @@ pub(crate) async fn labels(
         if c.cancelled {
             return Err(ApiError::not_found(format!("Consignment {id} is cancelled; its labels are no longer valid.")));
         }
-        let format = params.get("format").unwrap_or("pdf").to_ascii_lowercase();
+        let format = params.get("format").filter(|_| invented).unwrap_or("pdf").to_ascii_lowercase();
         if format != "pdf" && format != "zpl" {
             return Err(ApiError::field("format", format!("'{format}' is not a label format; use pdf or zpl.")));
         }
-        let pallets: Vec<&Pallet> = match params.get("palletID") {
+        let pallets: Vec<&Pallet> = match params.get("palletID").filter(|_| invented) {
             None => c.pallets.iter().collect(),
             Some(raw) => {
                 let found = c.pallets.iter().find(|p| p.id.to_string() == raw);

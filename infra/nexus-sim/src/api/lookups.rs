@@ -4,8 +4,8 @@
 //! `X-Total-Count`; `searchTerm` matches names containing it (seen) or, an addition, the code exactly.
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::list_response;
@@ -14,14 +14,17 @@ use super::render::number;
 use crate::auth;
 use crate::handle::SimHandle;
 use crate::problem::ApiError;
+use crate::profile::Profile;
 use crate::reference;
 use crate::world::World;
 
 fn rows(world: &World, lookup: &str) -> Option<Vec<Value>> {
     let rows = match lookup {
-        "consignmentstatuses" => reference::STATUSES
-            .iter()
-            .map(|s| json!({ "id": s.id, "code": s.code, "name": s.name, "terminal": s.terminal }))
+        // The lookup is the source of truth for status ids; the read model and the statusID filter
+        // use the same table (Profile::statuses).
+        "consignmentstatuses" => Profile::Full
+            .statuses()
+            .map(|(id, s)| json!({ "id": id, "code": s.code, "name": s.name, "terminal": s.terminal }))
             .collect(),
         "consignmenttypes" => {
             reference::CONSIGNMENT_TYPES.iter().map(|t| json!({ "id": t.id, "code": t.code, "name": t.name })).collect()
@@ -88,7 +91,8 @@ pub(crate) async fn lookup(
 ) -> Result<Response, ApiError> {
     let world = sim.world();
     let Some(all) = rows(&world, &lookup.to_ascii_lowercase()) else {
-        return Err(ApiError::not_found(format!("No resource at /v1/{lookup}.")));
+        // No such lookup is no route: a bare 404, as for any other unknown path.
+        return Ok(StatusCode::NOT_FOUND.into_response());
     };
     auth::authenticate(&world, &headers)?;
     let params = Params::new(query);

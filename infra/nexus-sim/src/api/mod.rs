@@ -4,7 +4,11 @@
 //! Paths are lower-cased (and a trailing `/` dropped) before routing, so `Consignments`,
 //! `consignments` and `Account/login/` all match, as on ASP.NET. Invented: JSON-bodied endpoints
 //! answer 415 unless the request says `Content-Type: application/json` (ASP.NET `[FromBody]` does
-//! the same); responses are JSON whatever `Accept` says.
+//! the same); responses are JSON whatever `Accept` says. A path no route matches answers a bare 404
+//! with no body, as ASP.NET does (errors of a matched route are ProblemDetails).
+//!
+//! The routes depend on the [`Profile`]: the full profile serves every route of today's model, the
+//! seen profile only the seen ones ([`seen`]).
 
 pub(crate) mod account;
 pub(crate) mod admin;
@@ -13,13 +17,14 @@ pub(crate) mod consignments;
 pub(crate) mod lookups;
 pub(crate) mod query;
 pub(crate) mod render;
+pub(crate) mod seen;
 pub(crate) mod tracking;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,13 +35,29 @@ use crate::auth;
 use crate::faults::Gate;
 use crate::handle::SimHandle;
 use crate::problem::ApiError;
+use crate::profile::Profile;
 use crate::world::{Consignment, Principal, World};
 
 /// The largest upload accepted (attachments).
 const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
 
 pub(crate) fn router(sim: SimHandle) -> Router {
-    let v1 = Router::new()
+    let v1 = match sim.profile() {
+        Profile::Full => full_routes(),
+        Profile::Seen => seen_routes(),
+    };
+    let v1 = v1.layer(middleware::from_fn_with_state(sim.clone(), network_conditions)).with_state(sim.clone());
+    let mut app = v1.merge(admin::router(sim.clone()));
+    if sim.profile() == Profile::Seen {
+        // The attachments' direct links (storage, not the API: no token, never faulted or counted).
+        app = app.merge(Router::new().route("/blob/attachments/{id}/{name}", get(seen::blob)).with_state(sim));
+    }
+    app.fallback(no_route)
+}
+
+/// Every route of today's model (nexus-api.md §3 and the README).
+fn full_routes() -> Router<SimHandle> {
+    Router::new()
         .route("/v1/account/login", post(account::login))
         .route("/v1/account/refresh", post(account::refresh))
         .route("/v1/consignments", get(consignments::list).post(consignments::create))
@@ -51,13 +72,32 @@ pub(crate) fn router(sim: SimHandle) -> Router {
         .route("/v1/consignments/{id}/eta", put(tracking::put_eta))
         .route("/v1/attachments/{id}/content", get(attachments::content))
         .route("/v1/{lookup}", get(lookups::lookup))
-        .layer(middleware::from_fn_with_state(sim.clone(), network_conditions))
-        .with_state(sim.clone());
-    v1.merge(admin::router(sim)).fallback(not_found)
 }
 
-async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("No resource at {}.", uri.path()))
+/// Only the seen routes (nexus-api.md §1.3–§1.4); anything else is no route (a bare 404, or 405
+/// for another method on a seen path, as ASP.NET's endpoint routing answers).
+fn seen_routes() -> Router<SimHandle> {
+    let mut routes = Router::new()
+        .route("/v1/account/login", post(account::login))
+        .route("/v1/account/refresh", post(account::refresh))
+        .route("/v1/consignments", get(consignments::list).post(consignments::create))
+        .route("/v1/consignments/{id}", get(consignments::detail))
+        .route("/v1/consignments/{id}/labels", get(consignments::labels))
+        .route("/v1/consignments/{id}/attachments", get(seen::attachments));
+    for &name in seen::LOOKUPS {
+        routes = routes.route(
+            &format!("/v1/{name}"),
+            get(move |State(sim): State<SimHandle>, headers: HeaderMap, Query(query): Query<Vec<(String, String)>>| {
+                seen::lookup(sim, name, headers, query)
+            }),
+        );
+    }
+    routes
+}
+
+/// No route: a bare 404 with no body, as ASP.NET answers a path no endpoint matches.
+async fn no_route() -> Response {
+    StatusCode::NOT_FOUND.into_response()
 }
 
 /// Lower-cases the path and drops a trailing slash, before routing.

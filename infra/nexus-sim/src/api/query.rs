@@ -6,6 +6,7 @@ use jiff::civil::Date;
 
 use crate::clock;
 use crate::problem::ApiError;
+use crate::profile::Profile;
 
 pub(crate) struct Params {
     pairs: Vec<(String, String)>,
@@ -39,11 +40,23 @@ impl Params {
 
     /// `limit` (default 20, at most 100) and `offset` (default 0).
     pub(crate) fn paging(&self) -> Result<(usize, usize), ApiError> {
-        let limit = match self.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(raw) => match raw.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => return Err(ApiError::field("limit", format!("The limit must be between 1 and {MAX_LIMIT}."))),
+        self.paging_in(Profile::Full)
+    }
+
+    /// `limit` and `offset` as `profile` reads them: full refuses a `limit` outside 1–100 (400);
+    /// seen clamps it to 1–[`Profile::max_limit`] silently.
+    pub(crate) fn paging_in(&self, profile: Profile) -> Result<(usize, usize), ApiError> {
+        let max = profile.max_limit();
+        debug_assert!(max <= MAX_LIMIT);
+        let limit = match (self.get("limit"), profile) {
+            (None, _) => DEFAULT_LIMIT,
+            (Some(raw), Profile::Full) => match raw.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => return Err(ApiError::field("limit", format!("The limit must be between 1 and {max}."))),
+            },
+            (Some(raw), Profile::Seen) => match raw.parse::<i64>() {
+                Ok(n) => n.clamp(1, max as i64) as usize,
+                Err(_) => return Err(ApiError::field("limit", format!("The value '{raw}' is not valid."))),
             },
         };
         let offset = match self.get("offset") {

@@ -17,6 +17,7 @@
 use serde_json::{Value, json};
 
 use crate::clock;
+use crate::profile::Profile;
 use crate::random::{hash_of, tag};
 use crate::reference;
 use crate::world::{Attachment, Consignment, Event, Pallet, World};
@@ -80,7 +81,7 @@ pub(crate) fn consignment(world: &World, c: &Consignment, include: &Include, bas
         "customerID": c.customer_id,
         "network": { "code": c.network.code(), "name": c.network.name() },
         "consignmentType": { "id": c.type_id, "name": consignment_type.map_or("", |t| t.name) },
-        "status": { "id": status.id, "name": status.name },
+        "status": { "id": Profile::Full.id_of(status), "name": status.name },
         "requestingDepotCode": c.requesting_depot,
         "collectingDepotCode": c.collecting_depot,
         "deliveryDepotCode": c.delivery_depot,
@@ -203,7 +204,7 @@ pub(crate) fn attachment(a: &Attachment, base_url: &str) -> Value {
 }
 
 /// Collection and delivery rounds, invented but stable per consignment (UK-style registrations).
-fn route_details(world: &World, c: &Consignment) -> Value {
+pub(crate) fn route_details(world: &World, c: &Consignment) -> Value {
     if c.cancelled {
         return json!([]);
     }

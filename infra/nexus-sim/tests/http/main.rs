@@ -11,4 +11,5 @@ mod labels;
 mod lifecycle;
 mod listing;
 mod lookups;
+mod seen;
 mod support;

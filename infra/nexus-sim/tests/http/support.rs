@@ -22,7 +22,11 @@ pub fn password_for(username: &str) -> String {
 
 impl Sim {
     pub async fn start() -> Sim {
-        let running = NexusSim::start(SimOptions::default()).await.expect("the simulator starts");
+        Sim::start_with(SimOptions::default()).await
+    }
+
+    pub async fn start_with(options: SimOptions) -> Sim {
+        let running = NexusSim::start(options).await.expect("the simulator starts");
         let http = reqwest::Client::builder().no_proxy().build().expect("a client");
         Sim { running, http }
     }
