@@ -188,6 +188,23 @@ async fn without_an_events_endpoint_the_consignment_status_moves_the_stops_and_r
 }
 
 #[tokio::test]
+async fn without_a_delta_listing_the_pollers_say_so_and_ask_nexus_nothing() {
+    let world = world_with(Storage::Memory, |bridge| {
+        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::DeltaListing)
+    })
+    .await;
+    book_three_pallets(&world).await;
+    world.nexus.handle().reset_request_counts();
+    let status = world.sync().await;
+    assert!(status.not_supported.as_deref().is_some_and(|r| r.contains("delta-listing")), "{status:?}");
+    let imports = import_orders(&world.bridge, &ImportOptions::unbounded()).await.unwrap();
+    assert!(imports.not_supported.as_deref().is_some_and(|r| r.contains("delta-listing")), "{imports:?}");
+    let pods = bridge::jobs::pod_sync::sync_documents(&world.bridge, &SyncOptions::unbounded()).await.unwrap();
+    assert!(pods.not_supported.as_deref().is_some_and(|r| r.contains("not supported by this Nexus")), "{pods:?}");
+    assert_eq!(world.nexus.handle().request_counts().total, 0, "no listing a Nexus would answer with everything");
+}
+
+#[tokio::test]
 async fn a_failed_delivery_is_visible_then_the_redelivery_completes() {
     let world = world(Storage::Memory).await;
     world.nexus.handle().set_delivery_odds(0, 0);

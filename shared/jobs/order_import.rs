@@ -222,6 +222,9 @@ pub struct ImportReport {
     pub door: OrderDoor,
     /// Per depot.
     pub depots: Vec<DepotReport>,
+    /// Why nothing was imported: this Nexus lacks a capability the import needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_supported: Option<String>,
 }
 
 impl ImportReport {
@@ -268,7 +271,11 @@ pub struct ImportFailed {
 /// missing credentials), with the report of what was done.
 pub async fn import_orders(bridge: &Bridge, options: &ImportOptions) -> Result<ImportReport, ImportFailed> {
     let ours: BTreeSet<DepotCode> = bridge.settings.depots.iter().map(|d| d.code.clone()).collect();
-    let mut report = ImportReport { door: bridge.settings.order_door, depots: Vec::new() };
+    let mut report = ImportReport { door: bridge.settings.order_door, depots: Vec::new(), not_supported: None };
+    if let Err(reason) = crate::jobs::lookup::listing_capabilities(bridge, "the order import") {
+        report.not_supported = Some(reason);
+        return Ok(report);
+    }
     for depot in &bridge.settings.depots {
         let depot_report = DepotRun::start(bridge, options, &depot.code, &ours).await;
         tracing::info!(

@@ -108,6 +108,9 @@ const SAVE_ATTEMPTS: u32 = 10;
 /// What a scheduled run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PodReport {
+    /// Why no document was fetched from Nexus: this Nexus lacks a capability the download needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_supported: Option<String>,
     /// Consignments the listings returned (overlap included).
     pub listed: u32,
     /// Delivered consignments another depot delivers and the bridge follows.
@@ -296,6 +299,10 @@ struct StoredFile {
 /// Runs the download side for every configured depot, and tries the pending uploads again.
 pub async fn sync_documents(bridge: &Bridge, options: &SyncOptions) -> Result<PodReport, PodSyncFailed> {
     let mut report = PodReport::default();
+    if let Err(reason) = crate::jobs::lookup::listing_capabilities(bridge, "the POD download") {
+        report.not_supported = Some(reason);
+        return Ok(report);
+    }
     let mut reasons = Vec::new();
     for depot in &bridge.settings.depots {
         if let Err(reason) = sync_depot(bridge, options, &depot.code, &mut report).await {

@@ -75,6 +75,9 @@ impl SyncOptions {
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StatusReport {
+    /// Why nothing was synced: this Nexus lacks a capability the status sync needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_supported: Option<String>,
     /// Consignments the listings returned (overlap included).
     pub listed: u32,
     /// Consignments whose events were read.
@@ -134,6 +137,10 @@ struct Position {
 /// Runs the import side of the status sync for every configured depot.
 pub async fn sync_statuses(bridge: &Bridge, options: &SyncOptions) -> Result<StatusReport, SyncFailed> {
     let mut report = StatusReport::default();
+    if let Err(reason) = crate::jobs::lookup::listing_capabilities(bridge, "the status sync") {
+        report.not_supported = Some(reason);
+        return Ok(report);
+    }
     let mut reasons = Vec::new();
     for depot in &bridge.settings.depots {
         if let Err(reason) = sync_depot(bridge, options, &depot.code, &mut report).await {

@@ -246,6 +246,9 @@ pub struct LocalOptions {
     pub customer_map: String,
     /// How often the pollers run (the cloud's EventBridge schedule); `None` = not at all.
     pub poll_every: Option<Duration>,
+    /// The Nexus simulator's profile (`full` or `seen`); the bridge runs with the capabilities of
+    /// that profile (`NEXUS_CAPABILITIES` `full` or `seen`).
+    pub nexus_profile: nexus_sim::Profile,
 }
 
 /// The settings and secrets of a bridge for `depots` (`BRIDGE_DEPOTS`, e.g. `PGD302:zpl`) over the
@@ -333,6 +336,7 @@ impl Default for LocalOptions {
             secrets_json: None,
             customer_map: SIMULATOR_CUSTOMER_MAP.into(),
             poll_every: Some(Duration::from_secs(30)),
+            nexus_profile: nexus_sim::Profile::Full,
         }
     }
 }
@@ -396,9 +400,11 @@ pub async fn start_with(options: LocalOptions, pace: Pace) -> Result<LocalBridge
     let (nexus, nexus_url, clock): (_, _, Arc<dyn Clock>) = match &options.nexus_url {
         Some(url) => (None, url.clone(), Arc::new(SystemClock)),
         None => {
-            let sim = nexus_sim::NexusSim::start(nexus_sim::SimOptions::new().port(options.nexus_port))
-                .await
-                .map_err(|err| format!("cannot start the Nexus simulator: {err}"))?;
+            let sim = nexus_sim::NexusSim::start(
+                nexus_sim::SimOptions::new().port(options.nexus_port).profile(options.nexus_profile),
+            )
+            .await
+            .map_err(|err| format!("cannot start the Nexus simulator: {err}"))?;
             let url = sim.base_url();
             if !pace.simulator_limits {
                 sim.handle().set_rate_limit(0);
@@ -446,6 +452,7 @@ pub async fn start_with(options: LocalOptions, pace: Pace) -> Result<LocalBridge
         ("QARGO_BASE_URL", qargo_url.clone()),
         ("BRIDGE_SECRETS_JSON", secrets_json),
         ("BRIDGE_CUSTOMER_MAP", options.customer_map.clone()),
+        ("NEXUS_CAPABILITIES", options.nexus_profile.name().to_owned()),
     ];
     let settings = Settings::from_lookup(|name| {
         values.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()).or_else(|| std::env::var(name).ok())

@@ -49,6 +49,10 @@ struct RunArgs {
     /// Port of the Nexus simulator.
     #[arg(long, default_value_t = 8081)]
     nexus_port: u16,
+    /// The Nexus simulator's profile: `full` (every route the bridge can use) or `seen` (only what
+    /// public code shows of Nexus); the bridge runs with that profile's capabilities.
+    #[arg(long, default_value = "full")]
+    nexus_profile: nexus_sim::Profile,
     /// Port of the Qargo simulator.
     #[arg(long, default_value_t = 8082)]
     qargo_port: u16,
@@ -106,6 +110,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
         secrets_json: std::env::var("BRIDGE_SECRETS_JSON").ok(),
         customer_map: args.customer_map,
         poll_every: (args.poll_seconds > 0).then(|| std::time::Duration::from_secs(args.poll_seconds)),
+        nexus_profile: args.nexus_profile,
     })
     .await?;
     println!("nexus-bridge is running locally");
