@@ -228,6 +228,11 @@ async fn a_delivery_depot_posts_scans_and_uploads_proof() {
     assert_eq!(stored.signed_by.as_deref(), Some("J SMITH"));
     let back = depot_user.attachment_content(stored.attachment_id).await.unwrap();
     assert_eq!(back.bytes, upload.bytes);
+    // The seen way: the listing's own link to the file.
+    let listed = depot_user.attachments(id).await.unwrap();
+    let url = listed.iter().find(|a| a.attachment_id == stored.attachment_id).and_then(|a| a.url.clone());
+    let by_url = depot_user.attachment_by_url(&url.expect("a url on the listed attachment")).await.unwrap();
+    assert_eq!(by_url.bytes, upload.bytes);
 }
 
 #[tokio::test]

@@ -564,7 +564,20 @@ impl Transfer<'_> {
     ) -> Result<Result<(), String>, Stop> {
         let (bridge, key) = (self.bridge, self.key);
         report.nexus_requests += 1;
-        let file = match self.nexus.attachment_content(attachment.attachment_id).await {
+        let fetched = if bridge.settings.nexus_capabilities.has(Capability::AttachmentContent) {
+            self.nexus.attachment_content(attachment.attachment_id).await
+        } else {
+            match attachment.url.as_deref() {
+                Some(url) => self.nexus.attachment_by_url(url).await,
+                None => {
+                    return Ok(Err(format!(
+                        "attachment {} has no url and this Nexus has no attachment-content route",
+                        attachment.attachment_id
+                    )));
+                }
+            }
+        };
+        let file = match fetched {
             Ok(file) => file,
             Err(err) if is_retryable(&err) => return Err(format!("Nexus: {err}")),
             Err(err) => return Ok(Err(format!("Nexus refused attachment {}: {err}", attachment.attachment_id))),

@@ -625,6 +625,35 @@ impl NexusClient {
         fetched(response).await
     }
 
+    /// An attachment by the `url` its listing gives (seen: the link "points directly to the
+    /// attachment"), for a Nexus without `attachments/{id}/content`. A link on the API's own host
+    /// is fetched with the depot's token; a link elsewhere (a storage host) without it, so the token
+    /// never leaves Nexus.
+    pub async fn attachment_by_url(&self, url: &str) -> Result<FetchedFile, NexusError> {
+        let base = reqwest::Url::parse(&self.base_url).map_err(|err| NexusError::Malformed(err.to_string()))?;
+        let target = base.join(url).map_err(|err| {
+            NexusError::Malformed(format!("attachment url {:?}: {err}", url.chars().take(120).collect::<String>()))
+        })?;
+        let same_host = (target.scheme(), target.host_str(), target.port_or_known_default())
+            == (base.scheme(), base.host_str(), base.port_or_known_default());
+        let what = "attachment by url";
+        let response = if same_host {
+            self.call(what, Repeatable::Yes, |http| http.get(target.clone())).await?
+        } else {
+            let started = Instant::now();
+            let response = self.send_with_retries(started, Repeatable::Yes, || self.http.get(target.clone())).await?;
+            if !response.status().is_success() {
+                return Err(NexusError::Malformed(format!(
+                    "{what}: {} answered {}",
+                    target.host_str().unwrap_or("?"),
+                    response.status()
+                )));
+            }
+            response
+        };
+        fetched(response).await
+    }
+
     /// `POST consignments/{id}/attachments` (multipart).
     pub async fn upload_attachment(
         &self,
