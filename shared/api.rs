@@ -134,7 +134,9 @@ fn within_limit(body: &[u8]) -> Result<(), HttpAnswer> {
 pub fn authenticate(authorization: Option<&str>, expected: &Credentials) -> Result<(), HttpAnswer> {
     let wanted = format!("{}:{}", expected.username, expected.password.expose());
     let given = authorization
-        .and_then(|header| header.trim().strip_prefix("Basic ").or_else(|| header.trim().strip_prefix("basic ")))
+        // The scheme name is case-insensitive (RFC 9110 §11.1): `Basic`, `basic`, `BASIC`.
+        .and_then(|header| header.trim().split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic")))
+        .map(|(_, encoded)| encoded)
         .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok());
     match given {
         Some(given) if constant_time_eq(&given, wanted.as_bytes()) => Ok(()),
@@ -182,6 +184,11 @@ mod tests {
         assert!(missing.body.to_string().contains("missing credentials"));
         assert!(authenticate(Some("Bearer abc"), &expected()).is_err());
         assert!(authenticate(Some("Basic !!!"), &expected()).is_err());
+        let encoded = basic("qargo", "inbound-pass").split_once(' ').unwrap().1.to_owned();
+        for scheme in ["BASIC", "basic", "bAsIc"] {
+            assert!(authenticate(Some(&format!("{scheme} {encoded}")), &expected()).is_ok(), "{scheme}");
+        }
+        assert!(authenticate(Some(&format!("Basicx {encoded}")), &expected()).is_err());
     }
 
     #[test]

@@ -215,6 +215,27 @@ mod tests {
     }
 
     #[test]
+    fn far_future_dates_are_refused_naming_the_field_not_a_panic() {
+        let now = "2026-06-17T08:00:00Z".parse().unwrap();
+        let mut value = trip();
+        value["orders"][0]["service_level"]["code"] = json!("SD");
+        value["orders"][0]["consignments"][0]["pickup_stop"]["date"] = json!("9999-12-31");
+        value["orders"][0]["consignments"][0]["delivery_stop"]["date"] = json!("9999-12-31");
+        let mut far = plan(value).unwrap();
+        let refusal = far.schedule_collection(now, CutoffPolicy::Roll).unwrap_err();
+        assert_eq!(refusal.field, format!("{C}.pickup_stop.date"));
+        assert!(refusal.message.contains("more than a year ahead"), "{refusal}");
+
+        let mut value = trip();
+        value["orders"][0]["service_level"]["code"] = json!("SD");
+        value["orders"][0]["consignments"][0]["delivery_stop"]["date"] = json!("9999-12-31");
+        let mut late_delivery = plan(value).unwrap();
+        let refusal = late_delivery.schedule_collection(now, CutoffPolicy::Roll).unwrap_err();
+        assert_eq!(refusal.field, format!("{C}.delivery_stop.date"));
+        assert!(refusal.message.contains("more than a year after"), "{refusal}");
+    }
+
+    #[test]
     fn nulls_the_spec_allows_are_read_as_absent() {
         // `SubcontractorDispatch` makes these `anyOf [..., null]`: a legal null must still book.
         let mut value = trip();

@@ -137,25 +137,20 @@ pub fn is_working_day(region: UkRegion, date: Date) -> bool {
 }
 
 /// The first working day in `region` strictly after `date`.
-///
-/// # Panics
-///
-/// Past 9999-12-31, the end of the calendar.
 pub fn next_working_day(region: UkRegion, date: Date) -> Date {
     add_working_days(region, date, 1)
 }
 
 /// The `count`-th working day in `region` after `date`; `date` itself never counts, so a count of 0
-/// gives `date` back.
-///
-/// # Panics
-///
-/// Past 9999-12-31, the end of the calendar.
+/// gives `date` back. Counting stops at the calendar's end (9999-12-31), which is then the answer:
+/// dates from outside are range-checked long before (`cutoff::BOOKING_HORIZON_DAYS`), and nothing here
+/// may panic on data.
 pub fn add_working_days(region: UkRegion, date: Date, count: u32) -> Date {
     let mut day = date;
     let mut left = count;
     while left > 0 {
-        day = day.tomorrow().expect("working days are counted within the calendar's end, 9999-12-31");
+        let Ok(next) = day.tomorrow() else { return day };
+        day = next;
         if is_working_day(region, day) {
             left -= 1;
         }
@@ -376,5 +371,12 @@ mod tests {
             prop_assert!(holidays.windows(2).all(|pair| pair[0] < pair[1]), "sorted and distinct");
             prop_assert!(holidays.iter().all(|day| day.year() == year && !is_weekend(*day)));
         }
+    }
+
+    #[test]
+    fn counting_stops_at_the_calendar_s_end_without_a_panic() {
+        let end = d("9999-12-31");
+        assert_eq!(add_working_days(UkRegion::Scotland, end, 3), end);
+        assert_eq!(next_working_day(UkRegion::EnglandAndWales, d("9999-12-30")), end);
     }
 }

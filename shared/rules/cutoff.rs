@@ -60,6 +60,16 @@ pub struct CutoffRefusal {
     pub reason: String,
 }
 
+/// How far ahead a dispatch may date a collection or a delivery, in days: a year. Dates from outside are
+/// checked against it before any calendar arithmetic.
+pub const BOOKING_HORIZON_DAYS: i32 = 366;
+
+/// The latest date allowed from `from`, when `date` lies beyond it.
+fn beyond_horizon(from: Date, date: Date) -> Option<Date> {
+    let latest = from.checked_add(jiff::Span::new().days(BOOKING_HORIZON_DAYS)).unwrap_or(Date::MAX);
+    (date > latest).then_some(latest)
+}
+
 fn region_name(region: UkRegion) -> &'static str {
     match region {
         UkRegion::EnglandAndWales => "England and Wales",
@@ -96,6 +106,16 @@ pub fn collection_date(
     let london = london_now(now);
     let today = london.date();
     let past_cutoff = london.time() >= CUTOFF;
+    if let Some(horizon) = beyond_horizon(today, requested) {
+        return Err(CutoffRefusal {
+            requested,
+            suggested: today,
+            reason: format!(
+                "The collection date {requested} is more than a year ahead (the latest is {horizon}); \
+                 correct the pickup stop's date."
+            ),
+        });
+    }
     if requested < today {
         let today_open = is_working_day(region, today) && !past_cutoff;
         let (suggested, which) = if today_open {
@@ -160,6 +180,12 @@ pub fn collection_date(
 /// Checks a specific-day (SD) delivery date: it must be a working day in `region` (the delivering
 /// depot's) and later than the collection date. The message names the next valid date.
 pub fn check_specific_day(collection: Date, delivery: Date, region: UkRegion) -> Result<(), String> {
+    if let Some(horizon) = beyond_horizon(collection, delivery) {
+        return Err(format!(
+            "The specific-day delivery date {delivery} is more than a year after the collection (the latest is \
+             {horizon}); correct the delivery stop's date."
+        ));
+    }
     if delivery <= collection {
         let earliest = next_working_day(region, collection);
         return Err(format!(
