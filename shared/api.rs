@@ -110,6 +110,10 @@ pub async fn visibility_route(
     };
     match router.route(updates).await {
         Ok(()) => HttpAnswer { status: 202, body: json!({"errors": []}) },
+        Err(err @ crate::visibility::RoutingError::Invalid { .. }) => {
+            let message: String = err.to_string().chars().take(500).collect();
+            HttpAnswer::error(422, "USER_INPUT_ERROR", message)
+        }
         Err(err) => {
             tracing::warn!(error = %err, "visibility updates not routed; Qargo will send them again");
             HttpAnswer::error(503, "INTERNAL_ERROR", format!("{err}; retry later"))

@@ -319,6 +319,14 @@ pub enum RoutingError {
         /// Its size.
         bytes: usize,
     },
+    /// An update can never succeed (answered 422: sending it again cannot help).
+    #[error("the {kind} update can never be handled: {reason}")]
+    Invalid {
+        /// The update's kind.
+        kind: UpdateKind,
+        /// Why.
+        reason: String,
+    },
     /// A job that runs in process failed in a way worth retrying.
     #[error("the {kind} update could not be handled: {reason}")]
     Job {
@@ -505,32 +513,79 @@ impl InProcessRouter {
     }
 }
 
+/// Why a job could not handle a routed update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobFailure {
+    /// The update can never succeed (it is not what its kind must be): not worth a retry.
+    Invalid(String),
+    /// An outage or contention: worth a retry.
+    Retry(String),
+}
+
+/// Runs the job that takes `update`'s kind (the one its bus rule reaches in the cloud) and answers
+/// its outcome as JSON.
+pub async fn run_update_job(bridge: &Bridge, update: &RoutedUpdate) -> Result<Value, JobFailure> {
+    fn outcome(value: impl Serialize) -> Value {
+        serde_json::to_value(value).unwrap_or_default()
+    }
+    match update.kind {
+        UpdateKind::Stop => export_stop_update(bridge, update).await.map(outcome).map_err(|err| match err {
+            crate::jobs::status_export::ExportError::Invalid(invalid) => JobFailure::Invalid(invalid.0),
+            other => JobFailure::Retry(other.to_string()),
+        }),
+        UpdateKind::Eta => {
+            crate::jobs::eta_export::export_eta_update(bridge, update).await.map(outcome).map_err(|err| match err {
+                crate::jobs::eta_export::EtaExportError::Invalid(invalid) => JobFailure::Invalid(invalid.0),
+                other => JobFailure::Retry(other.to_string()),
+            })
+        }
+        UpdateKind::Document => {
+            crate::jobs::pod_sync::upload_document_update(bridge, update).await.map(outcome).map_err(|err| match err {
+                crate::jobs::pod_sync::PodError::Invalid(invalid) => JobFailure::Invalid(invalid.0),
+                other => JobFailure::Retry(other.to_string()),
+            })
+        }
+    }
+}
+
+/// One update from the bus, in a function: an update that can never succeed is logged and
+/// answered as handled (`{"outcome": "invalid"}`), so the bus does not retry it for a day and
+/// dead-letter it; a retryable failure is an error, which the bus retries.
+pub async fn handle_bus_update(bridge: &Bridge, update: &RoutedUpdate) -> Result<Value, String> {
+    match run_update_job(bridge, update).await {
+        Ok(outcome) => {
+            tracing::info!(kind = %update.kind, outcome = %outcome, "visibility update handled");
+            Ok(outcome)
+        }
+        Err(JobFailure::Invalid(reason)) => {
+            tracing::warn!(kind = %update.kind, %reason, "visibility update can never succeed; not retried");
+            Ok(json!({"outcome": "invalid", "reason": reason}))
+        }
+        Err(JobFailure::Retry(reason)) => Err(reason),
+    }
+}
+
 #[async_trait]
 impl VisibilityRouter for InProcessRouter {
     async fn route(&self, updates: Vec<RoutedUpdate>) -> Result<(), RoutingError> {
-        let mut first_failure = None;
+        let (mut retry, mut invalid) = (None, None);
         for update in updates {
-            // One arm per kind, each calling the job its bus rule reaches in the cloud.
-            let handled = match update.kind {
-                UpdateKind::Stop => export_stop_update(&self.bridge, &update)
-                    .await
-                    .map(|outcome| tracing::info!(?outcome, "stop update exported"))
-                    .map_err(|err| err.to_string()),
-                UpdateKind::Eta => crate::jobs::eta_export::export_eta_update(&self.bridge, &update)
-                    .await
-                    .map(|report| tracing::info!(order_id = %report.order_id, sent = report.sent(), "ETA update exported"))
-                    .map_err(|err| err.to_string()),
-                UpdateKind::Document => crate::jobs::pod_sync::upload_document_update(&self.bridge, &update)
-                    .await
-                    .map(|outcome| tracing::info!(?outcome, "document update handled"))
-                    .map_err(|err| err.to_string()),
-            };
-            if let Err(reason) = handled {
-                tracing::warn!(kind = %update.kind, %reason, "visibility update failed; Qargo will send it again");
-                first_failure.get_or_insert(RoutingError::Job { kind: update.kind, reason });
+            match run_update_job(&self.bridge, &update).await {
+                Ok(outcome) => tracing::info!(kind = %update.kind, %outcome, "visibility update handled"),
+                Err(JobFailure::Invalid(reason)) => {
+                    tracing::warn!(kind = %update.kind, %reason, "visibility update can never succeed");
+                    invalid.get_or_insert(RoutingError::Invalid { kind: update.kind, reason });
+                }
+                Err(JobFailure::Retry(reason)) => {
+                    tracing::warn!(kind = %update.kind, %reason, "visibility update failed; Qargo will send it again");
+                    retry.get_or_insert(RoutingError::Job { kind: update.kind, reason });
+                }
             }
         }
-        first_failure.map_or(Ok(()), Err)
+        match retry.or(invalid) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
     }
 }
 

@@ -391,6 +391,26 @@ async fn a_qargo_outage_during_a_download_is_retried_on_the_next_run_and_s3_hold
 // ---- upload ----------------------------------------------------------------------------------------
 
 #[tokio::test]
+async fn a_document_update_that_can_never_be_handled_is_a_422_not_a_retry() {
+    let world = world(Storage::Memory).await;
+    let body = json!({"events": [{"timestamp": "2026-06-17T10:00:00Z", "update": {
+        "type": "Document", "status": "CREATED",
+        "document": {"name": "s.png", "document_type": "CONSIGNEE_SIGNATURE",
+                     "document_content": {"content": "%%% not base64", "mime_type": "image/png", "filename": "s.png"},
+                     "subject": {"id": "00000000-0000-4000-8000-000000000001"}}}}],
+        "order": {"id": "00000000-0000-4000-8000-000000000002", "order_name": "OR-1", "status": "PLANNED", "stops": [],
+                  "custom_fields": {"NexusNetwork": "PALLEX", "NexusConsignmentID": "10001"}}});
+    let (status, answer) = post_visibility(&world, &body).await;
+    assert_eq!(status, 422, "sending it again cannot help: {answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "USER_INPUT_ERROR");
+    assert!(answer["errors"][0]["error_message"].as_str().unwrap().contains("base64"), "{answer}");
+    // From the bus, the same update is logged and answered as handled, so it is not retried for a day.
+    let routed = bridge::visibility::parse_visibility(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let handled = bridge::visibility::handle_bus_update(&world.bridge, &routed[0]).await.unwrap();
+    assert_eq!(handled["outcome"], "invalid", "{handled}");
+}
+
+#[tokio::test]
 async fn without_an_upload_endpoint_no_pod_is_sent_and_the_refusal_is_named() {
     let world = world_with(Storage::Memory, |bridge| {
         bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::AttachmentUpload)

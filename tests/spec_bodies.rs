@@ -1117,12 +1117,19 @@ async fn post_visibility(world: &World, body: &Value) -> Result<(u16, Value), St
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
 }
 
-/// `None` when the answer is right (202, or 5xx: Qargo sends the body again), else what is wrong.
+/// `None` when the answer is right (202; 422 naming why an update can never be handled, e.g.
+/// embedded content that is not base64; or 5xx: Qargo sends the body again), else what is wrong.
 fn judge_visibility(answer: &Result<(u16, Value), String>) -> Option<String> {
     match answer {
         Err(_) => Some("no answer (did the bridge panic?)".into()),
         Ok((400, _)) => Some("400 'not a visibility update' to a legal visibility body".into()),
         Ok((202, _)) => None,
+        Ok((422, body))
+            if body["errors"][0]["error_type"] == "USER_INPUT_ERROR"
+                && body["errors"][0]["error_message"].as_str().is_some_and(|m| m.contains("can never be handled")) =>
+        {
+            None
+        }
         Ok((status, _)) if *status >= 500 => None,
         Ok((status, _)) => Some(format!("HTTP {status} to a legal visibility body")),
     }

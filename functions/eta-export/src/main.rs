@@ -7,8 +7,7 @@
 //! alarm see it; so is an event of another kind routed here by mistake, which would otherwise be
 //! lost. Without an Optimize API key the job acknowledges every update and sends nothing.
 
-use bridge::jobs::eta_export::export_eta_update;
-use bridge::visibility::{EVENT_SOURCE, Trigger, UpdateKind, read_trigger};
+use bridge::visibility::{EVENT_SOURCE, Trigger, UpdateKind, handle_bus_update, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -26,7 +25,5 @@ async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Err
     let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Eta)? else {
         return Err(format!("eta-export takes Eta updates from the bus ({EVENT_SOURCE}), not {payload}").into());
     };
-    let report = export_eta_update(bridge, &update).await?;
-    tracing::info!(report = %serde_json::to_string(&report)?, "ETA update exported");
-    Ok(serde_json::to_value(report)?)
+    Ok(handle_bus_update(bridge, &update).await?)
 }

@@ -15,9 +15,9 @@ use std::time::SystemTime;
 
 use bridge::http::DEADLINE_RESERVE;
 
-use bridge::jobs::pod_sync::{sync_documents, upload_document_update};
+use bridge::jobs::pod_sync::sync_documents;
 use bridge::jobs::status_sync::SyncOptions;
-use bridge::visibility::{Trigger, UpdateKind, read_trigger};
+use bridge::visibility::{Trigger, UpdateKind, handle_bus_update, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -33,9 +33,7 @@ async fn main() -> Result<(), Error> {
 async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     if let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Document)? {
-        let outcome = upload_document_update(bridge, &update).await?;
-        tracing::info!(outcome = %serde_json::to_string(&outcome)?, "document update handled");
-        return Ok(serde_json::to_value(outcome)?);
+        return Ok(handle_bus_update(bridge, &update).await?);
     }
     let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
     match sync_documents(bridge, &SyncOptions::within(remaining.saturating_sub(DEADLINE_RESERVE))).await {

@@ -13,9 +13,8 @@ use std::time::SystemTime;
 
 use bridge::http::DEADLINE_RESERVE;
 
-use bridge::jobs::status_export::export_stop_update;
 use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
-use bridge::visibility::{Trigger, UpdateKind, read_trigger};
+use bridge::visibility::{Trigger, UpdateKind, handle_bus_update, read_trigger};
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -31,9 +30,7 @@ async fn main() -> Result<(), Error> {
 async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     if let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Stop)? {
-        let outcome = export_stop_update(bridge, &update).await?;
-        tracing::info!(outcome = %serde_json::to_string(&outcome)?, "stop update exported");
-        return Ok(serde_json::to_value(outcome)?);
+        return Ok(handle_bus_update(bridge, &update).await?);
     }
     let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
     match sync_statuses(bridge, &SyncOptions::within(remaining.saturating_sub(DEADLINE_RESERVE))).await {
