@@ -124,13 +124,15 @@ pub async fn visibility_route(
 /// Refuses a body over [`MAX_BODY_BYTES`] before it is parsed.
 fn within_limit(body: &[u8]) -> Result<(), HttpAnswer> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(HttpAnswer::error(
-            413,
-            "USER_INPUT_ERROR",
-            format!("the body is {} bytes; the bridge takes at most {MAX_BODY_BYTES}", body.len()),
-        ));
+        return Err(too_large(&format!("the body is {} bytes", body.len())));
     }
     Ok(())
+}
+
+/// The answer to a body over [`MAX_BODY_BYTES`] (`what` says how large, when known): the same
+/// JSON 413 wherever the limit is enforced (here, or by the local server while reading).
+pub fn too_large(what: &str) -> HttpAnswer {
+    HttpAnswer::error(413, "USER_INPUT_ERROR", format!("{what}; the bridge takes at most {MAX_BODY_BYTES} bytes"))
 }
 
 /// Checks an `Authorization: Basic …` header against the expected credential, in constant time.

@@ -438,6 +438,28 @@ async fn a_cancel_this_nexus_cannot_do_is_refused_as_not_supported_and_cancels_n
 }
 
 #[tokio::test]
+async fn a_body_over_the_limit_is_our_json_413_on_both_routes() {
+    let world = world(Storage::Memory).await;
+    let body = vec![b' '; bridge::api::MAX_BODY_BYTES + 10];
+    for path in ["/qargo/dispatch", "/qargo/visibility"] {
+        let response = world
+            .http
+            .post(format!("{}{path}", world.api_url))
+            .basic_auth("qargo", Some("inbound-pass"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 413, "{path}");
+        let answer: Value = response.json().await.expect("our JSON, not a plain-text 413");
+        assert_eq!(answer["errors"][0]["error_type"], "USER_INPUT_ERROR", "{path}: {answer}");
+        assert!(answer["errors"][0]["error_message"].as_str().unwrap().contains("at most"), "{answer}");
+    }
+    assert_eq!(world.creates(), 0);
+}
+
+#[tokio::test]
 async fn nexus_outage_is_retryable_and_the_retry_books_once() {
     let world = world(Storage::Memory).await;
     let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));

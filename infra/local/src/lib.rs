@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use bridge::clock::{Clock, SystemClock};
@@ -30,16 +31,31 @@ pub mod relay;
 /// cloud puts them on the event bus.
 pub fn serve_api(bridge: Arc<Bridge>, listener: TcpListener) -> JoinHandle<()> {
     let router = Arc::new(InProcessRouter::new(bridge.clone()));
-    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (bridge, router) = (bridge.clone(), router.clone());
-        async move {
-            let authorization = headers.get("authorization").and_then(|value| value.to_str().ok());
-            let answer =
-                bridge::api::route(&bridge, router.as_ref(), method.as_str(), uri.path(), authorization, &body).await;
-            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, axum::Json(answer.body)).into_response()
-        }
-    });
+    let app = axum::Router::new()
+        .fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Result<Bytes, BytesRejection>| {
+            let (bridge, router) = (bridge.clone(), router.clone());
+            async move {
+                let authorization = headers.get("authorization").and_then(|value| value.to_str().ok());
+                let answer = match body {
+                    Ok(body) => {
+                        bridge::api::route(&bridge, router.as_ref(), method.as_str(), uri.path(), authorization, &body)
+                            .await
+                    }
+                    // Over the limit while reading: the same JSON 413 as in Lambda, not axum's text.
+                    Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        bridge::api::too_large("the body is larger")
+                    }
+                    Err(rejection) => bridge::api::HttpAnswer {
+                        status: 400,
+                        body: serde_json::json!({"errors": [{"error_type": "USER_INPUT_ERROR",
+                        "error_message": format!("the body could not be read: {}", rejection.body_text())}]}),
+                    },
+                };
+                let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                (status, axum::Json(answer.body)).into_response()
+            }
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(bridge::api::MAX_BODY_BYTES));
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app).await {
             tracing::error!(error = %err, "the bridge's HTTP API stopped");
