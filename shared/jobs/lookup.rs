@@ -133,6 +133,20 @@ pub fn listing_capabilities(bridge: &Bridge, job: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How far Nexus's clock may run ahead of ours before a `lastUpdated` is taken as a mistake.
+pub const CURSOR_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// A consignment's `lastUpdated` as a cursor may take it: never later than now (UK local) plus
+/// [`CURSOR_SKEW`], so one record dated in the future cannot move a cursor past every real change
+/// to come.
+pub fn cursor_time(
+    last_updated: Option<jiff::civil::DateTime>,
+    uk_now: jiff::civil::DateTime,
+) -> Option<jiff::civil::DateTime> {
+    let latest = uk_now.checked_add(CURSOR_SKEW).unwrap_or(uk_now);
+    last_updated.map(|at| at.min(latest))
+}
+
 /// The network a listed consignment is on.
 pub fn network_of(consignment: &Consignment) -> Option<Network> {
     consignment.network.as_ref().and_then(|n| n.code.parse().ok())
@@ -180,5 +194,15 @@ mod tests {
         assert_eq!(consignment_status(&consignment(7, "Delivered")).map(|s| s.code()), Some("DEL"), "by name");
         assert_eq!(consignment_status(&consignment(100, "")).map(|s| s.code()), Some("DEL"), "by id");
         assert_eq!(consignment_status(&consignment(7, "In Transit")), None, "unknown: not guessed");
+    }
+
+    #[test]
+    fn a_cursor_never_runs_ahead_of_now() {
+        let now: jiff::civil::DateTime = "2026-06-17T10:00:00".parse().unwrap();
+        let future: jiff::civil::DateTime = "9999-12-31T23:59:59".parse().unwrap();
+        assert_eq!(cursor_time(Some(future), now), Some("2026-06-17T10:15:00".parse().unwrap()));
+        let past: jiff::civil::DateTime = "2026-06-17T09:00:00".parse().unwrap();
+        assert_eq!(cursor_time(Some(past), now), Some(past));
+        assert_eq!(cursor_time(None, now), None);
     }
 }

@@ -553,7 +553,9 @@ impl<'a> DepotRun<'a> {
             }
         }
         self.exchange(works, &mut draft).await?;
-        if let Some(last) = consignments.iter().rev().find_map(|c| c.last_updated) {
+        let uk_now = self.bridge.clock.now().to_zoned(london()).datetime();
+        let last = consignments.iter().rev().find_map(|c| crate::jobs::lookup::cursor_time(c.last_updated, uk_now));
+        if let Some(last) = last {
             for cursor in &mut draft {
                 if cursor.state.since.is_none_or(|since| since < last) {
                     cursor.state.since = Some(last);

@@ -392,12 +392,13 @@ async fn download_depot(
 ) -> Result<(), Stop> {
     let mut changed: BTreeMap<(Network, i64), Consignment> = BTreeMap::new();
     let mut read_up_to = position.since;
+    let uk_now = london_now(bridge.clock.now()).datetime();
     let mut pages = nexus.changed_since(window_start, bridge.settings.nexus_list_page_size());
     while let Some(page) = pages.next_page().await.map_err(|err| format!("Nexus: {err}"))? {
         report.nexus_requests += 1;
         report.listed += page.len() as u32;
         for consignment in page {
-            read_up_to = read_up_to.max(consignment.last_updated);
+            read_up_to = read_up_to.max(crate::jobs::lookup::cursor_time(consignment.last_updated, uk_now));
             if let Some(network) = network_of(&consignment) {
                 changed.insert((network, consignment.consignment_id), consignment);
             }
@@ -681,11 +682,11 @@ async fn attach_in_qargo(
 
 /// Records when the late window of a consignment first seen delivered ends; answers it.
 async fn open_window(bridge: &Bridge, key: &SyncKey, consignment: &Consignment) -> Result<Timestamp, PodError> {
-    let delivered = consignment
-        .del_date_time
-        .and_then(|at| at.to_zoned(london()).ok())
-        .map(|at| at.timestamp())
-        .unwrap_or_else(|| bridge.clock.now());
+    // A delivery time in the future is a mistake on Nexus: the window opens now at the latest (and
+    // no arithmetic on a far-future date can overflow).
+    let now = bridge.clock.now();
+    let delivered =
+        consignment.del_date_time.and_then(|at| at.to_zoned(london()).ok()).map_or(now, |at| at.timestamp().min(now));
     let until = delivered + bridge.settings.pod_late_window;
     let state = update_state(bridge, key, |state| {
         if state.pod_check_until.is_some() {

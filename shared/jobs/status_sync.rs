@@ -189,7 +189,7 @@ async fn sync_depot(
     let mut changed: BTreeMap<(Network, i64), Consignment> = BTreeMap::new();
     let mut read_up_to = position.since;
     list_changed(bridge, &nexus, window_start, report, |consignment| {
-        read_up_to = read_up_to.max(consignment.last_updated);
+        read_up_to = read_up_to.max(crate::jobs::lookup::cursor_time(consignment.last_updated, uk_now));
         if let Some(network) = network_of(consignment) {
             changed.insert((network, consignment.consignment_id), consignment.clone());
         }

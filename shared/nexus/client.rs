@@ -31,6 +31,8 @@ use crate::http::{Attempt, RetryPolicy, base_with_slash, with_retries};
 
 /// Token lifetime when Nexus does not say (the seen 60 minutes).
 const DEFAULT_TOKEN_SECONDS: i64 = 3600;
+/// The longest token lifetime believed (a day); a larger `expiresIn` is read as this.
+const MAX_TOKEN_SECONDS: i64 = 86_400;
 /// Renew this long before expiry, so a token never dies in flight.
 const RENEW_MARGIN: Duration = Duration::from_secs(60);
 
@@ -299,7 +301,8 @@ impl NexusClient {
             Some(tokens) => tokens,
             None => self.login(started).await?,
         };
-        let seconds = tokens.expires_in.unwrap_or(DEFAULT_TOKEN_SECONDS).max(1) as u64;
+        // Clamped to a day: a lifetime from outside must not overflow the clock.
+        let seconds = tokens.expires_in.unwrap_or(DEFAULT_TOKEN_SECONDS).clamp(1, MAX_TOKEN_SECONDS) as u64;
         let fresh = Session {
             bearer: Secret::new(tokens.bearer_token),
             refresh: tokens.refresh_token.map(Secret::new),

@@ -185,7 +185,7 @@ impl QargoClient {
             _ => {}
         }
         let answer: TokenResponse = decode(check(response, "token").await?).await?;
-        let lifetime = SignedDuration::from_secs(answer.expires_in.unwrap_or(3600).max(1));
+        let lifetime = token_lifetime(answer.expires_in);
         tracing::info!(expires_in = lifetime.as_secs(), "fetched a new Qargo token");
         Ok(CachedToken { token: Secret::new(answer.access_token), expires_at: Timestamp::now() + lifetime })
     }
@@ -485,6 +485,12 @@ impl QargoClient {
     }
 }
 
+/// A token's lifetime from `expires_in`: an hour when absent, clamped to 1 s – a day, so a lifetime
+/// from outside cannot overflow the clock.
+fn token_lifetime(expires_in: Option<i64>) -> SignedDuration {
+    SignedDuration::from_secs(expires_in.unwrap_or(3600).clamp(1, 86_400))
+}
+
 /// At most 120 characters of an outside value, for messages.
 fn bounded(text: &str) -> String {
     text.chars().take(120).collect()
@@ -532,4 +538,23 @@ fn refusal(status: StatusCode, text: &str, what: &str) -> QargoError {
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, QargoError> {
     let bytes = response.bytes().await.map_err(|err| QargoError::Malformed(format!("body cut short: {err}")))?;
     serde_json::from_slice(&bytes).map_err(|err| QargoError::Malformed(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_lifetime_from_outside_is_bounded() {
+        assert_eq!(token_lifetime(None), SignedDuration::from_hours(1));
+        assert_eq!(token_lifetime(Some(i64::MAX)), SignedDuration::from_hours(24));
+        assert_eq!(token_lifetime(Some(-5)), SignedDuration::from_secs(1));
+        let _ = jiff::Timestamp::now() + token_lifetime(Some(i64::MAX)); // no overflow
+    }
+
+    #[test]
+    fn ids_are_one_path_segment() {
+        assert_eq!(path_segment("../../orders/order/x#"), "..%2F..%2Forders%2Forder%2Fx%23");
+        assert_eq!(path_segment("5f0c-aa"), "5f0c-aa");
+    }
 }
