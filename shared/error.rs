@@ -3,6 +3,18 @@
 
 use std::fmt;
 
+/// How many characters of a value from outside an error message shows.
+pub const SHOWN_CHARS: usize = 80;
+
+/// At most [`SHOWN_CHARS`] characters of `text`, with `…` when cut: what error messages echo of
+/// input from outside.
+pub fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 /// A value from outside (Qargo, Nexus, configuration) that could not become a domain type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {value:?}: {fix}")]
@@ -17,8 +29,9 @@ pub struct ParseError {
 
 impl ParseError {
     /// A refusal of `value` as a `what`, with the fix a user should apply.
+    /// The value is kept to [`SHOWN_CHARS`] characters: an error never echoes unbounded input.
     pub fn new(what: &'static str, value: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self { what, value: value.into(), fix: fix.into() }
+        Self { what, value: shown(&value.into()), fix: fix.into() }
     }
 }
 

@@ -438,6 +438,31 @@ async fn a_cancel_this_nexus_cannot_do_is_refused_as_not_supported_and_cancels_n
 }
 
 #[tokio::test]
+async fn huge_inputs_get_small_answers_that_name_the_field() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let mut payload = world.payload(&created, "CREATE").await;
+    payload["payload"]["orders"][0]["consignments"][0]["goods"] = json!(vec![json!({}); 100_000]);
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["errors"][0]["field"], "payload.orders[0].consignments[0].goods", "{answer}");
+    assert!(answer.to_string().len() < 2_000, "a bounded answer: {} bytes", answer.to_string().len());
+
+    let mut payload = world.payload(&created, "CREATE").await;
+    payload["operation"] = json!("X".repeat(1_000_000));
+    let (_, answer) = world.post(&payload).await;
+    assert_eq!(answer["errors"][0]["field"], "operation", "{}", &answer.to_string()[..200]);
+    assert!(answer.to_string().len() < 2_000, "the name is not echoed whole: {} bytes", answer.to_string().len());
+
+    let mut payload = world.payload(&created, "CREATE").await;
+    payload["payload"]["orders"][0]["customer_reference_number"] = json!("R".repeat(100_000));
+    let (_, answer) = world.post(&payload).await;
+    assert_eq!(answer["errors"][0]["field"], "payload.orders[0].customer_reference_number");
+    assert!(answer.to_string().len() < 2_000, "{} bytes", answer.to_string().len());
+    assert_eq!(world.creates(), 0, "nothing booked");
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_our_json_413_on_both_routes() {
     let world = world(Storage::Memory).await;
     let body = vec![b' '; bridge::api::MAX_BODY_BYTES + 10];

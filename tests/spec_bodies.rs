@@ -865,9 +865,15 @@ enum DispatchOutcome {
 }
 
 async fn post_dispatch(world: &World, body: &Value) -> Result<(u16, Value), String> {
+    post_to(world, "/qargo/dispatch", body).await
+}
+
+/// Posts `body` to the bridge's `path` with Qargo's credential: the status and the answer (JSON,
+/// or the text as a string), or why there was no answer.
+async fn post_to(world: &World, path: &str, body: &Value) -> Result<(u16, Value), String> {
     let response = world
         .http
-        .post(format!("{}/qargo/dispatch", world.api_url))
+        .post(format!("{}{path}", world.api_url))
         .basic_auth("qargo", Some("inbound-pass"))
         .json(body)
         .send()
@@ -1104,17 +1110,7 @@ async fn visibility_bases(world: &World) -> Vec<Value> {
 }
 
 async fn post_visibility(world: &World, body: &Value) -> Result<(u16, Value), String> {
-    let response = world
-        .http
-        .post(format!("{}/qargo/visibility", world.api_url))
-        .basic_auth("qargo", Some("inbound-pass"))
-        .json(body)
-        .send()
-        .await
-        .map_err(|err| format!("no answer: {err}"))?;
-    let status = response.status().as_u16();
-    let text = response.text().await.map_err(|err| format!("no body: {err}"))?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    post_to(world, "/qargo/visibility", body).await
 }
 
 /// `None` when the answer is right (202; 422 naming why an update can never be handled, e.g.

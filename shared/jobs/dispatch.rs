@@ -110,8 +110,19 @@ pub struct DispatchAnswer {
     pub warnings: Vec<String>,
 }
 
+/// The most refusals one answer lists; the rest are counted.
+pub const MAX_VIOLATIONS_LISTED: usize = 50;
+
 impl DispatchAnswer {
-    fn refused(violations: Vec<Violation>) -> DispatchAnswer {
+    fn refused(mut violations: Vec<Violation>) -> DispatchAnswer {
+        if violations.len() > MAX_VIOLATIONS_LISTED {
+            let more = violations.len() - MAX_VIOLATIONS_LISTED;
+            violations.truncate(MAX_VIOLATIONS_LISTED);
+            violations.push(Violation {
+                field: "payload".into(),
+                message: format!("and {more} more problems of the same kinds: fix these and send it again"),
+            });
+        }
         let errors = violations
             .into_iter()
             .map(|v| DispatchError {
@@ -202,7 +213,10 @@ pub async fn handle_dispatch(bridge: &Bridge, webhook: DispatchWebhook) -> Dispa
         "CANCEL" => cancel(bridge, &trip).await,
         other => DispatchAnswer::refused(vec![Violation {
             field: "operation".into(),
-            message: format!("'{other}' is not a dispatch operation: Qargo sends CREATE, UPDATE or CANCEL"),
+            message: format!(
+                "'{}' is not a dispatch operation: Qargo sends CREATE, UPDATE or CANCEL",
+                crate::error::shown(other)
+            ),
         }]),
     };
     tracing::info!(
@@ -835,6 +849,14 @@ mod tests {
         assert_eq!(number_generation("OR-10001R2"), 2);
         assert_eq!(number_generation("OR-10001R12"), 12);
         assert_eq!(number_generation("ROR-1"), 1);
+    }
+
+    #[test]
+    fn a_refusal_lists_at_most_fifty_problems_and_counts_the_rest() {
+        let many = (0..60).map(|n| Violation { field: format!("f{n}"), message: "m".into() }).collect();
+        let answer = DispatchAnswer::refused(many);
+        assert_eq!(answer.errors.len(), MAX_VIOLATIONS_LISTED + 1);
+        assert!(answer.errors.last().unwrap().error_message.contains("10 more"), "{:?}", answer.errors.last());
     }
 
     #[test]

@@ -15,6 +15,9 @@ use crate::domain::booking::{
 };
 use crate::domain::{Network, QargoConsignmentId};
 
+/// The most goods lines a dispatch may carry (a consignment carries at most 26 pallets).
+pub const MAX_GOODS_LINES: usize = 100;
+
 /// The Qargo ids of a dispatched consignment: the ledger's key and where the bridge writes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QargoLink {
@@ -141,6 +144,15 @@ pub fn read_dispatch(trip: &DispatchTrip) -> Result<QargoDispatch, Vec<Violation
     let order = &trip.orders[order_index];
     let consignment = &order.consignments[consignment_index];
     let paths = DispatchPaths { order: order_index, consignment: consignment_index };
+    if consignment.goods.len() > MAX_GOODS_LINES {
+        return Err(vec![Violation::new(
+            paths.consignment("goods"),
+            format!(
+                "{} goods lines: a network consignment carries at most {MAX_GOODS_LINES} (one per pallet type is usual); merge the lines",
+                consignment.goods.len()
+            ),
+        )]);
+    }
     let consignment_id = match consignment.id.as_deref().map(str::parse::<QargoConsignmentId>) {
         Some(Ok(id)) => id,
         Some(Err(err)) => return Err(vec![Violation::new(paths.consignment("id"), err.to_string())]),

@@ -13,6 +13,7 @@ use crate::domain::booking::{
     FieldNames, GoodsRequest, Pallet, PalletLine, StopRequest, StopRole, Violation,
 };
 use crate::domain::{BookIn, DepotCode, Extra, Network, PalletBase, PalletType, Postcode, ServiceLevel, TimeWindow};
+use crate::error::shown;
 
 /// The most pallets (and pallet spaces) one consignment may carry: a 13.6 m trailer holds 26.
 pub const MAX_PALLETS: u32 = 26;
@@ -49,7 +50,10 @@ pub fn check_booking(
     {
         found.add(
             BookingField::CustomerReference,
-            format!("'{reference}' is longer than the {MAX_REFERENCE_CHARS} characters Nexus accepts: shorten it"),
+            format!(
+                "'{}' is longer than the {MAX_REFERENCE_CHARS} characters Nexus accepts: shorten it",
+                shown(reference)
+            ),
         );
     }
 
@@ -133,8 +137,11 @@ fn network_of(request: &BookingRequest, found: &mut Violations) -> Option<Networ
     match networks.len() {
         1 => networks.into_iter().next(),
         0 => {
-            let seen =
-                if codes.is_empty() { "no resource".to_owned() } else { format!("resource {}", codes.join(", ")) };
+            let seen = if codes.is_empty() {
+                "no resource".to_owned()
+            } else {
+                format!("resource {}", shown(&codes.join(", ")))
+            };
             found.add_some(
                 BookingField::Network,
                 format!(
@@ -156,9 +163,9 @@ fn customer_id(request: &BookingRequest, network: Network, found: &mut Violation
         return found.add_some(BookingField::Customer, "the order has no customer: set the customer in Qargo");
     };
     let who = match (&customer.name, &customer.code) {
-        (Some(name), Some(code)) => format!("{name} ({code})"),
-        (Some(name), None) => name.clone(),
-        (None, Some(code)) => code.clone(),
+        (Some(name), Some(code)) => format!("{} ({})", shown(name), shown(code)),
+        (Some(name), None) => shown(name),
+        (None, Some(code)) => shown(code),
         (None, None) => "the customer".to_owned(),
     };
     let at = BookingField::CustomerNetworkId(network);
@@ -174,7 +181,7 @@ fn customer_id(request: &BookingRequest, network: Network, found: &mut Violation
             Ok(id) if id > 0 => Some(id),
             _ => found.add_some(
                 at,
-                format!("customer {who} has {field} '{value}', which is not a Nexus customer ID (a whole number, e.g. 64086)"),
+                format!("customer {who} has {field} '{}', which is not a Nexus customer ID (a whole number, e.g. 64086)", shown(value)),
             ),
         },
     }
@@ -266,7 +273,7 @@ fn date_of(stop: &StopRequest, role: StopRole, found: &mut Violations) -> Option
         None => None,
         Some(raw) => match raw.parse::<Date>() {
             Ok(date) => Some(date),
-            Err(_) => found.add_some(at, format!("'{raw}' is not a date: use YYYY-MM-DD")),
+            Err(_) => found.add_some(at, format!("'{}' is not a date: use YYYY-MM-DD", shown(raw))),
         },
     }
 }
@@ -299,7 +306,7 @@ fn address(stop: &StopRequest, role: StopRole, found: &mut Violations) -> Option
             Some(code) => Some(code),
             None => found.add_some(
                 at(AddressPart::Postcode),
-                format!("'{raw_postcode}' is not an Eircode (e.g. D02 X285): correct the Irish address"),
+                format!("'{}' is not an Eircode (e.g. D02 X285): correct the Irish address", shown(&raw_postcode)),
             ),
         }
     } else {
@@ -431,7 +438,7 @@ fn time_window(request: &BookingRequest, delivery: &StopRequest, found: &mut Vio
                     None => found.add_some(at, "a TD (timed) window needs a start and an end time (HH:mm)"),
                     Some(raw) => match raw.parse::<Time>() {
                         Ok(time) => Some(time),
-                        Err(_) => found.add_some(at, format!("'{raw}' is not a time: use HH:mm")),
+                        Err(_) => found.add_some(at, format!("'{}' is not a time: use HH:mm", shown(raw))),
                     },
                 }
             };
@@ -466,7 +473,8 @@ fn time_window(request: &BookingRequest, delivery: &StopRequest, found: &mut Vio
         other => Err((
             BookingField::TimeWindowCode,
             format!(
-                "'{other}' is not a network time window: use AM (before 12:00), TD (timed, with start and end) or BI (book-in)"
+                "'{}' is not a network time window: use AM (before 12:00), TD (timed, with start and end) or BI (book-in)",
+                shown(other)
             ),
         )),
     };
