@@ -64,9 +64,45 @@ impl RetryPolicy {
         reqwest::Client::builder()
             .timeout(self.request_timeout)
             .connect_timeout(Duration::from_secs(5))
+            // A redirect is followed only on the host first asked (with our token), never elsewhere.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_host = attempt.previous().first().is_some_and(|first| {
+                    (first.scheme(), first.host_str(), first.port_or_known_default())
+                        == (attempt.url().scheme(), attempt.url().host_str(), attempt.url().port_or_known_default())
+                });
+                if same_host && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
+            }))
             .build()
             .expect("the HTTP client builds with static settings")
     }
+}
+
+/// The largest file the bridge reads from a partner: Nexus's attachment limit, 25 MiB.
+pub const MAX_DOWNLOAD_BYTES: usize = 25 * 1024 * 1024;
+
+/// A response body read up to `limit` bytes: refused from its `Content-Length`, or as soon as the
+/// bytes read pass the limit, so a larger file is never held whole.
+pub async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, ReadFailed> {
+    if let Some(length) = response.content_length().filter(|length| *length > limit as u64) {
+        return Err(ReadFailed::TooLarge(format!("the file is {length} bytes; the bridge reads at most {limit}")));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| ReadFailed::CutShort(err.to_string()))? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ReadFailed::TooLarge(format!("the file is larger than the {limit} bytes the bridge reads")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Why a body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFailed {
+    /// Over the limit: reading it again cannot help.
+    TooLarge(String),
+    /// The connection ended early: worth a retry.
+    CutShort(String),
 }
 
 /// The `Retry-After` of a response, in seconds (capped at two minutes).
@@ -83,6 +119,34 @@ pub fn base_with_slash(base: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_body_is_read_up_to_the_limit_and_no_further() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A loopback server answering each connection with `answer`, as raw HTTP.
+        async fn serve(answer: &'static str) -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                while let Ok((mut socket, _)) = listener.accept().await {
+                    let mut request = [0u8; 1024];
+                    let _ = socket.read(&mut request).await;
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                }
+            });
+            url
+        }
+        let sized = serve("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world").await;
+        let chunked =
+            serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n").await;
+        let get = |url: &String| reqwest::get(url.clone());
+        assert_eq!(read_capped(get(&sized).await.unwrap(), 11).await.unwrap(), b"hello world");
+        assert_eq!(read_capped(get(&chunked).await.unwrap(), 11).await.unwrap(), b"hello world");
+        let by_length = read_capped(get(&sized).await.unwrap(), 10).await.unwrap_err();
+        assert!(matches!(&by_length, ReadFailed::TooLarge(reason) if reason.contains("11 bytes")), "{by_length:?}");
+        let while_reading = read_capped(get(&chunked).await.unwrap(), 8).await.unwrap_err();
+        assert!(matches!(while_reading, ReadFailed::TooLarge(_)), "{while_reading:?}");
+    }
 
     #[test]
     fn the_longest_call_ends_within_the_deadline_reserve() {

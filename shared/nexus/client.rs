@@ -27,7 +27,7 @@ use super::wire::{
 };
 use crate::config::{Credentials, Secret};
 use crate::domain::{DocumentKind, NexusConsignmentId};
-use crate::http::{Attempt, RetryPolicy, base_with_slash, with_retries};
+use crate::http::{Attempt, MAX_DOWNLOAD_BYTES, ReadFailed, RetryPolicy, base_with_slash, read_capped, with_retries};
 
 /// Token lifetime when Nexus does not say (the seen 60 minutes).
 const DEFAULT_TOKEN_SECONDS: i64 = 3600;
@@ -798,6 +798,9 @@ async fn fetched(response: Response) -> Result<FetchedFile, NexusError> {
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let bytes = response.bytes().await.map_err(|err| NexusError::Malformed(format!("body cut short: {err}")))?;
-    Ok(FetchedFile::new(&declared, bytes.to_vec()))
+    let bytes = read_capped(response, MAX_DOWNLOAD_BYTES).await.map_err(|failed| match failed {
+        ReadFailed::TooLarge(reason) => NexusError::TooLarge(reason),
+        ReadFailed::CutShort(reason) => NexusError::Malformed(format!("body cut short: {reason}")),
+    })?;
+    Ok(FetchedFile::new(&declared, bytes))
 }

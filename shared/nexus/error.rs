@@ -53,6 +53,9 @@ pub enum NexusError {
     /// The answer could not be read (malformed or cut short) and the call was not safe to repeat.
     #[error("Nexus answered something unreadable: {0}")]
     Malformed(String),
+    /// A file larger than the bridge reads: not read further, and not worth a retry.
+    #[error("Nexus sent a file too large: {0}")]
+    TooLarge(String),
 }
 
 impl NexusError {

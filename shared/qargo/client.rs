@@ -20,7 +20,9 @@ use tokio::sync::Mutex;
 use super::error::QargoError;
 use super::wire::{ContentUpload, Document, TokenResponse, Upload, UploadStatus, ValidationErrors, WebhookAnswer};
 use crate::config::{Credentials, QargoClient as OAuthClient, Secret};
-use crate::http::{Attempt, RetryPolicy, base_with_slash, retry_after, with_retries};
+use crate::http::{
+    Attempt, MAX_DOWNLOAD_BYTES, ReadFailed, RetryPolicy, base_with_slash, read_capped, retry_after, with_retries,
+};
 use crate::store::{CachedToken, TokenCache};
 
 /// Spaces API calls evenly so a process stays under Qargo's request rate. Shared by every client
@@ -405,8 +407,11 @@ impl QargoClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let bytes = response.bytes().await.map_err(|err| QargoError::Malformed(err.to_string()))?;
-        Ok((content_type, bytes.to_vec()))
+        let bytes = read_capped(response, MAX_DOWNLOAD_BYTES).await.map_err(|failed| match failed {
+            ReadFailed::TooLarge(reason) => QargoError::TooLarge(reason),
+            ReadFailed::CutShort(reason) => QargoError::Malformed(format!("body cut short: {reason}")),
+        })?;
+        Ok((content_type, bytes))
     }
 
     /// `POST /v1/documents/document/upload_content`: stores a file for a later `remote_document`.

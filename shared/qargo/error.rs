@@ -35,6 +35,9 @@ pub enum QargoError {
         /// The URL, shortened.
         url: String,
     },
+    /// A file larger than the bridge reads: not read further, and not worth a retry.
+    #[error("Qargo sent a file too large: {0}")]
+    TooLarge(String),
     /// 404.
     #[error("not found in Qargo: {what}")]
     NotFound {
