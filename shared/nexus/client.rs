@@ -634,9 +634,9 @@ impl NexusClient {
     /// never leaves Nexus.
     pub async fn attachment_by_url(&self, url: &str) -> Result<FetchedFile, NexusError> {
         let base = reqwest::Url::parse(&self.base_url).map_err(|err| NexusError::Malformed(err.to_string()))?;
-        let target = base.join(url).map_err(|err| {
-            NexusError::Malformed(format!("attachment url {:?}: {err}", url.chars().take(120).collect::<String>()))
-        })?;
+        let target = base
+            .join(url)
+            .map_err(|err| NexusError::Malformed(format!("attachment url {:?}: {err}", crate::error::shown(url))))?;
         let same_host = (target.scheme(), target.host_str(), target.port_or_known_default())
             == (base.scheme(), base.host_str(), base.port_or_known_default());
         let what = "attachment by url";

@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 use super::error::QargoError;
 use super::wire::{ContentUpload, Document, TokenResponse, Upload, UploadStatus, ValidationErrors, WebhookAnswer};
 use crate::config::{Credentials, QargoClient as OAuthClient, Secret};
+use crate::error::shown;
 use crate::http::{
     Attempt, MAX_DOWNLOAD_BYTES, ReadFailed, RetryPolicy, base_with_slash, read_capped, retry_after, with_retries,
 };
@@ -377,7 +378,7 @@ impl QargoClient {
             return Err(QargoError::NotFound { what: format!("document {document_id:?}") });
         }
         let url = self.url(&format!("v1/documents/document/{}/download", path_segment(document_id)));
-        self.download(&format!("document {}", bounded(document_id)), &url).await
+        self.download(&format!("document {}", shown(document_id)), &url).await
     }
 
     /// A visibility document's `download_url`, fetched with the bridge's token — only when it is on
@@ -385,11 +386,11 @@ impl QargoClient {
     /// relative to it). Any other host is refused without a request: the token never leaves Qargo.
     pub async fn download_url(&self, url: &str) -> Result<(String, Vec<u8>), QargoError> {
         let base = reqwest::Url::parse(&self.base_url).map_err(|err| QargoError::Malformed(err.to_string()))?;
-        let target = base.join(url).map_err(|_| QargoError::ForeignUrl { url: bounded(url) })?;
+        let target = base.join(url).map_err(|_| QargoError::ForeignUrl { url: shown(url) })?;
         if (target.scheme(), target.host_str(), target.port_or_known_default())
             != (base.scheme(), base.host_str(), base.port_or_known_default())
         {
-            return Err(QargoError::ForeignUrl { url: bounded(url) });
+            return Err(QargoError::ForeignUrl { url: shown(url) });
         }
         self.download("document download", target.as_str()).await
     }
@@ -494,11 +495,6 @@ impl QargoClient {
 /// from outside cannot overflow the clock.
 fn token_lifetime(expires_in: Option<i64>) -> SignedDuration {
     SignedDuration::from_secs(expires_in.unwrap_or(3600).clamp(1, 86_400))
-}
-
-/// At most 120 characters of an outside value, for messages.
-fn bounded(text: &str) -> String {
-    text.chars().take(120).collect()
 }
 
 /// An id made safe to stand as one path segment.
