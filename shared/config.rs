@@ -67,34 +67,62 @@ pub enum OrderDoor {
 }
 
 /// Which Qargo customer an imported Nexus consignment belongs to, by its Nexus `customerID`
-/// (`BRIDGE_CUSTOMER_MAP`, e.g. `52011:ACME,83007:DUNE`). A consignment whose customer is not listed
-/// is not imported: it is reported with the entry to add, and imported once the entry exists.
+/// (`BRIDGE_CUSTOMER_MAP`, e.g. `52011:ACME,83007:DUNE:FORTEC`). A consignment whose customer is not
+/// listed is not imported: it is reported with the entry to add, and imported once the entry exists.
+/// An entry may name the customer's network (`:PALLEX` or `:FORTEC`, each Nexus customer ID belongs
+/// to one network): a Nexus that does not say a consignment's network (capability `depot-fields`
+/// off) is asked per customer, and a depot on both networks needs to know which one it is on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerMap {
-    by_nexus_id: BTreeMap<i64, String>,
+    by_nexus_id: BTreeMap<i64, MappedCustomer>,
+}
+
+/// One entry of the [`CustomerMap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MappedCustomer {
+    qargo_code: String,
+    network: Option<Network>,
 }
 
 impl CustomerMap {
-    /// Parses `NEXUS_ID:QARGO_CODE` entries separated by commas (blank: an empty map).
+    /// Parses `NEXUS_ID:QARGO_CODE[:NETWORK]` entries separated by commas (blank: an empty map).
     pub fn parse(raw: &str) -> Result<CustomerMap, ParseError> {
         let mut by_nexus_id = BTreeMap::new();
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let refuse = |fix: &str| ParseError::new("customer map entry", entry, fix);
-            let (id, code) = entry
-                .split_once(':')
-                .ok_or_else(|| refuse("write NEXUS_CUSTOMER_ID:QARGO_CUSTOMER_CODE, e.g. 52011:ACME"))?;
+            let mut parts = entry.split(':');
+            let (Some(id), Some(code)) = (parts.next(), parts.next()) else {
+                return Err(refuse("write NEXUS_CUSTOMER_ID:QARGO_CUSTOMER_CODE, e.g. 52011:ACME"));
+            };
             let id: i64 = match id.trim().parse() {
                 Ok(id) if id > 0 => id,
                 _ => return Err(refuse("the part before ':' is a Nexus customerID, a positive whole number")),
             };
             let code = code.trim();
-            if code.is_empty() || code.contains(':') {
+            if code.is_empty() {
                 return Err(refuse("the part after ':' is one Qargo customer code, e.g. ACME"));
             }
-            if let Some(previous) = by_nexus_id.insert(id, code.to_owned())
-                && previous != code
+            let network = match parts.next() {
+                None => None,
+                Some(network) => Some(network.trim().parse::<Network>().map_err(|_| {
+                    refuse(
+                        "the optional third part is the customer's network, PALLEX or FORTEC, e.g. 52011:ACME:PALLEX",
+                    )
+                })?),
+            };
+            if parts.next().is_some() {
+                return Err(refuse(
+                    "write at most NEXUS_CUSTOMER_ID:QARGO_CUSTOMER_CODE:NETWORK, e.g. 52011:ACME:PALLEX",
+                ));
+            }
+            let mapped = MappedCustomer { qargo_code: code.to_owned(), network };
+            if let Some(previous) = by_nexus_id.insert(id, mapped.clone())
+                && previous != mapped
             {
-                return Err(refuse(&format!("customer {id} is already mapped to {previous}; list it once")));
+                return Err(refuse(&format!(
+                    "customer {id} is already mapped to {}; list it once",
+                    previous.qargo_code
+                )));
             }
         }
         Ok(CustomerMap { by_nexus_id })
@@ -102,12 +130,22 @@ impl CustomerMap {
 
     /// The Qargo customer code of Nexus customer `nexus_customer_id`.
     pub fn qargo_customer(&self, nexus_customer_id: i64) -> Option<&str> {
-        self.by_nexus_id.get(&nexus_customer_id).map(String::as_str)
+        self.by_nexus_id.get(&nexus_customer_id).map(|mapped| mapped.qargo_code.as_str())
+    }
+
+    /// The network the entry of `nexus_customer_id` names, if it names one.
+    pub fn network_of(&self, nexus_customer_id: i64) -> Option<Network> {
+        self.by_nexus_id.get(&nexus_customer_id).and_then(|mapped| mapped.network)
+    }
+
+    /// The mapped Nexus customer IDs, in order.
+    pub fn nexus_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.by_nexus_id.keys().copied()
     }
 
     /// Maps (or re-maps) one customer; for tests and tools that build settings in code.
     pub fn insert(&mut self, nexus_customer_id: i64, qargo_code: impl Into<String>) {
-        self.by_nexus_id.insert(nexus_customer_id, qargo_code.into());
+        self.by_nexus_id.insert(nexus_customer_id, MappedCustomer { qargo_code: qargo_code.into(), network: None });
     }
 
     /// Removes a customer's entry.
@@ -139,6 +177,45 @@ pub struct DepotSettings {
     /// runs under the Pall-Ex brand since 1 January 2026, and a depot moves its Fortec work over
     /// with this flag; the customer's `PallexID` is used then. Off by default (booked on Fortec).
     pub fortec_via_pallex: bool,
+    /// Where the depot is (`BRIDGE_DEPOT_ADDRESSES`): the pickup of an imported consignment when
+    /// Nexus gives no collection address (the seen read model has none).
+    pub address: Option<DepotAddress>,
+}
+
+/// A depot's street address, for Qargo stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepotAddress {
+    /// First line.
+    pub line1: String,
+    /// Town.
+    pub town: String,
+    /// Postcode.
+    pub postcode: String,
+}
+
+/// Parses `BRIDGE_DEPOT_ADDRESSES`, `CODE=line 1|town|postcode` entries separated by `;`, into
+/// `depots`; every code must be one of them.
+fn parse_depot_addresses(raw: &str, depots: &mut [DepotSettings]) -> Result<(), ConfigError> {
+    const EXAMPLE: &str = "PGD302=Unit 4 Randall Way|Retford|DN22 7GR";
+    for entry in raw.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let refuse = |fix: String| invalid("BRIDGE_DEPOT_ADDRESSES", entry, &fix);
+        let Some((code, address)) = entry.split_once('=') else {
+            return Err(refuse(format!("write CODE=line 1|town|postcode, e.g. {EXAMPLE}")));
+        };
+        let parts: Vec<&str> = address.split('|').map(str::trim).collect();
+        let [line1, town, postcode] = parts[..] else {
+            return Err(refuse(format!("give three parts, line 1|town|postcode, e.g. {EXAMPLE}")));
+        };
+        if [line1, town, postcode].iter().any(|part| part.is_empty()) {
+            return Err(refuse(format!("none of line 1, town and postcode may be blank, e.g. {EXAMPLE}")));
+        }
+        let Some(depot) = depots.iter_mut().find(|d| d.code.as_str().eq_ignore_ascii_case(code.trim())) else {
+            return Err(refuse("the code must be one of BRIDGE_DEPOTS".to_owned()));
+        };
+        depot.address =
+            Some(DepotAddress { line1: line1.to_owned(), town: town.to_owned(), postcode: postcode.to_owned() });
+    }
+    Ok(())
 }
 
 /// Where the secrets document is read from.
@@ -228,10 +305,11 @@ impl Settings {
                 }
             };
 
-        let depots = parse_depots(&required(
+        let mut depots = parse_depots(&required(
             "BRIDGE_DEPOTS",
             "list our depot codes, e.g. BRIDGE_DEPOTS=PGD302:ENGLAND_AND_WALES:zpl,UKD101",
         )?)?;
+        parse_depot_addresses(&get("BRIDGE_DEPOT_ADDRESSES").unwrap_or_default(), &mut depots)?;
         let cutoff_policy = match get("CUTOFF_POLICY").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("reject") => CutoffPolicy::Reject,
             Some("roll") => CutoffPolicy::Roll,
@@ -302,8 +380,13 @@ fn parse_depots(raw: &str) -> Result<Vec<DepotSettings>, ConfigError> {
         let mut parts = entry.split(':').map(str::trim);
         let as_setting = |source: ParseError| ConfigError::Invalid { name: "BRIDGE_DEPOTS".into(), source };
         let code: DepotCode = parts.next().unwrap_or_default().parse().map_err(as_setting)?;
-        let mut depot =
-            DepotSettings { code, region: UkRegion::EnglandAndWales, zpl_labels: false, fortec_via_pallex: false };
+        let mut depot = DepotSettings {
+            code,
+            region: UkRegion::EnglandAndWales,
+            zpl_labels: false,
+            fortec_via_pallex: false,
+            address: None,
+        };
         for part in parts {
             if part.eq_ignore_ascii_case("zpl") {
                 depot.zpl_labels = true;

@@ -8,9 +8,13 @@ use bridge_local::demo::{DemoOptions, Output, run_demo};
 async fn the_demo_day_happens_as_expected_on_both_networks() {
     let folder = tempfile::tempdir().expect("a temporary folder");
     let data_dir = folder.path().join("demo");
-    let summary = run_demo(DemoOptions { data_dir: Some(data_dir.clone()), output: Output::Quiet })
-        .await
-        .expect("the demo starts");
+    let summary = run_demo(DemoOptions {
+        data_dir: Some(data_dir.clone()),
+        output: Output::Quiet,
+        nexus_profile: nexus_sim::Profile::Full,
+    })
+    .await
+    .expect("the demo starts");
     let table = summary.render();
     assert!(summary.passed(), "failed checks {:?}\n{table}", summary.failed_checks());
     assert!(summary.errors.is_empty(), "{table}");
@@ -75,9 +79,13 @@ async fn no_secret_reaches_the_logs_of_a_demo_day() {
         .finish();
     tracing::subscriber::set_global_default(subscriber).expect("no other test installs a global subscriber");
     let folder = tempfile::tempdir().expect("a temporary folder");
-    let summary = run_demo(DemoOptions { data_dir: Some(folder.path().join("demo")), output: Output::Quiet })
-        .await
-        .expect("the demo starts");
+    let summary = run_demo(DemoOptions {
+        data_dir: Some(folder.path().join("demo")),
+        output: Output::Quiet,
+        nexus_profile: nexus_sim::Profile::Full,
+    })
+    .await
+    .expect("the demo starts");
     assert!(summary.passed(), "{:?}", summary.failed_checks());
     let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
     assert!(text.contains("dispatch handled"), "the logs were captured: {} bytes", text.len());
@@ -93,4 +101,33 @@ async fn no_secret_reaches_the_logs_of_a_demo_day() {
     for secret in secrets {
         assert!(!text.contains(secret), "a secret ({secret}) reached the logs");
     }
+}
+
+/// The same day against a Nexus that has only what public code shows (the simulator's `seen`
+/// profile, the bridge on the `seen` capabilities): booking, labels, import, status and POD download
+/// happen through seen routes and fields alone; our stop events and ETAs are refused as not
+/// supported and never reach Nexus.
+#[tokio::test]
+async fn the_demo_day_happens_on_a_nexus_with_only_the_seen_routes() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let summary = run_demo(DemoOptions {
+        data_dir: Some(folder.path().join("demo")),
+        output: Output::Quiet,
+        nexus_profile: nexus_sim::Profile::Seen,
+    })
+    .await
+    .expect("the demo starts");
+    let table = summary.render();
+    assert!(summary.passed(), "failed checks {:?}\n{table}", summary.failed_checks());
+    assert_eq!(summary.booked.len(), 5, "{table}");
+    assert!(
+        summary.booked.iter().all(|b| b.pallets >= 1 && b.label_files >= 1),
+        "barcodes from the create answer: {table}"
+    );
+    assert_eq!(summary.imported_booked_today, 5, "{table}");
+    assert!(summary.scans_applied > 0 && summary.exceptions >= 2, "{table}");
+    assert!(summary.documents_down >= 8, "{table}");
+    assert_eq!(summary.documents_up, 0, "no upload route on this Nexus: {table}");
+    assert_eq!(summary.etas_sent, 0, "no ETA route on this Nexus: {table}");
+    assert!(table.contains("our collections not sent: no events route"), "{table}");
 }

@@ -188,20 +188,26 @@ async fn without_an_events_endpoint_the_consignment_status_moves_the_stops_and_r
 }
 
 #[tokio::test]
-async fn without_a_delta_listing_the_pollers_say_so_and_ask_nexus_nothing() {
+async fn without_a_delta_listing_the_status_sync_lists_by_creation_day_and_reads_each_change_once() {
     let world = world_with(Storage::Memory, |bridge| {
-        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::DeltaListing)
+        bridge.settings.nexus_capabilities =
+            Capabilities::full().without(Capability::DeltaListing).without(Capability::DepotFields)
     })
     .await;
-    book_three_pallets(&world).await;
-    world.nexus.handle().reset_request_counts();
-    let status = world.sync().await;
-    assert!(status.not_supported.as_deref().is_some_and(|r| r.contains("delta-listing")), "{status:?}");
+    world.nexus.handle().set_delivery_odds(0, 0);
+    let (created, id) = book_three_pallets(&world).await;
+    let delivery_stop = created.consignments[0].delivery_stop_id;
+
+    world.nexus.handle().step(id as u64, Stage::Delivered).unwrap();
+    world.advance(Duration::from_secs(60));
+    let report = world.sync().await;
+    assert!(report.listed >= 1 && report.events_applied > 0, "{report:?}");
+    assert_eq!(world.qargo.handle.stop_status(delivery_stop).as_deref(), Some("COMPLETED"), "{report:?}");
+    let again = world.sync().await;
+    assert_eq!(again.events_applied, 0, "{again:?}");
+    assert!(again.unchanged >= 1, "the same record read again costs nothing more: {again:?}");
     let imports = import_orders(&world.bridge, &ImportOptions::unbounded()).await.unwrap();
-    assert!(imports.not_supported.as_deref().is_some_and(|r| r.contains("delta-listing")), "{imports:?}");
-    let pods = bridge::jobs::pod_sync::sync_documents(&world.bridge, &SyncOptions::unbounded()).await.unwrap();
-    assert!(pods.not_supported.as_deref().is_some_and(|r| r.contains("not supported by this Nexus")), "{pods:?}");
-    assert_eq!(world.nexus.handle().request_counts().total, 0, "no listing a Nexus would answer with everything");
+    assert_eq!(imports.depots[0].own, 0, "our own booking is not listed under another customer: {imports:?}");
 }
 
 #[tokio::test]

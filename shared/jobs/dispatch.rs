@@ -328,15 +328,23 @@ async fn book_claimed(
             }
         }
     };
+    // The create answer's `successfulTrackingCodes` (seen) are the barcodes when the read model
+    // lists no pallets (capability `pallets-field` off).
+    let tracking_codes = consignment.successful_tracking_codes.clone();
     let consignment = match with_pallets(&nexus, consignment).await {
         Ok(consignment) => consignment,
         Err(err) => return fail(bridge, &claim, nexus_failure(&err, "reading the booked pallets")).await,
+    };
+    let barcodes: Vec<Barcode> = if consignment.pallets.is_empty() {
+        tracking_codes.iter().filter_map(|code| code.trim().parse::<Barcode>().ok()).collect()
+    } else {
+        consignment.pallets.iter().filter_map(|p| p.barcode.parse::<Barcode>().ok()).collect()
     };
     let booking = Booking {
         network: plan.network,
         nexus_consignment_id: NexusConsignmentId(consignment.consignment_id),
         consignment_number: consignment.consignment_number.clone(),
-        barcodes: consignment.pallets.iter().filter_map(|p| p.barcode.parse::<Barcode>().ok()).collect(),
+        barcodes,
         label_keys: Vec::new(),
         depot: Some(plan.depot.clone()),
         request_fingerprint: Some(plan.fingerprint()),
@@ -454,7 +462,7 @@ async fn find_by_number(
 }
 
 async fn with_pallets(nexus: &NexusClient, consignment: Consignment) -> Result<Consignment, NexusError> {
-    if !consignment.pallets.is_empty() {
+    if !consignment.pallets.is_empty() || !consignment.successful_tracking_codes.is_empty() {
         return Ok(consignment);
     }
     nexus.consignment(NexusConsignmentId(consignment.consignment_id), &["pallets"]).await

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use crate::domain::{ConsignmentStatus, DepotCode, DepotRole, Network, NexusConsignmentId};
 use crate::nexus::NexusError;
-use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::Consignment;
 use crate::qargo::inbound_order::{ORIGIN_FIELD, stop_reference};
 use crate::rules::status_effects::StopKind;
@@ -120,17 +119,6 @@ pub fn consignment_status(consignment: &Consignment) -> Option<ConsignmentStatus
         .parse()
         .ok()
         .or_else(|| ConsignmentStatus::from_id(u16::try_from(consignment.status.id).ok()?).ok())
-}
-
-/// The capabilities a run over the delta listing needs: without them this Nexus cannot say what
-/// changed or whose it is, and the run does nothing rather than guess (a seen-only fallback for
-/// these is not built yet; README, "Nexus as it may really be").
-pub fn listing_capabilities(bridge: &Bridge, job: &str) -> Result<(), String> {
-    let capabilities = &bridge.settings.nexus_capabilities;
-    for capability in [Capability::DeltaListing, Capability::DepotFields] {
-        capabilities.require(capability, job).map_err(|refusal| refusal.to_string())?;
-    }
-    Ok(())
 }
 
 /// How far Nexus's clock may run ahead of ours before a `lastUpdated` is taken as a mistake.

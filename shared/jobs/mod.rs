@@ -6,5 +6,6 @@ pub mod eta_export;
 pub mod lookup;
 pub mod order_import;
 pub mod pod_sync;
+pub mod seen_listing;
 pub mod status_export;
 pub mod status_sync;

@@ -57,7 +57,7 @@
 
 pub mod state;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,7 @@ use self::state::{ImportState, Imported, Rejected};
 use crate::config::OrderDoor;
 use crate::domain::{ConsignmentStatus, DepotCode, Network, NexusConsignmentId};
 use crate::error::StoreError;
+use crate::jobs::seen_listing;
 use crate::nexus::wire::Consignment;
 use crate::nexus::{NexusClient, NexusError};
 use crate::qargo::QargoError;
@@ -75,7 +76,7 @@ use crate::qargo::inbound_order::{
     MappingError, customer_by_id, customer_of, fingerprint, order_content, order_identifier,
 };
 use crate::qargo::wire::{OrderInput, OrderOperation, Upload, UploadStatus};
-use crate::store::CursorKey;
+use crate::store::{CursorKey, SyncKey};
 use crate::wiring::Bridge;
 
 /// The job's name in cursor keys.
@@ -187,6 +188,11 @@ pub struct DepotReport {
     pub qargo_webhook_requests: u32,
     /// Per network.
     pub networks: Vec<NetworkReport>,
+    /// Records Nexus sent that could not be read: each logged and left out.
+    pub unreadable: u32,
+    /// What the run could not look at, and what to do (e.g. a customer to give a network).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
     /// Why the run ended before the listing's end: a deadline, another run, or a failure.
     pub stopped: Option<String>,
     /// Whether that stop should make the invocation fail (and be retried).
@@ -204,6 +210,8 @@ impl DepotReport {
             qargo_api_requests: 0,
             qargo_webhook_requests: 0,
             networks: depot.networks().iter().map(|n| NetworkReport::new(*n)).collect(),
+            unreadable: 0,
+            problems: Vec::new(),
             stopped: None,
             failed: false,
         }
@@ -222,9 +230,6 @@ pub struct ImportReport {
     pub door: OrderDoor,
     /// Per depot.
     pub depots: Vec<DepotReport>,
-    /// Why nothing was imported: this Nexus lacks a capability the import needs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_supported: Option<String>,
 }
 
 impl ImportReport {
@@ -271,11 +276,7 @@ pub struct ImportFailed {
 /// missing credentials), with the report of what was done.
 pub async fn import_orders(bridge: &Bridge, options: &ImportOptions) -> Result<ImportReport, ImportFailed> {
     let ours: BTreeSet<DepotCode> = bridge.settings.depots.iter().map(|d| d.code.clone()).collect();
-    let mut report = ImportReport { door: bridge.settings.order_door, depots: Vec::new(), not_supported: None };
-    if let Err(reason) = crate::jobs::lookup::listing_capabilities(bridge, "the order import") {
-        report.not_supported = Some(reason);
-        return Ok(report);
-    }
+    let mut report = ImportReport { door: bridge.settings.order_door, depots: Vec::new() };
     for depot in &bridge.settings.depots {
         let depot_report = DepotRun::start(bridge, options, &depot.code, &ours).await;
         tracing::info!(
@@ -399,6 +400,9 @@ struct DepotRun<'a> {
     report: DepotReport,
     /// Consignments handled from the listing this run (not retried again from the state).
     touched: BTreeSet<(Network, i64)>,
+    /// With the seen listing: how each consignment in hand read when listed, remembered once it is
+    /// dealt with.
+    listed_as: BTreeMap<(Network, i64), Consignment>,
 }
 
 impl<'a> DepotRun<'a> {
@@ -415,8 +419,17 @@ impl<'a> DepotRun<'a> {
             report.failed = true;
             return report;
         };
-        let mut run =
-            DepotRun { bridge, options, depot, ours, nexus, cursors: Vec::new(), report, touched: BTreeSet::new() };
+        let mut run = DepotRun {
+            bridge,
+            options,
+            depot,
+            ours,
+            nexus,
+            cursors: Vec::new(),
+            report,
+            touched: BTreeSet::new(),
+            listed_as: BTreeMap::new(),
+        };
         if let Err(stop) = run.run().await {
             if stop.is_failure() {
                 tracing::warn!(depot = %depot, reason = %stop.describe(), "order import stopped");
@@ -476,6 +489,16 @@ impl<'a> DepotRun<'a> {
         };
         self.report.window_start = Some(window_start);
 
+        if seen_listing::in_use(self.bridge) {
+            self.import_seen().await?;
+            self.retry_rejected().await?;
+            // Every consignment of the window is handled as of now: the state's retention goes by it.
+            let mut draft = self.draft();
+            for cursor in &mut draft {
+                cursor.state.since = Some(uk_now);
+            }
+            return self.checkpoint(draft).await;
+        }
         self.import_listing(window_start).await?;
         self.retry_rejected().await?;
         if since.is_none() {
@@ -509,6 +532,91 @@ impl<'a> DepotRun<'a> {
                 self.import_chunk(chunk).await?;
             }
         }
+    }
+
+    /// The seen listing ([`seen_listing`]): for each mapped customer on one of the depot's networks,
+    /// every consignment created in the window; one whose record changed since the last run is read
+    /// with its route details (for its pallet count), told whose it is from what the bridge booked,
+    /// and decided as with the delta listing.
+    async fn import_seen(&mut self) -> Result<(), Stop> {
+        let nexus = self.nexus.clone();
+        let settings = &self.bridge.settings;
+        let uk_today = self.uk_today();
+        let mut listed = BTreeSet::new();
+        let mut complete = true;
+        for customer in settings.customer_map.nexus_ids() {
+            let network = match settings.customer_map.network_of(customer) {
+                Some(network) if self.depot.is_member_of(network) => network,
+                Some(_) => continue,
+                None if self.depot.networks().len() == 1 => self.depot.networks()[0],
+                None => {
+                    complete = false;
+                    let problem = format!(
+                        "customer {customer} is not listed: this Nexus does not say a consignment's network and {} is on both; \
+                         name it in BRIDGE_CUSTOMER_MAP, e.g. {customer}:{}:PALLEX",
+                        self.depot,
+                        settings.customer_map.qargo_customer(customer).unwrap_or("CODE")
+                    );
+                    tracing::warn!(depot = %self.depot, customer, "customer without a network; not listed");
+                    self.report.problems.push(problem);
+                    continue;
+                }
+            };
+            if self.options.out_of_time() {
+                return Err(Stop::Deadline);
+            }
+            let listing = seen_listing::list_recent(&nexus, Some(customer), uk_today, settings.nexus_list_page_size())
+                .await
+                .map_err(Stop::Nexus)?;
+            self.report.nexus_requests += listing.requests;
+            self.report.unreadable += listing.skipped as u32;
+            complete &= listing.skipped == 0;
+            let mut fresh = Vec::new();
+            for record in listing.consignments {
+                let id = record.consignment_id;
+                listed.insert(id);
+                let state =
+                    &self.cursors.iter().find(|c| c.key.network == network).expect("a cursor per network").state;
+                if state.listed.unchanged(Some(network), &record) {
+                    let report = self.report.network_mut(network);
+                    report.listed += 1;
+                    report.unchanged += 1;
+                    continue;
+                }
+                let key = SyncKey { network, nexus_consignment_id: NexusConsignmentId(id) };
+                let booked =
+                    self.bridge.sync_state.load(&key).await.map_err(Stop::Store)?.is_some_and(|s| s.qargo.is_some());
+                let mut consignment = record.clone();
+                let whose = if booked {
+                    seen_listing::Whose::Booked { network }
+                } else {
+                    if consignment.pallets.is_empty() && consignment.route_details.is_empty() {
+                        self.report.nexus_requests += 1;
+                        match nexus.consignment(NexusConsignmentId(id), &["routedetails"]).await {
+                            Ok(detail) => consignment = detail,
+                            // Listed but not readable by this user any more: the next listing tells.
+                            Err(NexusError::NotFound { .. }) => continue,
+                            Err(err) => return Err(Stop::Nexus(err)),
+                        }
+                    }
+                    seen_listing::Whose::Imported { network, customer: Some(customer) }
+                };
+                seen_listing::fill(&mut consignment, self.depot, &whose);
+                self.listed_as.insert((network, id), record);
+                fresh.push(consignment);
+            }
+            for chunk in fresh.chunks(CHUNK) {
+                self.import_chunk(chunk).await?;
+            }
+        }
+        if complete {
+            let mut draft = self.draft();
+            for cursor in &mut draft {
+                cursor.state.listed.keep_only(&listed);
+            }
+            self.checkpoint(draft).await?;
+        }
+        Ok(())
     }
 
     /// Handles listed consignments: decides, sends, records, and moves the cursor past them.
@@ -553,6 +661,14 @@ impl<'a> DepotRun<'a> {
             }
         }
         self.exchange(works, &mut draft).await?;
+        for consignment in consignments {
+            let network = consignment.network.as_ref().and_then(|n| n.code.parse::<Network>().ok());
+            if let Some(network) = network
+                && let Some(record) = self.listed_as.remove(&(network, consignment.consignment_id))
+            {
+                state_of(&mut draft, network).state.listed.remember(Some(network), &record);
+            }
+        }
         let uk_now = self.bridge.clock.now().to_zoned(london()).datetime();
         let last = consignments.iter().rev().find_map(|c| crate::jobs::lookup::cursor_time(c.last_updated, uk_now));
         if let Some(last) = last {
@@ -596,7 +712,9 @@ impl<'a> DepotRun<'a> {
         let status = crate::jobs::lookup::consignment_status(c);
         let day = c.last_updated.map_or_else(|| self.uk_today(), |at| at.date());
         let now = self.bridge.clock.now();
-        let content = order_content(c, network);
+        let depot_address =
+            self.bridge.settings.depots.iter().find(|d| &d.code == self.depot).and_then(|d| d.address.as_ref());
+        let content = order_content(c, network, depot_address);
 
         if status.is_some_and(|s| s.code() == "CAN") {
             return match known {
@@ -779,7 +897,10 @@ impl<'a> DepotRun<'a> {
                 report.cancelled += 1;
             }
             (operation, Outcome::Done | Outcome::Duplicate) => {
-                state.imported.insert(work.id, Imported { fingerprint: work.fingerprint, ..Imported::default() });
+                state.imported.insert(
+                    work.id,
+                    Imported { fingerprint: work.fingerprint, customer: work.customer, ..Imported::default() },
+                );
                 state.rejected.remove(&work.id);
                 match operation {
                     _ if after_duplicate => {}

@@ -79,6 +79,7 @@ use crate::clock::{london, uk_time_with_offset as with_offset};
 use crate::domain::{DepotCode, DepotRole, DocumentKind, Network, NexusConsignmentId};
 use crate::error::StoreError;
 use crate::jobs::lookup::{network_of, nexus_identity, read_consignment, stop_target};
+use crate::jobs::seen_listing::{self, Followed};
 use crate::jobs::status_sync::{SyncOptions, roles_of};
 use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::{Attachment, Consignment};
@@ -108,11 +109,10 @@ const SAVE_ATTEMPTS: u32 = 10;
 /// What a scheduled run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PodReport {
-    /// Why no document was fetched from Nexus: this Nexus lacks a capability the download needs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_supported: Option<String>,
     /// Consignments the listings returned (overlap included).
     pub listed: u32,
+    /// Records Nexus listed that could not be read: each logged and left out.
+    pub unreadable: u32,
     /// Delivered consignments another depot delivers and the bridge follows.
     pub delivered: u32,
     /// Of those, past their late window: no request made.
@@ -253,6 +253,9 @@ struct Position {
     retry: BTreeSet<(Network, i64)>,
     #[serde(default)]
     uploads: BTreeMap<String, PendingUpload>,
+    /// With the seen listing: when each delivered consignment's attachments were last looked at.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    attachments_checked: BTreeMap<i64, Timestamp>,
 }
 
 /// An upload that could not finish, with what is needed to do it again.
@@ -299,10 +302,6 @@ struct StoredFile {
 /// Runs the download side for every configured depot, and tries the pending uploads again.
 pub async fn sync_documents(bridge: &Bridge, options: &SyncOptions) -> Result<PodReport, PodSyncFailed> {
     let mut report = PodReport::default();
-    if let Err(reason) = crate::jobs::lookup::listing_capabilities(bridge, "the POD download") {
-        report.not_supported = Some(reason);
-        return Ok(report);
-    }
     let mut reasons = Vec::new();
     for depot in &bridge.settings.depots {
         if let Err(reason) = sync_depot(bridge, options, &depot.code, &mut report).await {
@@ -337,6 +336,10 @@ struct CursorChanges {
     retry: BTreeSet<(Network, i64)>,
     uploads_done: BTreeSet<String>,
     uploads_kept: BTreeMap<String, PendingUpload>,
+    /// With the seen listing: attachments looked at by this run, and the ids the complete listing
+    /// showed (the others left the window).
+    attachments_checked: BTreeMap<i64, Timestamp>,
+    seen_listed: Option<BTreeSet<i64>>,
 }
 
 impl CursorChanges {
@@ -349,6 +352,10 @@ impl CursorChanges {
         }
         for (id, upload) in &self.uploads_kept {
             position.uploads.insert(id.clone(), upload.clone());
+        }
+        position.attachments_checked.extend(self.attachments_checked.iter().map(|(id, at)| (*id, *at)));
+        if let Some(listed) = &self.seen_listed {
+            position.attachments_checked.retain(|id, _| listed.contains(id));
         }
     }
 }
@@ -368,7 +375,11 @@ async fn sync_depot(
         None => uk_now.checked_sub(bridge.settings.pod_late_window).unwrap_or(uk_now),
     };
     let mut changes = CursorChanges { read_up_to: position.since, ..CursorChanges::default() };
-    let stopped = download_depot(bridge, options, &nexus, window_start, &position, &mut changes, report).await;
+    let stopped = if seen_listing::in_use(bridge) {
+        download_depot_seen(bridge, options, depot, &nexus, &position, &mut changes, report).await
+    } else {
+        download_depot(bridge, options, &nexus, window_start, &position, &mut changes, report).await
+    };
     let stopped = match stopped {
         Err(reason) => Some(reason),
         Ok(()) => retry_uploads(bridge, options, &position, &mut changes, report).await.err(),
@@ -378,6 +389,67 @@ async fn sync_depot(
         Some(reason) => Err(reason),
         None => Ok(()),
     }
+}
+
+/// How often the seen listing's run looks at a delivered consignment's attachments (within its late
+/// window): a seen record does not change when a document is added.
+pub const SEEN_ATTACHMENT_RECHECK: SignedDuration = SignedDuration::from_mins(30);
+
+/// With the seen listing ([`seen_listing`]): every consignment of the window the depot may see;
+/// those delivered that the bridge booked (another depot delivers them) have their attachments
+/// looked at, at most every [`SEEN_ATTACHMENT_RECHECK`], within their late window.
+async fn download_depot_seen(
+    bridge: &Bridge,
+    options: &SyncOptions,
+    depot: &DepotCode,
+    nexus: &NexusClient,
+    position: &Position,
+    changes: &mut CursorChanges,
+    report: &mut PodReport,
+) -> Result<(), Stop> {
+    let now = bridge.clock.now();
+    let uk_today = london_now(now).date();
+    let listing = seen_listing::list_recent(nexus, None, uk_today, bridge.settings.nexus_list_page_size())
+        .await
+        .map_err(|err| format!("Nexus: {err}"))?;
+    report.nexus_requests += listing.requests;
+    report.listed += listing.consignments.len() as u32;
+    report.unreadable += listing.skipped as u32;
+    if listing.skipped == 0 {
+        changes.seen_listed = Some(listing.consignments.iter().map(|c| c.consignment_id).collect());
+    }
+    let followed = Followed::load(bridge, depot).await?;
+    let ours: BTreeSet<&DepotCode> = bridge.settings.depots.iter().map(|d| &d.code).collect();
+    for record in listing.consignments.iter().filter(|c| is_delivered(c)) {
+        let id = record.consignment_id;
+        let recent =
+            position.attachments_checked.get(&id).is_some_and(|at| now.duration_since(*at) < SEEN_ATTACHMENT_RECHECK);
+        if recent {
+            continue;
+        }
+        let Some(whose) = followed.whose(bridge, depot, id).await? else { continue };
+        let mut consignment = record.clone();
+        seen_listing::fill(&mut consignment, depot, &whose);
+        let roles = roles_of(&consignment, &ours);
+        if roles.is_empty() || roles.contains(&DepotRole::Delivery) {
+            continue;
+        }
+        if options.out_of_time() {
+            return Err("out of time".to_owned());
+        }
+        let network = whose.network();
+        match download_consignment(bridge, nexus, network, &consignment, &roles, &ours, report).await? {
+            Outcome::Done => {
+                changes.attachments_checked.insert(id, now);
+            }
+            // Not marked as looked at: the next run looks again.
+            Outcome::Later(reason) => {
+                report.retry_later += 1;
+                report.problems.push(format!("{network} {id}: {reason}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Lists the changed consignments and downloads the new documents of those delivered.
@@ -565,19 +637,20 @@ impl Transfer<'_> {
     ) -> Result<Result<(), String>, Stop> {
         let (bridge, key) = (self.bridge, self.key);
         report.nexus_requests += 1;
-        let fetched = if bridge.settings.nexus_capabilities.has(Capability::AttachmentContent) {
-            self.nexus.attachment_content(attachment.attachment_id).await
-        } else {
-            match attachment.url.as_deref() {
-                Some(url) => self.nexus.attachment_by_url(url).await,
-                None => {
-                    return Ok(Err(format!(
-                        "attachment {} has no url and this Nexus has no attachment-content route",
-                        attachment.attachment_id
-                    )));
+        let fetched =
+            if bridge.settings.nexus_capabilities.has(Capability::AttachmentContent) && attachment.attachment_id > 0 {
+                self.nexus.attachment_content(attachment.attachment_id).await
+            } else {
+                match attachment.url.as_deref() {
+                    Some(url) => self.nexus.attachment_by_url(url).await,
+                    None => {
+                        return Ok(Err(format!(
+                            "attachment {} has no url and this Nexus has no attachment-content route",
+                            attachment.attachment_id
+                        )));
+                    }
                 }
-            }
-        };
+            };
         let file = match fetched {
             Ok(file) => file,
             Err(err) if is_retryable(&err) => return Err(format!("Nexus: {err}")),
@@ -1298,8 +1371,12 @@ fn is_delivered(consignment: &Consignment) -> bool {
     crate::jobs::lookup::consignment_status(consignment).is_some_and(|status| matches!(status.code(), "DEL" | "DLX"))
 }
 
+/// How an attachment is known in the sync state: its id, else (a seen item, which has none) its url.
 fn nexus_source(attachment: &Attachment) -> String {
-    format!("nexus:{}", attachment.attachment_id)
+    match (attachment.attachment_id, attachment.url.as_deref()) {
+        (0, Some(url)) => format!("nexus-url:{}", &sha256_hex(url.as_bytes())[..16]),
+        (id, _) => format!("nexus:{id}"),
+    }
 }
 
 /// An attachment one of our depots uploaded: it came from Qargo.
@@ -1508,6 +1585,11 @@ mod tests {
             since: Some("2026-06-17T10:00:00".parse().unwrap()),
             retry: [(Network::Pallex, 1), (Network::Pallex, 2)].into(),
             uploads: [("a".to_owned(), pending("a")), ("new".to_owned(), pending("new"))].into(),
+            attachments_checked: [
+                (7, "2026-06-17T08:00:00Z".parse().unwrap()),
+                (8, "2026-06-17T08:00:00Z".parse().unwrap()),
+            ]
+            .into(),
         };
         let changes = CursorChanges {
             read_up_to: Some("2026-06-17T09:30:00".parse().unwrap()),
@@ -1515,8 +1597,12 @@ mod tests {
             retry: [(Network::Pallex, 2), (Network::Fortec, 3)].into(),
             uploads_done: ["a".to_owned()].into(),
             uploads_kept: [("b".to_owned(), PendingUpload { reason: "later".into(), ..pending("b") })].into(),
+            attachments_checked: [(9, "2026-06-17T09:00:00Z".parse().unwrap())].into(),
+            seen_listed: Some([8, 9].into()),
         };
         changes.apply(&mut stored);
+        let checked: Vec<i64> = stored.attachments_checked.keys().copied().collect();
+        assert_eq!(checked, [8, 9], "this run's checks added, those no longer listed forgotten");
         assert_eq!(stored.since, Some("2026-06-17T10:00:00".parse().unwrap()), "never moves back");
         assert_eq!(stored.retry, [(Network::Pallex, 2), (Network::Fortec, 3)].into());
         let uploads: Vec<&str> = stored.uploads.keys().map(String::as_str).collect();

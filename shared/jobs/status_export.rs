@@ -497,6 +497,7 @@ mod tests {
             code: "PGD302".parse().unwrap(),
             region: crate::domain::UkRegion::EnglandAndWales,
             zpl_labels: false,
+            address: None,
         }];
         let consignment = |requesting: &str, collecting: &str, delivery: &str| -> Consignment {
             serde_json::from_value(json!({

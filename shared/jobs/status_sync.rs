@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 use crate::clock::{london, uk_time_with_offset as with_offset};
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId, ScanCode};
 use crate::jobs::lookup::{network_of, stop_target};
+use crate::jobs::seen_listing::{self, Fingerprints, Followed};
 use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::{Consignment, Event};
 use crate::nexus::{NexusClient, NexusError};
@@ -75,11 +76,10 @@ impl SyncOptions {
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StatusReport {
-    /// Why nothing was synced: this Nexus lacks a capability the status sync needs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_supported: Option<String>,
     /// Consignments the listings returned (overlap included).
     pub listed: u32,
+    /// Records Nexus listed that could not be read: each logged and left out.
+    pub unreadable: u32,
     /// Consignments whose events were read.
     pub consignments_read: u32,
     /// Consignments listed again with nothing new since their events were last synced (the poll
@@ -132,15 +132,14 @@ struct Position {
     since: Option<DateTime>,
     #[serde(default)]
     retry: BTreeSet<(Network, i64)>,
+    /// With the seen listing: how each followed consignment read when last synced.
+    #[serde(default, skip_serializing_if = "Fingerprints::is_empty")]
+    listed: Fingerprints,
 }
 
 /// Runs the import side of the status sync for every configured depot.
 pub async fn sync_statuses(bridge: &Bridge, options: &SyncOptions) -> Result<StatusReport, SyncFailed> {
     let mut report = StatusReport::default();
-    if let Err(reason) = crate::jobs::lookup::listing_capabilities(bridge, "the status sync") {
-        report.not_supported = Some(reason);
-        return Ok(report);
-    }
     let mut reasons = Vec::new();
     for depot in &bridge.settings.depots {
         if let Err(reason) = sync_depot(bridge, options, &depot.code, &mut report).await {
@@ -181,6 +180,27 @@ async fn sync_depot(
     };
     let run_started = bridge.clock.now();
     let uk_now = run_started.to_zoned(london()).datetime();
+    if seen_listing::in_use(bridge) {
+        let next = sync_depot_seen(bridge, options, depot, &nexus, position, report).await;
+        let (next, stopped) = match next {
+            Ok(next) => (next, None),
+            Err((next, reason)) => (next, Some(reason)),
+        };
+        if stopped.is_none() && report.left_for_next_run == 0 {
+            let lag = bridge.clock.now().duration_since(run_started).as_secs().max(0);
+            report.lag_seconds = Some(report.lag_seconds.map_or(lag, |worst| worst.max(lag)));
+        }
+        let encoded = serde_json::to_string(&next).map_err(|err| err.to_string())?;
+        if !bridge
+            .cursors
+            .compare_and_set(&key, version, &encoded, bridge.clock.now())
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            tracing::info!(depot = %depot, "another run moved the status cursor; it carries on from there");
+        }
+        return stopped.map_or(Ok(()), Err);
+    }
     let window_start = match position.since {
         Some(since) => since.checked_sub(bridge.settings.poll_overlap).unwrap_or(since),
         None => uk_now.checked_sub(bridge.settings.import_lookback).unwrap_or(uk_now),
@@ -253,7 +273,7 @@ async fn sync_depot(
         let lag = bridge.clock.now().duration_since(run_started).as_secs().max(0);
         report.lag_seconds = Some(report.lag_seconds.map_or(lag, |worst| worst.max(lag)));
     }
-    let next = Position { since: read_up_to, retry };
+    let next = Position { since: read_up_to, retry, listed: Fingerprints::default() };
     let encoded = serde_json::to_string(&next).map_err(|err| err.to_string())?;
     let saved = bridge
         .cursors
@@ -266,6 +286,91 @@ async fn sync_depot(
     match stopped {
         Some(reason) => Err(reason),
         None => Ok(()),
+    }
+}
+
+/// With the seen listing ([`seen_listing`]): every consignment of the window the depot may see;
+/// each whose record changed since it was last synced, and that the bridge follows (booked by us, or
+/// imported for us), is synced from its status as listed. Answers the cursor's next position, with
+/// the reason when the run stopped early.
+async fn sync_depot_seen(
+    bridge: &Bridge,
+    options: &SyncOptions,
+    depot: &DepotCode,
+    nexus: &NexusClient,
+    position: Position,
+    report: &mut StatusReport,
+) -> Result<Position, (Position, Stop)> {
+    let mut next = position;
+    let uk_today = bridge.clock.now().to_zoned(london()).date();
+    let listing = match seen_listing::list_recent(nexus, None, uk_today, bridge.settings.nexus_list_page_size()).await {
+        Ok(listing) => listing,
+        Err(err) => return Err((next, format!("Nexus: {err}"))),
+    };
+    report.nexus_requests += listing.requests;
+    report.listed += listing.consignments.len() as u32;
+    report.unreadable += listing.skipped as u32;
+    let followed = match Followed::load(bridge, depot).await {
+        Ok(followed) => followed,
+        Err(reason) => return Err((next, reason)),
+    };
+    let ours: BTreeSet<&DepotCode> = bridge.settings.depots.iter().map(|d| &d.code).collect();
+    let listed: BTreeSet<i64> = listing.consignments.iter().map(|c| c.consignment_id).collect();
+    let mut stopped = None;
+    for record in &listing.consignments {
+        if next.listed.unchanged(None, record) {
+            report.unchanged += 1;
+            continue;
+        }
+        if stopped.is_some() {
+            continue;
+        }
+        if options.out_of_time() {
+            report.left_for_next_run += 1;
+            continue;
+        }
+        let whose = match followed.whose(bridge, depot, record.consignment_id).await {
+            Ok(Some(whose)) => whose,
+            // Not (yet) ours to follow: looked at again on the next run.
+            Ok(None) => continue,
+            Err(reason) => {
+                stopped = Some(reason);
+                continue;
+            }
+        };
+        let mut consignment = record.clone();
+        seen_listing::fill(&mut consignment, depot, &whose);
+        let roles = roles_of(&consignment, &ours);
+        if !is_status_synced(&roles) {
+            report.not_synced += 1;
+            next.listed.remember(None, record);
+            continue;
+        }
+        let network = whose.network();
+        let id = record.consignment_id;
+        match sync_consignment(bridge, nexus, network, &consignment, &roles, report).await {
+            Ok(Outcome::Done) => next.listed.remember(None, record),
+            Ok(Outcome::Later(reason)) if is_finished(&consignment) => {
+                report.not_followed += 1;
+                report.problems.push(format!("{network} {id}: {reason} (finished on Nexus; not retried)"));
+                next.listed.remember(None, record);
+            }
+            // Not remembered: the next listing brings it again.
+            Ok(Outcome::Later(reason)) => {
+                report.retry_later += 1;
+                report.problems.push(format!("{network} {id}: {reason}"));
+            }
+            Err(reason) => stopped = Some(reason),
+        }
+    }
+    match stopped {
+        Some(reason) => Err((next, reason)),
+        None => {
+            if listing.skipped == 0 && report.left_for_next_run == 0 {
+                next.listed.keep_only(&listed);
+            }
+            Ok(next)
+        }
     }
 }
 
@@ -547,7 +652,8 @@ fn scan_update(event: &Event, code: &ScanCode, roles: &[DepotRole], targets: &St
         );
     }
     let mut note = meaning.exception.clone();
-    if event.barcode.is_none() {
+    if event.barcode.is_none() && note.is_none() {
+        // A consignment-level event: the planner sees it, as there is no pallet to record it on.
         note = Some(format!("Nexus {}: {}", event.code, event.description.clone().unwrap_or_default()));
     }
     if let Some(text) = &note {

@@ -11,6 +11,7 @@
 //!   any case, numbers as strings, datetimes with or without offsets, lists bare or in an envelope,
 //!   one unreadable list record skipped and counted); files are typed by their bytes.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
@@ -256,6 +257,8 @@ pub struct NexusClient {
     optimize_key: Option<Secret>,
     retry: RetryPolicy,
     session: Mutex<Option<Session>>,
+    /// `consignmentAttachmentTypes`, id → code, read once when an attachment list gives only ids.
+    attachment_types: tokio::sync::OnceCell<BTreeMap<i64, String>>,
 }
 
 impl NexusClient {
@@ -263,7 +266,15 @@ impl NexusClient {
     pub fn new(base_url: &str, credentials: Credentials, retry: RetryPolicy) -> NexusClient {
         let http = retry.http_client();
         let base_url = base_with_slash(base_url);
-        NexusClient { http, base_url, credentials, optimize_key: None, retry, session: Mutex::new(None) }
+        NexusClient {
+            http,
+            base_url,
+            credentials,
+            optimize_key: None,
+            retry,
+            session: Mutex::new(None),
+            attachment_types: tokio::sync::OnceCell::new(),
+        }
     }
 
     /// Adds the Optimize module's key, which ETA pushes need.
@@ -608,14 +619,33 @@ impl NexusClient {
     }
 
     /// `GET consignments/{id}/attachments`.
-    /// An unreadable attachment is logged and left out.
+    /// An unreadable attachment is logged and left out. An item that gives only its type's id (the
+    /// seen `attachmentTypeID`) gets its code from the `consignmentAttachmentTypes` lookup, read
+    /// once per client.
     pub async fn attachments(&self, id: NexusConsignmentId) -> Result<Vec<Attachment>, NexusError> {
         let answer = self
             .call_json(&format!("attachments of {id}"), Repeatable::Yes, |http| {
                 http.get(self.url(&format!("consignments/{id}/attachments")))
             })
             .await?;
-        read_list(answer, &format!("attachments of {id}")).map(|listed| listed.items)
+        let mut attachments = read_list::<Attachment>(answer, &format!("attachments of {id}"))?.items;
+        for attachment in &mut attachments {
+            if attachment.attachment_type.code.trim().is_empty()
+                && let Some(type_id) = attachment.attachment_type_id.or(attachment.attachment_type.id)
+            {
+                let types = self
+                    .attachment_types
+                    .get_or_try_init(|| async {
+                        let rows = self.lookup("consignmentAttachmentTypes", None).await?;
+                        Ok::<_, NexusError>(attachment_type_codes(&rows))
+                    })
+                    .await?;
+                if let Some(code) = types.get(&type_id) {
+                    attachment.attachment_type.code = code.clone();
+                }
+            }
+        }
+        Ok(attachments)
     }
 
     /// `GET attachments/{id}/content`.
@@ -723,6 +753,45 @@ impl NexusClient {
             }
         }
     }
+}
+
+/// The attachment type code of each `consignmentAttachmentTypes` row, by id: its `code`, else its
+/// name when that is a code (`MPOD`, `POD`, `MPODPHOTOE`), else the evidence kind its name
+/// describes (a signature, a photo, a delivery note); rows that are none of these are left out.
+pub fn attachment_type_codes(rows: &[LookupRow]) -> BTreeMap<i64, String> {
+    let mut codes = BTreeMap::new();
+    for row in rows {
+        let id = match &row.id {
+            Some(serde_json::Value::Number(n)) => n.as_i64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        let Some(id) = id else { continue };
+        let named = |text: &str| {
+            let text = text.trim();
+            if let Ok(kind) = text.parse::<DocumentKind>() {
+                return Some(kind);
+            }
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("signature") {
+                Some(DocumentKind::Mpod)
+            } else if lower.contains("photo") {
+                Some(DocumentKind::PalletPhoto)
+            } else if lower.contains("delivery note") || lower.contains("proof of delivery") {
+                Some(DocumentKind::Pod)
+            } else {
+                None
+            }
+        };
+        let code = row.code.as_deref().filter(|code| !code.trim().is_empty()).map(|code| code.trim().to_owned());
+        match code.or_else(|| row.name.as_deref().and_then(named).map(|kind| kind.code().to_owned())) {
+            Some(code) => {
+                codes.insert(id, code);
+            }
+            None => continue,
+        }
+    }
+    codes
 }
 
 /// The header that carries the Optimize module's key on ETA pushes.

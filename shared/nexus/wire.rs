@@ -457,11 +457,16 @@ pub struct Event {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
-    /// Id.
-    #[serde(rename = "attachmentID")]
+    /// Id; 0 when Nexus gives none (the seen item is only a type id and a `url`).
+    #[serde(default, rename = "attachmentID")]
     pub attachment_id: i64,
-    /// Type.
+    /// Type; an empty code when Nexus gives only [`Attachment::attachment_type_id`] (the client
+    /// fills it from the `consignmentAttachmentTypes` lookup).
+    #[serde(default)]
     pub attachment_type: AttachmentType,
+    /// Seen (implied by the `consignmentAttachmentTypes` lookup): the type's id.
+    #[serde(default, rename = "attachmentTypeID")]
+    pub attachment_type_id: Option<i64>,
     /// File name.
     #[serde(default)]
     pub file_name: Option<String>,
@@ -483,12 +488,13 @@ pub struct Attachment {
 }
 
 /// Attachment type.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct AttachmentType {
     /// Id.
     #[serde(default)]
     pub id: Option<i64>,
     /// `MPOD`, `POD`, `MPODPHOTOE`, …
+    #[serde(default)]
     pub code: String,
 }
 

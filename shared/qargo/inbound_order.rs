@@ -13,9 +13,9 @@
 //! | consignment `consignment_reference_number` | `consignmentNumber` |
 //! | consignment `transport_network` | `requestingDepotCode`, `collectingDepotCode`, `deliveryDepotCode`, as received |
 //! | consignment `custom_fields` | `NexusNetwork`, `NexusConsignmentID`, `NexusConsignmentNumber`, `NexusCustomerID` |
-//! | pickup stop | `colAddress…`, `colDate`, reference `NEXUS-<network>-<id>-P` |
+//! | pickup stop | `colAddress…`, `colDate`, reference `NEXUS-<network>-<id>-P`; without a collection address (the seen read model has none), the delivering depot: `location_identifier` = its code |
 //! | delivery stop | `delAddress…`, `estimatedDelDate`, `timeWindow` (+ `startWindow`/`endWindow` for `TD`), `extras`, reference `NEXUS-<network>-<id>-D` |
-//! | goods | one line per kind of pallet: type and base, dimensions (cm → m), weights, spaces, one handling unit per 16-digit barcode |
+//! | goods | one line per kind of pallet: type and base, dimensions (cm → m), weights, spaces, one handling unit per 16-digit barcode; without `pallets`, one line of `palletCount` (or the route details' `palletCount`) pallets |
 //!
 //! The stop references are derived, never stored: a later job (status sync) finds the stop with
 //! `stop.match` on `reference_number` alone, which matches exactly one stop.
@@ -39,7 +39,7 @@ use super::wire::{
     BarcodeInput, ConsignmentInput, ConsignmentTransportNetwork, EntityRef, GoodInput, HandlingUnitInput,
     LocationInput, OrderInput, PackagingTypeInput, StopExtraInput, StopInput, TimeWindowInput,
 };
-use crate::config::CustomerMap;
+use crate::config::{CustomerMap, DepotAddress};
 use crate::domain::{Extra, Network, NexusConsignmentId, PalletBase, PalletType, ServiceLevel, TimeWindowCode};
 use crate::nexus::wire::{Consignment, Pallet};
 use crate::rules::status_effects::StopKind;
@@ -93,6 +93,17 @@ pub enum MappingError {
         /// `pickup` or `delivery`.
         stop: &'static str,
     },
+    /// No collection address on Nexus, and no address of the delivering depot to collect at.
+    #[error(
+        "consignment {consignment_number} has no collection address on Nexus, so Qargo's pickup is depot {depot}, \
+         whose address is not set: add it to BRIDGE_DEPOT_ADDRESSES, e.g. {depot}=Unit 4 Randall Way|Retford|DN22 7GR"
+    )]
+    NoDepotAddress {
+        /// Nexus's number of the consignment.
+        consignment_number: String,
+        /// The delivering depot.
+        depot: String,
+    },
     /// Neither a collection date nor a creation date.
     #[error("consignment {consignment_number} has no collection date on Nexus; Qargo needs a pickup date")]
     NoPickupDate {
@@ -118,8 +129,13 @@ pub fn customer_by_id(nexus_customer_id: i64, customers: &CustomerMap) -> Result
 }
 
 /// The order for `consignment` on `network`, without `operation` and without `customer` (see
-/// [`customer_of`]): everything the booking says, nothing that moves with its progress.
-pub fn order_content(consignment: &Consignment, network: Network) -> Result<OrderInput, MappingError> {
+/// [`customer_of`]): everything the booking says, nothing that moves with its progress. Without a
+/// collection address on Nexus the order is collected at the delivering depot, at `depot_address`.
+pub fn order_content(
+    consignment: &Consignment,
+    network: Network,
+    depot_address: Option<&DepotAddress>,
+) -> Result<OrderInput, MappingError> {
     let c = consignment;
     let id = NexusConsignmentId(c.consignment_id);
     let number = c.consignment_number.clone();
@@ -128,11 +144,27 @@ pub fn order_content(consignment: &Consignment, network: Network) -> Result<Orde
         field,
         stop,
     };
-    let pickup_location = location(
-        c.col_address_line1.as_deref().ok_or_else(|| missing("colAddressLine1", "pickup"))?,
-        c.col_address_town.as_deref().ok_or_else(|| missing("colAddressTown", "pickup"))?,
-        c.col_address_postcode.as_deref().ok_or_else(|| missing("colAddressPostcode", "pickup"))?,
-    );
+    let no_collection_address =
+        c.col_address_line1.is_none() && c.col_address_town.is_none() && c.col_address_postcode.is_none();
+    let pickup_location = match c.delivery_depot_code.as_deref().map(str::trim) {
+        // The goods reach the delivering depot through the network: the order is collected there.
+        Some(depot) if no_collection_address => {
+            let address = depot_address.ok_or_else(|| MappingError::NoDepotAddress {
+                consignment_number: number.clone(),
+                depot: depot.to_owned(),
+            })?;
+            LocationInput {
+                location_identifier: Some(depot.to_owned()),
+                name: Some(format!("Depot {depot}")),
+                ..location(&address.line1, &address.town, &address.postcode)
+            }
+        }
+        _ => location(
+            c.col_address_line1.as_deref().ok_or_else(|| missing("colAddressLine1", "pickup"))?,
+            c.col_address_town.as_deref().ok_or_else(|| missing("colAddressTown", "pickup"))?,
+            c.col_address_postcode.as_deref().ok_or_else(|| missing("colAddressPostcode", "pickup"))?,
+        ),
+    };
     let delivery_location = location(
         c.del_address_line1.as_deref().ok_or_else(|| missing("delAddressLine1", "delivery"))?,
         c.del_address_town.as_deref().ok_or_else(|| missing("delAddressTown", "delivery"))?,
@@ -190,7 +222,7 @@ pub fn order_content(consignment: &Consignment, network: Network) -> Result<Orde
             }),
             pickup_stop,
             delivery_stop,
-            goods: goods(&c.pallets, network),
+            goods: if c.pallets.is_empty() { counted_goods(c) } else { goods(&c.pallets, network) },
         }],
     })
 }
@@ -346,6 +378,18 @@ fn goods(pallets: &[Pallet], network: Network) -> Vec<GoodInput> {
         .collect()
 }
 
+/// Without a `pallets` list: one line of as many pallets as Nexus counts (`palletCount`, else the
+/// route details' largest `palletCount`); none when it counts none.
+fn counted_goods(c: &Consignment) -> Vec<GoodInput> {
+    let routed = c.route_details.iter().filter_map(|route| route.pallet_count).max();
+    match c.pallet_count.or(routed) {
+        Some(quantity) if quantity > 0 => {
+            vec![GoodInput { description: Some("Pallet".into()), quantity, ..GoodInput::default() }]
+        }
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,7 +419,7 @@ mod tests {
 
     #[test]
     fn maps_stops_goods_references_and_origin() {
-        let order = order_content(&consignment(), Network::Pallex).unwrap();
+        let order = order_content(&consignment(), Network::Pallex, None).unwrap();
         assert_eq!(order.order_identifier, "NEXUS-PALLEX-10020");
         assert_eq!(order.custom_fields[ORIGIN_FIELD], "PALLEX:10020");
         assert_eq!(order.customer_reference_number.as_deref(), Some("PO-1"));
@@ -405,7 +449,7 @@ mod tests {
     #[test]
     fn progress_leaves_the_fingerprint_alone_and_a_new_date_does_not() {
         let base = consignment();
-        let print = |c: &Consignment| fingerprint(&order_content(c, Network::Pallex).unwrap());
+        let print = |c: &Consignment| fingerprint(&order_content(c, Network::Pallex, None).unwrap());
         let mut scanned = base.clone();
         scanned.status.id = 80;
         scanned.estimated_del_time = Some("14:45".into());
@@ -428,7 +472,7 @@ mod tests {
 
         let mut no_address = consignment();
         no_address.del_address_postcode = None;
-        let err = order_content(&no_address, Network::Pallex).unwrap_err();
+        let err = order_content(&no_address, Network::Pallex, None).unwrap_err();
         assert!(err.to_string().contains("delAddressPostcode") && err.to_string().contains("delivery"), "{err}");
     }
 }

@@ -265,6 +265,9 @@ pub struct ConsignmentInput {
 /// `LocationInput`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LocationInput {
+    /// The tenant's own identifier of a location it keeps (e.g. a depot's code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_identifier: Option<String>,
     /// Company or site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -285,6 +285,8 @@ fn not_delivered_code(reason: Option<&str>) -> &'static str {
 fn not_delivered_note(code: &str) -> String {
     match NOT_DELIVERED_REASONS.iter().find(|(known, ..)| *known == code) {
         Some((_, meaning, _)) => format!("Not delivered ({code}): {meaning}"),
+        // The consignment's status (no events endpoint): Nexus's status names no reason.
+        None if code == "NDL" => format!("Not delivered ({code}): the consignment's Nexus status gives no reason"),
         None => format!("Not delivered ({code}): a reason code the bridge does not know"),
     }
 }

@@ -31,6 +31,7 @@ use bridge::config::{Credentials, Secret};
 use bridge::jobs::order_import::{ImportOptions, import_orders};
 use bridge::jobs::pod_sync::sync_documents;
 use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
+use bridge::nexus::capabilities::Capability;
 use bridge::nexus::{NexusClient, RetryPolicy};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::civil::DateTime;
@@ -67,6 +68,8 @@ pub struct DemoOptions {
     pub data_dir: Option<PathBuf>,
     /// Where progress goes.
     pub output: Output,
+    /// The Nexus simulator's profile; the bridge runs with that profile's capabilities.
+    pub nexus_profile: nexus_sim::Profile,
 }
 
 /// A consignment the bridge booked on Nexus for one of our dispatches.
@@ -254,6 +257,15 @@ impl DemoSummary {
         let _ = writeln!(out, "  log      {}", self.data_dir.join(LOG_FILE).display());
         out
     }
+}
+
+/// An attachment the bridge uploaded: its file name carries the first 16 hex digits of the file's
+/// SHA-256 (`MPOD_<id>_<sha256>.png`); the depots the simulator plays name theirs otherwise.
+fn uploaded_by_bridge(attachment: &Value) -> bool {
+    let name = attachment["fileName"].as_str().unwrap_or_default();
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    let hash = stem.rsplit('_').next().unwrap_or_default();
+    attachment["uploadedByDepotCode"] == OUR_DEPOT && hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// The bridge's log file in the data folder (`bridge-local demo` writes its tracing there).
@@ -538,6 +550,7 @@ pub async fn run_demo(options: DemoOptions) -> Result<DemoSummary, String> {
             nexus_port: 0,
             qargo_port: 0,
             poll_every: None,
+            nexus_profile: options.nexus_profile,
             ..LocalOptions::default()
         },
         Pace::unlimited(),
@@ -1110,7 +1123,16 @@ impl Demo {
             .sum()
     }
 
-    /// Attachments PGD302 uploaded (our van's signatures and photos, through the bridge).
+    /// Visibility updates of `label` (`Stop`, `Eta`, `Document`) Qargo delivered to the bridge.
+    fn visibility_delivered(&self, label: &str) -> usize {
+        self.qargo
+            .outbound()
+            .iter()
+            .filter(|r| r.kind == "visibility" && r.accepted && r.label.split(',').any(|l| l.trim() == label))
+            .count()
+    }
+
+    /// A consignment's attachments on Nexus (the simulator's own view).
     fn nexus_attachments(&self, id: i64) -> Vec<Value> {
         self.consignment(id)["attachments"].as_array().cloned().unwrap_or_default()
     }
@@ -1119,9 +1141,7 @@ impl Demo {
         self.inbound
             .iter()
             .filter(|i| i.delivered_by_van)
-            .map(|i| {
-                self.nexus_attachments(i.nexus_id).iter().filter(|a| a["uploadedByDepotCode"] == OUR_DEPOT).count()
-            })
+            .map(|i| self.nexus_attachments(i.nexus_id).iter().filter(|a| uploaded_by_bridge(a)).count())
             .sum()
     }
 
@@ -1211,11 +1231,21 @@ impl Demo {
         );
         let pallets: usize = self.outbound.iter().map(|o| o.barcodes.len()).sum();
         let pocs = self.posted_scans("POC");
-        check(
-            "our collections sent to Nexus (POC)",
-            pocs == pallets && pallets > 0,
-            format!("{pocs} POC scans for {pallets} pallets"),
-        );
+        let capabilities = self.local.bridge.settings.nexus_capabilities.clone();
+        if capabilities.has(Capability::EventsWrite) {
+            check(
+                "our collections sent to Nexus (POC)",
+                pocs == pallets && pallets > 0,
+                format!("{pocs} POC scans for {pallets} pallets"),
+            );
+        } else {
+            let delivered = self.visibility_delivered("Stop");
+            check(
+                "our collections not sent: no events route",
+                pocs == 0 && delivered > 0,
+                format!("{pocs} POC scans for {delivered} stop updates (events-write off: refused and logged)"),
+            );
+        }
         check(
             "network scans applied in Qargo",
             self.totals.scans_applied > 0 && self.totals.stop_statuses > 0,
@@ -1283,24 +1313,43 @@ impl Demo {
             .filter(|i| {
                 let attachments = self.nexus_attachments(i.nexus_id);
                 let ours = |code: &str| {
-                    attachments
-                        .iter()
-                        .any(|a| a["uploadedByDepotCode"] == OUR_DEPOT && a["attachmentType"]["code"] == code)
+                    attachments.iter().any(|a| uploaded_by_bridge(a) && a["attachmentType"]["code"] == code)
                 };
                 ours("MPOD") && ours("MPODPHOTOE") && self.is_delivered(i.nexus_id)
             })
             .count();
-        check(
-            "our van's signatures and photos up to Nexus",
-            uploaded_ok == INBOUND.len(),
-            format!("{uploaded_ok} of {} deliveries (MPOD + MPODPHOTOE, status DEL)", INBOUND.len()),
-        );
+        if capabilities.has(Capability::AttachmentUpload) {
+            check(
+                "our van's signatures and photos up to Nexus",
+                uploaded_ok == INBOUND.len(),
+                format!("{uploaded_ok} of {} deliveries (MPOD + MPODPHOTOE, status DEL)", INBOUND.len()),
+            );
+        } else {
+            let delivered = self.visibility_delivered("Document");
+            check(
+                "our van's evidence not sent: no upload route",
+                self.documents_up() == 0 && delivered > 0,
+                format!(
+                    "{} files uploaded for {delivered} document updates (attachment-upload off: refused and logged)",
+                    self.documents_up()
+                ),
+            );
+        }
         let etas = self.etas_sent();
-        check(
-            "optimiser ETAs pushed to Nexus",
-            etas == 2 * INBOUND.len(),
-            format!("{etas} ETA events (planned + re-optimised, {} stops)", INBOUND.len()),
-        );
+        if capabilities.has(Capability::Eta) {
+            check(
+                "optimiser ETAs pushed to Nexus",
+                etas == 2 * INBOUND.len(),
+                format!("{etas} ETA events (planned + re-optimised, {} stops)", INBOUND.len()),
+            );
+        } else {
+            let delivered = self.visibility_delivered("Eta");
+            check(
+                "optimiser ETAs not sent: no ETA route",
+                etas == 0 && delivered > 0,
+                format!("{etas} ETA events for {delivered} ETA updates (eta off: refused and logged)"),
+            );
+        }
         let spec = self.qargo.spec_checks();
         check(
             "every message to Qargo passes its spec",

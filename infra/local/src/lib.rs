@@ -267,6 +267,21 @@ pub struct LocalOptions {
     pub nexus_profile: nexus_sim::Profile,
 }
 
+/// Where the simulators' depots are (`BRIDGE_DEPOT_ADDRESSES`), for those of `codes`.
+pub fn simulator_depot_addresses(codes: &[&str]) -> String {
+    const ADDRESSES: [(&str, &str); 3] = [
+        ("PGD302", "Unit 4 Randall Way|Retford|DN22 7GR"),
+        ("UKD101", "Crossways Business Park|Dartford|DA2 6QG"),
+        ("FTD118", "Pride Park|Derby|DE24 8HX"),
+    ];
+    ADDRESSES
+        .iter()
+        .filter(|(code, _)| codes.iter().any(|c| c.eq_ignore_ascii_case(code)))
+        .map(|(code, address)| format!("{code}={address}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// The settings and secrets of a bridge for `depots` (`BRIDGE_DEPOTS`, e.g. `PGD302:zpl`) over the
 /// simulators at `nexus_url` and `qargo_url`, with the simulators' users and
 /// [`SIMULATOR_CUSTOMER_MAP`]; `more` adds variables or replaces these. For the tests and
@@ -286,6 +301,7 @@ pub async fn simulator_settings(
         ("QARGO_BASE_URL", qargo_url.to_owned()),
         ("BRIDGE_SECRETS_JSON", simulator_secrets(&codes).to_string()),
         ("BRIDGE_CUSTOMER_MAP", SIMULATOR_CUSTOMER_MAP.to_owned()),
+        ("BRIDGE_DEPOT_ADDRESSES", simulator_depot_addresses(&codes)),
     ];
     let settings =
         Settings::from_lookup(|name| more.iter().chain(&base).find(|(key, _)| *key == name).map(|(_, v)| v.clone()))
@@ -337,7 +353,8 @@ pub const INBOUND_BOOKERS: [(&str, i64, &str); 5] = [
 pub const PGD302_POSTCODES: [&str; 6] = ["DN22 7SS", "S1 2HE", "NG1 5FS", "LN1 1DF", "HU1 1UU", "YO1 7HH"];
 
 /// The simulators' other-depot customers mapped onto the Qargo simulator's default customers.
-pub const SIMULATOR_CUSTOMER_MAP: &str = "52011:ACME,60233:BOLT,55120:ACME,83007:DUNE,88410:DUNE";
+pub const SIMULATOR_CUSTOMER_MAP: &str =
+    "52011:ACME:PALLEX,60233:BOLT:PALLEX,55120:ACME:PALLEX,83007:DUNE:FORTEC,88410:DUNE:FORTEC";
 
 impl Default for LocalOptions {
     fn default() -> Self {
@@ -469,6 +486,7 @@ pub async fn start_with(options: LocalOptions, pace: Pace) -> Result<LocalBridge
         ("BRIDGE_SECRETS_JSON", secrets_json),
         ("BRIDGE_CUSTOMER_MAP", options.customer_map.clone()),
         ("NEXUS_CAPABILITIES", options.nexus_profile.name().to_owned()),
+        ("BRIDGE_DEPOT_ADDRESSES", simulator_depot_addresses(&depot_codes)),
     ];
     let settings = Settings::from_lookup(|name| {
         values.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()).or_else(|| std::env::var(name).ok())

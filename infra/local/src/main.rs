@@ -73,6 +73,10 @@ struct DemoArgs {
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     plain: bool,
+    /// The Nexus simulator's profile: `full` or `seen` (only what public code shows of Nexus); the
+    /// bridge runs with that profile's capabilities.
+    #[arg(long, default_value = "full")]
+    nexus_profile: nexus_sim::Profile,
 }
 
 #[tokio::main]
@@ -140,7 +144,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
         .with_writer(std::sync::Mutex::new(log))
         .init();
     let output = if args.plain { Output::Plain } else { Output::for_stdout() };
-    let summary = run_demo(DemoOptions { data_dir: Some(data_dir), output }).await?;
+    let summary = run_demo(DemoOptions { data_dir: Some(data_dir), output, nexus_profile: args.nexus_profile }).await?;
     print!("{}", summary.render());
     if summary.passed() {
         println!("\ndemo passed: every expected outcome happened");

@@ -19,6 +19,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::seen_listing::Fingerprints;
 use crate::qargo::wire::{OrderInput, OrderOperation};
 
 /// How long a finished consignment is remembered, so that late changes (a POD scanned days later)
@@ -41,6 +42,9 @@ pub struct ImportState {
     /// Consignments refused (by the mapping or by Qargo), by Nexus `consignmentID`.
     #[serde(default)]
     pub rejected: BTreeMap<i64, Rejected>,
+    /// With the seen listing ([`crate::jobs::seen_listing`]): how each listed record last read.
+    #[serde(default, skip_serializing_if = "Fingerprints::is_empty")]
+    pub listed: Fingerprints,
 }
 
 /// An order in Qargo.
@@ -55,6 +59,9 @@ pub struct Imported {
     /// The Nexus day it was first seen finished (delivered, returned, cancelled).
     #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<Date>,
+    /// Its Nexus customer, when known (the seen listing's jobs read it from here).
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<i64>,
 }
 
 /// A consignment that is not in Qargo (or not up to date there) yet.
@@ -163,8 +170,12 @@ mod tests {
     fn round_trips_and_forgets_old_finished_orders() {
         let mut state = ImportState { since: Some("2026-07-01T09:00:00".parse().unwrap()), ..Default::default() };
         state.imported.insert(1, Imported { fingerprint: "a".into(), ..Default::default() });
-        let recent =
-            Imported { fingerprint: "b".into(), cancelled: true, finished: Some("2026-06-20".parse().unwrap()) };
+        let recent = Imported {
+            fingerprint: "b".into(),
+            cancelled: true,
+            finished: Some("2026-06-20".parse().unwrap()),
+            customer: Some(52011),
+        };
         state.imported.insert(2, recent);
         state.imported.insert(3, Imported { finished: Some("2026-06-01".parse().unwrap()), ..Default::default() });
         let (text, dropped) = state.encode();
