@@ -342,7 +342,8 @@ impl Settings {
             poll_overlap: SignedDuration::from_secs(number("POLL_OVERLAP_SECONDS", 120, 0..=3600)?),
             nexus_page_size: number("NEXUS_PAGE_SIZE", 100, 1..=100)? as u32,
             nexus_capabilities: match get("NEXUS_CAPABILITIES") {
-                None => crate::nexus::capabilities::Capabilities::full(),
+                // Only what public code shows, until `bridge-ops nexus-check` has said otherwise.
+                None => crate::nexus::capabilities::Capabilities::seen(),
                 Some(raw) => raw.parse().map_err(|reason: String| ConfigError::Invalid {
                     name: "NEXUS_CAPABILITIES".into(),
                     source: ParseError::new("Nexus capability list", raw.chars().take(200).collect::<String>(), reason),
@@ -544,10 +545,11 @@ mod tests {
         assert_eq!(settings.eta_threshold, SignedDuration::from_mins(15));
         assert_eq!(settings.pod_late_window, SignedDuration::from_hours(72));
         assert_eq!(settings.nexus_page_size, 100);
-        assert_eq!(settings.nexus_list_page_size(), 100, "the default capabilities take 100");
-        let mut seen = settings.clone();
-        seen.nexus_capabilities = crate::nexus::capabilities::Capabilities::seen();
-        assert_eq!(seen.nexus_list_page_size(), SEEN_NEXUS_PAGE_SIZE, "a seen-only Nexus is asked 20 at a time");
+        assert_eq!(settings.nexus_capabilities, crate::nexus::capabilities::Capabilities::seen(), "the default");
+        assert_eq!(settings.nexus_list_page_size(), SEEN_NEXUS_PAGE_SIZE, "a seen-only Nexus is asked 20 at a time");
+        let mut full = settings.clone();
+        full.nexus_capabilities = crate::nexus::capabilities::Capabilities::full();
+        assert_eq!(full.nexus_list_page_size(), 100, "with page-100, 100 at a time");
         assert_eq!(settings.secrets_source, SecretsSource::File("/tmp/secrets.json".into()));
         let pairs: Vec<String> = settings.depot_networks().map(|(d, n)| format!("{d}/{n}")).collect();
         assert_eq!(pairs, ["PGD302/PALLEX", "PGD302/FORTEC", "UKD101/PALLEX"]);

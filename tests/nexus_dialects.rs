@@ -323,6 +323,9 @@ async fn import(world: &World, nexus_url: &str, dialect: Dialect) -> String {
         imported += 1;
     }
     let mut line = format!("imported {imported}/{}", booked.len());
+    let unreadable = report.depot("PGD302").map_or(0, |d| d.unreadable);
+    let expected_unreadable = u32::from(dialect == Dialect::UnreadableRecord);
+    assert_eq!(unreadable, expected_unreadable, "{dialect:?}: the import's report counts what it could not read");
     if dialect == Dialect::UnreadableRecord {
         // The bridge's own reader, through the proxy: the page is read, the bad record counted.
         let pgd302 = bridge_local::depot_user(nexus_url, "PGD302", quick_retries());

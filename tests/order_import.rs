@@ -32,6 +32,12 @@ const BOOKERS: [(&str, &str, i64, &str, &str); 5] = [
 ];
 /// Postcodes PGD302 serves on both networks.
 const PGD302_POSTCODES: [&str; 6] = ["DN22 6AA", "S1 2HE", "NG1 5FT", "LN1 1AB", "HU1 2AB", "YO1 7HH"];
+/// Where PGD302 is (`BRIDGE_DEPOT_ADDRESSES`).
+const PGD302_ADDRESS: &str = "Unit 4 Randall Way|Retford|DN22 7GR";
+/// [`CUSTOMER_MAP`] with each customer's network, as a depot on both networks needs it when Nexus
+/// does not say a consignment's network.
+const CUSTOMER_MAP_WITH_NETWORKS: &str =
+    "52011:ACME:PALLEX,60233:BOLT:PALLEX,83007:DUNE:FORTEC,55120:ACME:PALLEX,88410:DUNE:FORTEC";
 /// Every other depot's customer, mapped to a customer of the Qargo simulator's default tenant.
 const CUSTOMER_MAP: &str = "52011:ACME,60233:BOLT,83007:DUNE,55120:ACME,88410:DUNE";
 
@@ -42,6 +48,8 @@ struct World {
 }
 
 struct Setup {
+    /// The Nexus simulator's profile; the bridge runs with that profile's capabilities.
+    profile: nexus_sim::Profile,
     customer_map: &'static str,
     door: OrderDoor,
     /// Qargo's real limits and the production pacer, or no API limit and a fast pacer.
@@ -51,12 +59,20 @@ struct Setup {
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { customer_map: CUSTOMER_MAP, door: OrderDoor::Webhook, real_pace: false, upload_polls_before_done: 1 }
+        Setup {
+            profile: nexus_sim::Profile::Full,
+            customer_map: CUSTOMER_MAP,
+            door: OrderDoor::Webhook,
+            real_pace: false,
+            upload_polls_before_done: 1,
+        }
     }
 }
 
 async fn world(setup: Setup) -> World {
-    let nexus = nexus_sim::NexusSim::start(nexus_sim::SimOptions::default()).await.expect("start the Nexus simulator");
+    let nexus = nexus_sim::NexusSim::start(nexus_sim::SimOptions::default().profile(setup.profile))
+        .await
+        .expect("start the Nexus simulator");
     nexus.handle().set_rate_limit(0);
     let mut options = qargo_sim::SimOptions {
         upload_polls_before_done: setup.upload_polls_before_done,
@@ -81,6 +97,8 @@ async fn world(setup: Setup) -> World {
         ("NEXUS_BASE_URL", nexus.base_url()),
         ("QARGO_BASE_URL", qargo.base_url()),
         ("NEXUS_PAGE_SIZE", PAGE.to_string()),
+        ("NEXUS_CAPABILITIES", setup.profile.name().to_owned()),
+        ("BRIDGE_DEPOT_ADDRESSES", format!("{PGD302}={PGD302_ADDRESS}")),
         ("BRIDGE_CUSTOMER_MAP", setup.customer_map.to_owned()),
         ("QARGO_ORDER_DOOR", door.to_owned()),
     ]
@@ -739,4 +757,66 @@ async fn measure_the_two_qargo_doors() {
         );
         assert_eq!(rate_limited(&world), 0);
     }
+}
+
+/// On a Nexus with only the seen routes and fields (the simulator's `seen` profile, the bridge on
+/// the `seen` capabilities): the import lists by creation day once per mapped customer, imports each
+/// consignment once under the right customer and network, collected at PGD302's address with the
+/// route details' pallet count, and a second run with nothing changed reads only the listings.
+#[tokio::test]
+async fn on_a_seen_nexus_the_import_lists_per_customer_and_collects_at_the_depot() {
+    let world = world(Setup {
+        profile: nexus_sim::Profile::Seen,
+        customer_map: CUSTOMER_MAP_WITH_NETWORKS,
+        ..Setup::default()
+    })
+    .await;
+    let mut booked = Vec::new();
+    for (i, (user, password, customer, network, _)) in BOOKERS.iter().enumerate() {
+        let pallet = serde_json::json!({"palletBaseID": 1, "palletTypeID": 7, "length": 120, "width": 100,
+            "height": 110, "weight": 280, "limitedQuantityWeight": 0, "doNotStack": false});
+        let body = serde_json::json!({
+            "general": {"consignmentTypeID": 2, "customerID": customer, "consignmentNumber": format!("SEEN-{i}"),
+                        "customerReference": format!("PO-SEEN-{i}"), "limitedQuantities": false},
+            "collectionInfo": {"serviceID": 1, "dueDate": "2026-06-17"},
+            "deliveryInfo": {"serviceID": 1},
+            "deliveryAddress": {"countryID": 233, "name": "Trade Counter", "line1": "1 High Street",
+                                "town": "Retford", "postcode": PGD302_POSTCODES[i]},
+            "pallets": vec![pallet; i + 1],
+        });
+        let made = nexus_user(&world, user, password)
+            .create_consignment(&serde_json::from_value(body).unwrap())
+            .await
+            .unwrap();
+        booked.push((made.consignment_id, *network, *customer, i + 1));
+    }
+
+    let report = run(&world).await;
+    // The simulator's world starts with consignments of its own for PGD302: these five among them.
+    assert!(report.total(|n| n.created) >= 5 && report.rejected().count() == 0, "{report:?}");
+    assert!(report.depot(PGD302).unwrap().problems.is_empty(), "{report:?}");
+    for (id, network, customer, pallets) in &booked {
+        let what = format!("NEXUS-{network}-{id}");
+        let order = world.qargo.handle.order_by_identifier(&what).unwrap_or_else(|| panic!("no order {what}"));
+        let order = &order["order"];
+        let expected = CUSTOMER_MAP.split(',').find_map(|e| e.strip_prefix(&format!("{customer}:"))).unwrap();
+        assert_eq!(order["customer"]["code"], expected, "{what}");
+        let c = &order["consignments"][0];
+        let pickup = &c["pickup_stop"]["location"];
+        assert_eq!(
+            (pickup["address"].as_str(), pickup["city"].as_str(), pickup["postal_code"].as_str()),
+            (Some("Unit 4 Randall Way"), Some("Retford"), Some("DN22 7GR")),
+            "{what}: collected at the depot"
+        );
+        let quantity: u64 = c["goods"].as_array().unwrap().iter().map(|g| g["quantity"].as_u64().unwrap()).sum();
+        assert_eq!(quantity, *pallets as u64, "{what}: the route details' pallet count");
+    }
+
+    let before = world.nexus.handle().request_counts().for_principal("pgd302.api");
+    let again = run(&world).await;
+    assert_eq!(again.total(|n| n.created) + again.total(|n| n.updated), 0, "{again:?}");
+    assert_eq!(again.total(|n| n.unchanged), report.total(|n| n.listed), "{again:?}");
+    let listings = world.nexus.handle().request_counts().for_principal("pgd302.api") - before;
+    assert_eq!(listings, 5, "one listing per mapped customer, no detail read for an unchanged record");
+    assert_eq!(imported_orders(&world).values().copied().max(), Some(1), "once each");
 }

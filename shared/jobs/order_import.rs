@@ -525,6 +525,7 @@ impl<'a> DepotRun<'a> {
                 return Err(Stop::Deadline);
             }
             let Some(page) = pages.next_page().await.map_err(Stop::Nexus)? else {
+                self.report.unreadable = pages.skipped() as u32;
                 return Ok(());
             };
             self.report.nexus_requests += 1;

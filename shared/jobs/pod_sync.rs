@@ -476,6 +476,7 @@ async fn download_depot(
             }
         }
     }
+    report.unreadable += pages.skipped() as u32;
     let carried: Vec<(Network, i64)> =
         position.retry.iter().filter(|key| !changed.contains_key(key)).copied().collect();
     for (network, id) in carried {

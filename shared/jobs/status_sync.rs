@@ -388,6 +388,7 @@ async fn list_changed(
         report.listed += page.len() as u32;
         page.iter().for_each(&mut each);
     }
+    report.unreadable += pages.skipped() as u32;
     Ok(())
 }
 

@@ -302,6 +302,8 @@ pub async fn simulator_settings(
         ("BRIDGE_SECRETS_JSON", simulator_secrets(&codes).to_string()),
         ("BRIDGE_CUSTOMER_MAP", SIMULATOR_CUSTOMER_MAP.to_owned()),
         ("BRIDGE_DEPOT_ADDRESSES", simulator_depot_addresses(&codes)),
+        // The simulator's full profile; tests of the seen profile give `seen` in `more`.
+        ("NEXUS_CAPABILITIES", "full".to_owned()),
     ];
     let settings =
         Settings::from_lookup(|name| more.iter().chain(&base).find(|(key, _)| *key == name).map(|(_, v)| v.clone()))
