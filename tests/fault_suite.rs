@@ -585,11 +585,12 @@ const STORMS: [Storm; 8] = [
     Storm {
         name: "tokens of both APIs expire mid-run",
         start: |w| {
-            // 10 ms a Nexus request stretches the round over the expiries.
+            // 10 ms a Nexus request stretches the round over the expiries; a quarter of a second
+            // between them leaves a loaded machine time to log in again and use the new token.
             w.nexus.handle().set_latency(Duration::from_millis(10), Duration::ZERO);
             let (nexus, qargo) = (w.nexus.handle().clone(), w.qargo.handle.clone());
             tokio::spawn(async move {
-                for wait in [40, 100, 100, 100, 100] {
+                for wait in [40, 250, 250, 250] {
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                     nexus.expire_all_tokens();
                     qargo.expire_all_tokens();

@@ -63,6 +63,9 @@ enum Dialect {
     Envelope,
     /// One record of a listing is unreadable (`consignmentID: "abc"`).
     UnreadableRecord,
+    /// Statuses numbered otherwise (ids + 500, in the lookup too) and given without a name in the
+    /// read model: only the `consignmentStatuses` lookup says what an id means.
+    StatusIdsOnly,
 }
 
 impl Dialect {
@@ -114,6 +117,27 @@ impl Dialect {
             }
             other => other,
         }
+    }
+}
+
+/// Every `status` object: id + 500, no name or code.
+fn renumber_statuses(value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(renumber_statuses),
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                match inner {
+                    Value::Object(status) if key == "status" && status.contains_key("id") => {
+                        let id = status["id"].as_i64().unwrap_or_default();
+                        status.insert("id".into(), json!(id + 500));
+                        status.remove("name");
+                        status.remove("code");
+                    }
+                    other => renumber_statuses(other),
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -184,6 +208,15 @@ async fn forward(
                 if record["consignmentNumber"].as_str().is_some_and(|n| n.contains(POISON)) {
                     record["consignmentID"] = json!("abc");
                 }
+            }
+        }
+        if dialect == Dialect::StatusIdsOnly {
+            if path == "/v1/consignmentstatuses" {
+                for row in value.as_array_mut().into_iter().flatten() {
+                    row["id"] = json!(row["id"].as_i64().unwrap_or_default() + 500);
+                }
+            } else {
+                renumber_statuses(&mut value);
             }
         }
         if dialect == Dialect::Envelope && value.is_array() {
@@ -371,6 +404,11 @@ async fn through(dialect: Dialect) {
     let (created, id, booked) = booking(&world, dialect).await;
     let imported = import(&world, &nexus_url, dialect).await;
     let synced = status_sync(&world, &created, id, dialect).await;
+    // The status as the bridge reads it, by the name Nexus gives its id.
+    let pgd302 = bridge_local::depot_user(&nexus_url, "PGD302", quick_retries());
+    let read = pgd302.consignment(bridge::domain::NexusConsignmentId(id), &[]).await.expect("read through the proxy");
+    let status = bridge::jobs::lookup::consignment_status(&read).map(|s| s.code().to_owned());
+    assert_eq!(status.as_deref(), world.nexus.handle().status_of(id as u64), "{dialect:?}: the status read");
     println!("nexus dialect {dialect:?}: PASSED booking ({booked}); import ({imported}); status sync ({synced})");
 }
 
@@ -395,6 +433,7 @@ dialect_tests! {
     a_create_answer_with_only_the_id => Dialect::ShortCreate,
     lists_in_an_envelope => Dialect::Envelope,
     one_unreadable_record_in_a_listing => Dialect::UnreadableRecord,
+    status_ids_numbered_otherwise_without_names => Dialect::StatusIdsOnly,
 }
 
 #[test]

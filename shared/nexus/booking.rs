@@ -7,6 +7,9 @@ use crate::domain::{ServiceLevel, TimeWindow};
 
 /// Nexus's country id of the United Kingdom (seen).
 const NEXUS_UNITED_KINGDOM: u32 = 233;
+/// The collection's `serviceID`: public create code always sends 1, whatever the delivery service
+/// (research notes §1.6); the service a customer buys is the delivery's.
+const SEEN_COLLECTION_SERVICE_ID: u32 = 1;
 /// Nexus's country id of Ireland.
 const NEXUS_IRELAND: u32 = 105;
 
@@ -28,7 +31,7 @@ pub fn create_body(booking: &Booking) -> CreateConsignment {
             requesting_depot_code: Some(booking.depot.to_string()),
         },
         collection_info: wire::CollectionInfo {
-            service_id: booking.service.nexus_service_id(),
+            service_id: SEEN_COLLECTION_SERVICE_ID,
             due_date: booking.collection_date,
             contact: booking.collection_contact.phone.clone(),
             email: booking.collection_contact.email.clone(),

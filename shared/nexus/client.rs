@@ -259,6 +259,8 @@ pub struct NexusClient {
     session: Mutex<Option<Session>>,
     /// `consignmentAttachmentTypes`, id → code, read once when an attachment list gives only ids.
     attachment_types: tokio::sync::OnceCell<BTreeMap<i64, String>>,
+    /// `consignmentStatuses`, id → name, read once when a consignment's status comes without a name.
+    status_names: tokio::sync::OnceCell<BTreeMap<i64, String>>,
 }
 
 impl NexusClient {
@@ -274,6 +276,7 @@ impl NexusClient {
             retry,
             session: Mutex::new(None),
             attachment_types: tokio::sync::OnceCell::new(),
+            status_names: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -507,11 +510,46 @@ impl NexusClient {
     /// `GET consignments/{id}`, with `include=` parts (e.g. `pallets,events,attachments,routedetails`).
     pub async fn consignment(&self, id: NexusConsignmentId, include: &[&str]) -> Result<Consignment, NexusError> {
         let include = include.join(",");
-        self.call_json(&format!("consignment {id}"), Repeatable::Yes, |http| {
-            let request = http.get(self.url(&format!("consignments/{id}")));
-            if include.is_empty() { request } else { request.query(&[("include", &include)]) }
-        })
-        .await
+        let mut consignment = self
+            .call_json(&format!("consignment {id}"), Repeatable::Yes, |http| {
+                let request = http.get(self.url(&format!("consignments/{id}")));
+                if include.is_empty() { request } else { request.query(&[("include", &include)]) }
+            })
+            .await?;
+        self.name_statuses(std::slice::from_mut(&mut consignment)).await;
+        Ok(consignment)
+    }
+
+    /// Names the statuses read without a name from the seen `consignmentStatuses` lookup (read once
+    /// per client), so that a status is told by the name Nexus gives its id, never by a numbering
+    /// the bridge assumed. A lookup that cannot be read leaves them as read, and says so in the log.
+    async fn name_statuses(&self, consignments: &mut [Consignment]) {
+        if consignments.iter().all(|c| !c.status.name.trim().is_empty()) {
+            return;
+        }
+        let names = self
+            .status_names
+            .get_or_try_init(|| async {
+                let rows = self.lookup("consignmentStatuses", None).await?;
+                Ok::<_, NexusError>(
+                    rows.iter()
+                        .filter_map(|row| Some((lookup_id(row)?, row.name.clone()?)))
+                        .collect::<BTreeMap<_, _>>(),
+                )
+            })
+            .await;
+        let names = match names {
+            Ok(names) => names,
+            Err(err) => {
+                tracing::warn!(error = %err, "consignmentStatuses could not be read: statuses without a name stay unnamed");
+                return;
+            }
+        };
+        for consignment in consignments.iter_mut().filter(|c| c.status.name.trim().is_empty()) {
+            if let Some(name) = names.get(&consignment.status.id) {
+                consignment.status.name = name.clone();
+            }
+        }
     }
 
     /// One page of `GET consignments`.
@@ -529,7 +567,8 @@ impl NexusClient {
                 http.get(self.url("consignments")).query(&pairs)
             })
             .await?;
-        let listed = read_list::<Consignment>(answer, "consignments")?;
+        let mut listed = read_list::<Consignment>(answer, "consignments")?;
+        self.name_statuses(&mut listed.items).await;
         let total_count = headers
             .get("x-total-count")
             .and_then(|value| value.to_str().ok())
@@ -755,18 +794,22 @@ impl NexusClient {
     }
 }
 
+/// A lookup row's id, as a number or a numeric string.
+fn lookup_id(row: &LookupRow) -> Option<i64> {
+    match &row.id {
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// The attachment type code of each `consignmentAttachmentTypes` row, by id: its `code`, else its
 /// name when that is a code (`MPOD`, `POD`, `MPODPHOTOE`), else the evidence kind its name
 /// describes (a signature, a photo, a delivery note); rows that are none of these are left out.
 pub fn attachment_type_codes(rows: &[LookupRow]) -> BTreeMap<i64, String> {
     let mut codes = BTreeMap::new();
     for row in rows {
-        let id = match &row.id {
-            Some(serde_json::Value::Number(n)) => n.as_i64(),
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        };
-        let Some(id) = id else { continue };
+        let Some(id) = lookup_id(row) else { continue };
         let named = |text: &str| {
             let text = text.trim();
             if let Ok(kind) = text.parse::<DocumentKind>() {
