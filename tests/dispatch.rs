@@ -739,3 +739,48 @@ async fn a_thousand_duplicate_deliveries_of_fifty_trips_book_fifty_times_on_dyna
     assert!(booked.values().all(|ids| ids.len() == 1), "each trip answered with one booking: {booked:?}");
     assert_eq!(world.creates(), 50, "exactly 50 bookings on Nexus");
 }
+
+/// An UPDATE replayed after a newer one (its details are what the newer booking replaced) is
+/// refused as stale, naming why: the newer booking stands, nothing is cancelled or booked.
+#[tokio::test]
+async fn an_old_update_replayed_after_a_newer_one_changes_nothing() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    // The UPDATE body as first dispatched, taken before the booking (nothing to cancel then).
+    let old = world.payload(&created, "UPDATE").await;
+    world.dispatch(&created, "CREATE").await;
+    let mut newer = old.clone();
+    newer["payload"]["orders"][0]["consignments"][0]["goods"][0]["quantity"] = json!(3);
+    let (_, answer) = world.post(&newer).await;
+    assert_eq!(answer["result"], "rebooked", "{answer}");
+    let current = booking_of(&answer).1;
+    let creates = world.creates();
+
+    let (status, answer) = world.post(&old).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "USER_INPUT_ERROR", "{answer}");
+    assert!(answer["errors"][0]["error_message"].as_str().unwrap().contains("older update"), "{answer}");
+    assert_eq!(world.creates(), creates, "nothing booked again");
+    assert_ne!(world.nexus.handle().status_of(current as u64), Some("CAN"), "the newer booking stands");
+}
+
+/// A CANCEL whose body names another order than the one the consignment was booked for cancels
+/// nothing, and the order it named is not marked void.
+#[tokio::test]
+async fn a_cancel_naming_another_order_cancels_nothing() {
+    let world = world(Storage::Memory).await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    // The CANCEL body, taken before the booking (a cancel then has nothing to cancel).
+    let mut cancel = world.payload(&created, "CANCEL").await;
+    let booked = world.dispatch(&created, "CREATE").await;
+    let nexus_id = booking_of(&response(&booked)).1 as u64;
+    let bystander = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    cancel["payload"]["orders"][0]["id"] = json!(bystander.order_id.to_string());
+    let (status, answer) = world.post(&cancel).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "USER_INPUT_ERROR", "{answer}");
+    assert!(answer["errors"][0]["error_message"].as_str().unwrap().contains("was booked for order"), "{answer}");
+    assert_ne!(world.nexus.handle().status_of(nexus_id), Some("CAN"), "nothing cancelled on Nexus");
+    let detail = world.qargo.handle.order_detail(bystander.order_id).unwrap();
+    assert!(detail["order"]["custom_fields"].get("NexusState").is_none(), "the named order is left alone");
+}

@@ -162,6 +162,7 @@ async fn write_labelled_dispatch(
         label_keys: vec![],
         depot: Some("PGD302".parse().unwrap()),
         request_fingerprint: None,
+        superseded_fingerprints: vec![],
     };
     store.record_booked(&claim, booking, now).await.unwrap();
     let keys = vec!["labels/FORTEC/20001/all.pdf".to_owned(), "labels/FORTEC/20001/all.zpl".to_owned()];

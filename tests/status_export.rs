@@ -524,3 +524,44 @@ async fn a_bus_that_cannot_take_the_updates_is_an_error() {
     assert!(matches!(err, RoutingError::Refused { .. } | RoutingError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains(&bus), "{err}");
 }
+
+/// A Stop update whose body names another consignment than the one the bridge linked to its order
+/// (forged Nexus fields, or another order's consignment) is refused as never possible, naming the
+/// link, and nothing reaches Nexus; the genuine update of the same order still posts.
+#[tokio::test]
+async fn a_stop_update_naming_another_orders_consignment_acts_on_nothing() {
+    let world = world(Storage::Memory, false).await;
+    let mine = world.book("DE1 1AA").await;
+    let other = world.book("DE1 2AA").await;
+    let completion = world.complete(mine.order.pickup_stop_id).await;
+    assert!(accepted(&completion), "{completion:?}");
+    world.nexus.handle().reset_request_counts();
+    let auth = Some(("qargo", "inbound-pass"));
+
+    // The same update, its order's Nexus fields pointing at the other booking.
+    let mut forged = completion.request.clone();
+    forged["order"]["custom_fields"]["NexusConsignmentID"] = json!(other.nexus_id.to_string());
+    let (status, answer) = world.post_visibility(&serde_json::to_vec(&forged).unwrap(), auth).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.to_string().contains("was booked for Qargo order"), "{answer}");
+    // An order id that is no UUID (a path, say) is refused before anything is read.
+    let mut traversal = completion.request.clone();
+    traversal["order"]["id"] = json!(format!("../../orders/order/{}#", other.order.order_id));
+    let (status, answer) = world.post_visibility(&serde_json::to_vec(&traversal).unwrap(), auth).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.to_string().contains("not a Qargo order id"), "{answer}");
+    assert_eq!(world.event_posts(), 0, "nothing posted for a consignment the body chose");
+    assert!(world.posted_events(other.nexus_id).is_empty());
+
+    // An imported order: the link is read from Qargo (its identifier), once, then remembered.
+    let inbound = inbound(&world, "INBOUND-LINKED").await;
+    let arrival = world.arrive(inbound.order.delivery_stop_id).await;
+    assert!(accepted(&arrival), "{arrival:?}");
+    let state = world.sync_state(Network::Pallex, inbound.nexus_id).await;
+    assert!(state.linked_orders.contains(&inbound.order.order_id.to_string()), "{state:?}");
+    let mut imported_forged = arrival.request.clone();
+    imported_forged["order"]["custom_fields"]["NexusOrigin"] = json!(format!("PALLEX:{}", mine.nexus_id));
+    let (status, answer) = world.post_visibility(&serde_json::to_vec(&imported_forged).unwrap(), auth).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(world.posted_events(mine.nexus_id).iter().all(|(code, ..)| code == "POC"), "only its own collection");
+}

@@ -78,6 +78,8 @@ fn booking() -> Booking {
         label_keys: vec![],
         depot: Some("PGD302".parse().unwrap()),
         request_fingerprint: Some("f1".into()),
+        // Kept through every store: an old UPDATE replayed is told by these.
+        superseded_fingerprints: vec!["f0".into()],
     }
 }
 

@@ -9,8 +9,13 @@
 - The bucket blocks every kind of public access and its policy refuses requests without TLS, on the
   bucket and on every object.
 - No credential in the template: the secret is referenced by name only.
+- Personal data has an end: every function has its own log group with a retention (at most
+  731 days by default), every log group has one, the bucket expires each prefix the bridge
+  writes (and the noncurrent versions there, the bucket being versioned), and every queue says
+  how long it keeps a message.
 
-Exit 0 when all hold; otherwise each finding on its own line and exit 1.
+`check(template)` returns the findings (infra/scripts/check_template_mutations.py proves each can
+fail); run as a script, exit 0 when all hold; otherwise each finding on its own line and exit 1.
 """
 
 import json
@@ -64,6 +69,13 @@ SDK_ACTIONS = {
 }
 NOT_FUNCTIONS = {"create_table", "create_bucket", "scan"}
 
+# The bucket prefixes the bridge writes, each of which must expire: `document_key::label` and
+# `document_key::pod` in shared/store/documents.rs (labels/<network>/<id>/..., pod/<network>/<id>/...).
+DOCUMENT_PREFIXES = ("labels/", "pod/")
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+# The longest a log may be kept by default (CloudWatch allows up to 3653 days, or forever).
+MAX_DEFAULT_LOG_DAYS = 731
+
 
 def sdk_calls(root):
     """The AWS SDK calls the adapters make (`.get_item()` …), from their source."""
@@ -86,8 +98,122 @@ def statements(policies):
             yield {"Effect": "Managed", "Action": json.dumps(policy), "Resource": "?"}
 
 
-def main(path):
-    template = cfn_yaml.load(path)
+def days(value, parameters):
+    """A literal number of days, or the default of the parameter it refers to; None if neither."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        value = parameters.get(value["Ref"], {}).get("Default")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def set_from(value, parameters):
+    """A literal or a Ref to one of the template's parameters (not a pseudo parameter, not absent)."""
+    if isinstance(value, dict):
+        return set(value) == {"Ref"} and value["Ref"] in parameters
+    return value is not None and value != ""
+
+
+def lambda_log_group_target(name):
+    """The function a `/aws/lambda/...` log group name belongs to: ("ref", logical id) or
+    ("name", literal function name); None for any other name."""
+    if isinstance(name, dict) and set(name) == {"Fn::Sub"} and isinstance(name["Fn::Sub"], str):
+        match = re.fullmatch(r"/aws/lambda/\$\{([A-Za-z0-9]+)\}", name["Fn::Sub"])
+        return ("ref", match.group(1)) if match else None
+    if isinstance(name, dict) and set(name) == {"Fn::Join"}:
+        separator, parts = name["Fn::Join"]
+        if separator == "" and len(parts) == 2 and parts[0] == "/aws/lambda/" and isinstance(parts[1], dict):
+            if set(parts[1]) == {"Ref"}:
+                return ("ref", parts[1]["Ref"])
+        return None
+    if isinstance(name, str) and name.startswith("/aws/lambda/"):
+        return ("name", name[len("/aws/lambda/"):])
+    return None
+
+
+def retention_findings(template):
+    """Personal data has an end: logs, the bucket's document prefixes, the queues."""
+    resources = template["Resources"]
+    parameters = template.get("Parameters", {})
+    findings = []
+
+    log_groups = {name: r for name, r in resources.items() if r.get("Type") == "AWS::Logs::LogGroup"}
+    for name, group in log_groups.items():
+        retention = group.get("Properties", {}).get("RetentionInDays")
+        if not set_from(retention, parameters):
+            findings.append(f"{name}: a log group without RetentionInDays keeps its logs forever")
+        elif (kept := days(retention, parameters)) is None:
+            findings.append(f"{name}: RetentionInDays has no default number of days")
+        elif kept > MAX_DEFAULT_LOG_DAYS:
+            findings.append(f"{name}: RetentionInDays is {kept} days by default, more than {MAX_DEFAULT_LOG_DAYS}")
+
+    # SAM merges a function's LoggingConfig over the Globals' one.
+    global_logging = ((template.get("Globals") or {}).get("Function") or {}).get("LoggingConfig") or {}
+    for name, function in resources.items():
+        if function.get("Type") not in FUNCTION_TYPES:
+            continue
+        properties = function.get("Properties", {})
+        logging = dict(global_logging) if function["Type"] == "AWS::Serverless::Function" else {}
+        logging.update(properties.get("LoggingConfig") or {})
+        own = logging.get("LogGroup")
+        if own is not None:
+            # A function that logs to a group of the template's (LoggingConfig.LogGroup: !Ref ...).
+            ours = isinstance(own, dict) and set(own) == {"Ref"} and own["Ref"] in log_groups
+            groups = [own["Ref"]] if ours else []
+        else:
+            groups = [
+                group_name
+                for group_name, group in log_groups.items()
+                if lambda_log_group_target(group.get("Properties", {}).get("LogGroupName"))
+                in (("ref", name), ("name", properties.get("FunctionName")))
+            ]
+        if not groups:
+            findings.append(
+                f"{name}: no log group of the template is the function's (/aws/lambda/<its name>): "
+                "Lambda would make one that keeps the logs forever"
+            )
+        for group_name in groups:
+            if not set_from(log_groups[group_name].get("Properties", {}).get("RetentionInDays"), parameters):
+                findings.append(f"{name}: its log group {group_name} has no RetentionInDays")
+
+    bucket = resources.get("Bucket")
+    if bucket is None:
+        findings.append("Bucket: missing from the template")
+    else:
+        properties = bucket.get("Properties", {})
+        versioned = (properties.get("VersioningConfiguration") or {}).get("Status") == "Enabled"
+        rules = [
+            rule
+            for rule in as_list((properties.get("LifecycleConfiguration") or {}).get("Rules", []))
+            if rule.get("Status") == "Enabled"
+            # a rule with tag or size filters misses the bridge's untagged files of any size
+            and not any(rule.get(f) for f in ("TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan"))
+        ]
+        for prefix in DOCUMENT_PREFIXES:
+            covering = [rule for rule in rules if prefix.startswith(str(rule.get("Prefix", "")))]
+            if not any(
+                set_from(rule.get("ExpirationInDays"), parameters) or rule.get("ExpirationDate") for rule in covering
+            ):
+                findings.append(f"Bucket: no enabled lifecycle rule expires {prefix} (the bridge keeps personal data there)")
+            if versioned and not any(
+                rule.get("NoncurrentVersionExpiration") or rule.get("NoncurrentVersionExpirationInDays")
+                for rule in covering
+            ):
+                findings.append(f"Bucket: versioned, and no enabled lifecycle rule expires noncurrent versions of {prefix}")
+
+    for name, queue in resources.items():
+        if queue.get("Type") != "AWS::SQS::Queue":
+            continue
+        if not set_from(queue.get("Properties", {}).get("MessageRetentionPeriod"), parameters):
+            findings.append(f"{name}: a queue without MessageRetentionPeriod (say how long it keeps a message)")
+
+    return findings
+
+
+def check(template, text=None):
+    """The findings on a parsed template (cfn_yaml.load); `text` is the file's text for the
+    credentials check (the template's strings when not given)."""
     resources = template["Resources"]
     findings = []
 
@@ -155,16 +281,29 @@ def main(path):
     if not denies_plain_http:
         findings.append("BucketPolicy: no Deny of s3:* without TLS on the bucket and its objects")
 
-    text = open(path, encoding="utf-8").read()
+    findings += retention_findings(template)
+
+    if text is None:
+        text = json.dumps(template)
     for word in ("SecretString", "inbound-pass", "client_secret", "Sim!"):
         if word in text:
             findings.append(f"template.yaml: contains {word!r}: credentials belong in the secret, not here")
+    return findings
 
+
+def main(path):
+    template = cfn_yaml.load(path)
+    findings = check(template, open(path, encoding="utf-8").read())
     for finding in findings:
         print(f"check_template: {finding}")
     if findings:
         return 1
-    print(f"check_template: {len(EXPECTED)} function policies as their code needs; bucket private and TLS-only")
+    types = [resource.get("Type") for resource in template["Resources"].values()]
+    print(
+        f"check_template: {len(EXPECTED)} function policies as their code needs; bucket private and TLS-only; "
+        f"personal data has an end ({types.count('AWS::Logs::LogGroup')} log groups, "
+        f"{len(DOCUMENT_PREFIXES)} document prefixes, {types.count('AWS::SQS::Queue')} queues)"
+    )
     return 0
 
 

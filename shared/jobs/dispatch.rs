@@ -348,6 +348,12 @@ async fn book_claimed(
         label_keys: Vec::new(),
         depot: Some(plan.depot.clone()),
         request_fingerprint: Some(plan.fingerprint()),
+        superseded_fingerprints: previous
+            .as_ref()
+            .filter(|p| p.state == DispatchState::Cancelled)
+            .and_then(|p| p.booking.as_ref())
+            .map(Booking::superseded_by_next)
+            .unwrap_or_default(),
     };
     let record = match bridge.ledger.record_booked(&claim, booking, bridge.clock.now()).await {
         Ok(record) => record,
@@ -674,6 +680,18 @@ async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswer {
         let (record, warnings) = finish_labels(bridge, &plan, record).await;
         return DispatchAnswer::with_booking("unchanged", &record, warnings);
     }
+    if booking.superseded_fingerprints.contains(&plan.fingerprint()) {
+        // No version travels with Qargo's dispatch: what a replaced booking asked for, asked again,
+        // is an old update delivered late or replayed, never booked over the newer one.
+        return DispatchAnswer::refused(vec![Violation {
+            field: "payload.orders[0].consignments[0]".into(),
+            message: format!(
+                "this UPDATE asks for what {} replaced: an older update sent again, so nothing was changed; \
+                 to go back to these details on purpose, change one of them in Qargo (e.g. the reference) and dispatch again",
+                booking.consignment_number
+            ),
+        }]);
+    }
     let depot = booking.depot.clone().unwrap_or_else(|| plan.depot.clone());
     let Some(nexus) = bridge.nexus.for_depot(&depot) else {
         return DispatchAnswer::internal(format!("no Nexus credentials for depot {depot}"));
@@ -793,6 +811,24 @@ async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsign
     let Some(booking) = record.booking.clone() else {
         return DispatchAnswer { result: "nothing to cancel".into(), ..DispatchAnswer::default() };
     };
+    // The order the booking was made for, as the bridge recorded it: the body names it, never decides it.
+    let key = SyncKey { network: booking.network, nexus_consignment_id: booking.nexus_consignment_id };
+    let linked_order = match bridge.sync_state.load(&key).await {
+        Ok(state) => state.and_then(|s| s.qargo).and_then(|link| link.order_id),
+        Err(err) => return DispatchAnswer::internal(format!("the sync state is unavailable ({err}); retry")),
+    };
+    if let (Some(named), Some(linked)) = (&order_id, &linked_order)
+        && !named.trim().eq_ignore_ascii_case(linked)
+    {
+        return DispatchAnswer::refused(vec![Violation {
+            field: "payload.orders[0].id".into(),
+            message: format!(
+                "the cancel names order {} but {} was booked for order {linked}: nothing was cancelled",
+                crate::error::shown(named),
+                booking.consignment_number
+            ),
+        }]);
+    }
     let Some(depot) = booking.depot.clone() else {
         return DispatchAnswer::internal("the booking does not say which depot made it; cancel it on Nexus by hand");
     };
@@ -827,7 +863,13 @@ async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsign
         }
     };
     let mut warnings = Vec::new();
-    if let Some(order_id) = order_id {
+    if linked_order.is_none() {
+        warnings.push(format!(
+            "the Qargo order of {} is not recorded, so it was not marked void: mark its labels void by hand",
+            booking.consignment_number
+        ));
+    }
+    if let Some(order_id) = linked_order {
         let mut fields = serde_json::Map::new();
         fields.insert("NexusState".into(), json!("CANCELLED"));
         fields.insert("NexusLabels".into(), json!(format!("VOID: {} cancelled", booking.consignment_number)));

@@ -45,7 +45,7 @@ use serde::Serialize;
 
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId};
 use crate::error::StoreError;
-use crate::jobs::lookup::read_consignment;
+use crate::jobs::lookup::{LinkRefused, check_order_link, read_consignment};
 use crate::jobs::status_sync::roles_of;
 use crate::nexus::NexusError;
 use crate::nexus::capabilities::Capability;
@@ -195,6 +195,9 @@ pub enum EtaExportError {
     /// The sync state could not be read or written.
     #[error("sync state: {0}")]
     Store(#[from] StoreError),
+    /// The order's link to the consignment could not be checked (Qargo or the store unavailable).
+    #[error("{0}")]
+    Link(String),
     /// Another ETA of this consignment is being pushed; this one goes after it.
     #[error("an ETA push for {key} is in flight; this later estimate is sent after it")]
     InFlight {
@@ -247,6 +250,15 @@ pub async fn export_eta_update(bridge: &Bridge, update: &RoutedUpdate) -> Result
         }
     }
 
+    // Only consignments the bridge linked to this order: the stop references in the body decide nothing.
+    for (network, nexus_consignment_id) in wanted.keys() {
+        let key = SyncKey { network: *network, nexus_consignment_id: *nexus_consignment_id };
+        match check_order_link(bridge, key, &order_id).await {
+            Ok(()) => {}
+            Err(LinkRefused::NotLinked(reason)) => return Err(EtaExportError::Invalid(InvalidVisibility(reason))),
+            Err(LinkRefused::Unavailable(reason)) => return Err(EtaExportError::Link(reason)),
+        }
+    }
     let mut first_failure = None;
     for ((network, nexus_consignment_id), (index, estimate)) in wanted {
         let key = SyncKey { network, nexus_consignment_id };

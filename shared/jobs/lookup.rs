@@ -50,6 +50,78 @@ pub fn nexus_identity(order: &VisibilityOrder) -> Option<Result<NexusIdentity, S
     })
 }
 
+/// Why a visibility update may not act on the consignment its body names.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LinkRefused {
+    /// The body's order is not the one the bridge linked to the consignment: permanent.
+    #[error("{0}")]
+    NotLinked(String),
+    /// Qargo or the store could not answer: worth a retry.
+    #[error("the link of the consignment to its Qargo order could not be checked: {0}")]
+    Unavailable(String),
+}
+
+/// Whether the Qargo order `order_id` is the one the bridge itself linked to consignment `key`: the
+/// order the dispatch booked it for (its sync state's Qargo link), or an order already confirmed, or
+/// — read from Qargo, never from the update's body — an order whose own additional fields (as the
+/// dispatch or the import wrote them) or `order_identifier` name this consignment; the last is
+/// recorded so it costs one Qargo request once. A body cannot make the bridge act on a consignment
+/// of another order.
+pub async fn check_order_link(bridge: &Bridge, key: SyncKey, order_id: &str) -> Result<(), LinkRefused> {
+    let order_id = match uuid::Uuid::parse_str(order_id.trim()) {
+        Ok(uuid) => uuid.hyphenated().to_string(),
+        Err(_) => {
+            return Err(LinkRefused::NotLinked(format!(
+                "the order id {} is not a Qargo order id (a UUID)",
+                crate::error::shown(order_id)
+            )));
+        }
+    };
+    let consignment = format!("consignment {} on {}", key.nexus_consignment_id, key.network);
+    let unavailable = |err: &dyn std::fmt::Display| LinkRefused::Unavailable(err.to_string());
+    let state = bridge.sync_state.load(&key).await.map_err(|err| unavailable(&err))?.unwrap_or_default();
+    if let Some(linked) = state.qargo.as_ref().and_then(|link| link.order_id.as_deref()) {
+        return if linked.eq_ignore_ascii_case(&order_id) {
+            Ok(())
+        } else {
+            Err(LinkRefused::NotLinked(format!(
+                "{consignment} was booked for Qargo order {linked}, not {order_id}: nothing done"
+            )))
+        };
+    }
+    if state.linked_orders.contains(&order_id) {
+        return Ok(());
+    }
+    let order = match bridge.qargo.order(&order_id).await {
+        Ok(order) => order,
+        Err(err) if err.is_transient() => return Err(unavailable(&err)),
+        Err(err) => return Err(LinkRefused::NotLinked(format!("Qargo order {order_id}: {err}"))),
+    };
+    if !carries(&order, key) {
+        return Err(LinkRefused::NotLinked(format!(
+            "Qargo order {order_id} does not carry {consignment} (its Nexus fields and identifier name another): nothing done"
+        )));
+    }
+    // Remembered, best effort: a lost race only costs one more Qargo read later.
+    let mut state = state;
+    state.linked_orders.insert(order_id);
+    if let Err(err) = bridge.sync_state.save(&key, &state).await {
+        tracing::warn!(error = %err, "could not record a confirmed order link");
+    }
+    Ok(())
+}
+
+/// Whether a Qargo order (as Qargo answers `GET /v1/orders/order/{id}`) carries consignment `key`:
+/// by its Nexus identity fields or by the import's `order_identifier`.
+fn carries(order: &Value, key: SyncKey) -> bool {
+    let imported = crate::qargo::inbound_order::order_identifier(key.network, key.nexus_consignment_id);
+    if order.get("order_identifier").and_then(Value::as_str).is_some_and(|id| id.trim() == imported) {
+        return true;
+    }
+    let Ok(order) = serde_json::from_value::<VisibilityOrder>(order.clone()) else { return false };
+    matches!(nexus_identity(&order), Some(Ok(identity)) if identity.key == key)
+}
+
 /// Reads a consignment as the depots in `first` (e.g. the one that booked it), then as each of our
 /// depots on its network, until one may see it; `None` when none does. `requests` counts the
 /// Nexus calls made.

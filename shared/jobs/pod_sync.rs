@@ -78,7 +78,7 @@ use serde_json::{Value, json};
 use crate::clock::{london, uk_time_with_offset as with_offset};
 use crate::domain::{DepotCode, DepotRole, DocumentKind, Network, NexusConsignmentId};
 use crate::error::StoreError;
-use crate::jobs::lookup::{network_of, nexus_identity, read_consignment, stop_target};
+use crate::jobs::lookup::{LinkRefused, check_order_link, network_of, nexus_identity, read_consignment, stop_target};
 use crate::jobs::seen_listing::{self, Followed};
 use crate::jobs::status_sync::{SyncOptions, roles_of};
 use crate::nexus::capabilities::Capability;
@@ -817,6 +817,11 @@ pub async fn upload_document_update(bridge: &Bridge, update: &RoutedUpdate) -> R
         Some(Err(reason)) => return Ok(UploadOutcome::UnknownConsignment { reason }),
         Some(Ok(identity)) => identity,
     };
+    match check_order_link(bridge, identity.key, &order.id).await {
+        Ok(()) => {}
+        Err(LinkRefused::NotLinked(reason)) => return Err(PodError::Invalid(InvalidVisibility(reason))),
+        Err(LinkRefused::Unavailable(reason)) => return Err(PodError::Record(reason)),
+    }
     let now = bridge.clock.now();
     let mut upload = PendingUpload {
         network: identity.key.network,

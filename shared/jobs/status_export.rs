@@ -46,7 +46,7 @@ use serde_json::Value;
 use crate::config::DepotSettings;
 use crate::domain::{DepotCode, DepotRole, Network, NexusConsignmentId, ScanCode};
 use crate::error::StoreError;
-use crate::jobs::lookup::{nexus_identity, read_consignment};
+use crate::jobs::lookup::{LinkRefused, check_order_link, nexus_identity, read_consignment};
 use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::Consignment;
 use crate::nexus::{EventPost, NexusClient, NexusError};
@@ -167,6 +167,9 @@ pub enum ExportError {
         /// The record.
         key: String,
     },
+    /// The order's link to the consignment could not be checked (Qargo or the store unavailable).
+    #[error("{0}")]
+    Link(String),
     /// The depot that performs the leg has no Nexus user in the secrets.
     #[error("no Nexus user for depot {depot} in the secrets: add it to post its events")]
     NoCredentials {
@@ -186,6 +189,11 @@ pub async fn export_stop_update(bridge: &Bridge, update: &RoutedUpdate) -> Resul
         Some(Err(reason)) => return Ok(ExportOutcome::UnknownConsignment { reason }),
         Some(Ok(identity)) => identity,
     };
+    match check_order_link(bridge, identity.key, &order.id).await {
+        Ok(()) => {}
+        Err(LinkRefused::NotLinked(reason)) => return Err(ExportError::Invalid(InvalidVisibility(reason))),
+        Err(LinkRefused::Unavailable(reason)) => return Err(ExportError::Link(reason)),
+    }
     let Some((kind, transition)) = transition_of(&stop) else {
         return Ok(ExportOutcome::NoTransition { stop_type: stop.stop_type.clone(), status: stop.status.clone() });
     };

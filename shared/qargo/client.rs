@@ -312,7 +312,8 @@ impl QargoClient {
 
     /// `GET /v1/orders/order/upload/{id}`.
     pub async fn upload_status(&self, upload_id: &str) -> Result<Upload, QargoError> {
-        self.get_json(&format!("upload {upload_id}"), &format!("v1/orders/order/upload/{upload_id}")).await
+        let path = format!("v1/orders/order/upload/{}", id_segment("upload", upload_id)?);
+        self.get_json(&format!("upload {upload_id}"), &path).await
     }
 
     /// Uploads `order` and follows the upload until COMPLETED, DUPLICATE (both answered) or ERROR
@@ -359,25 +360,25 @@ impl QargoClient {
 
     /// `GET /v1/orders/order/{id}`.
     pub async fn order(&self, order_id: &str) -> Result<serde_json::Value, QargoError> {
-        self.get_json(&format!("order {order_id}"), &format!("v1/orders/order/{order_id}")).await
+        let path = format!("v1/orders/order/{}", id_segment("order", order_id)?);
+        self.get_json(&format!("order {order_id}"), &path).await
     }
 
     /// `GET /v1/orders/order/{id}/status`.
     pub async fn order_status(&self, order_id: &str) -> Result<serde_json::Value, QargoError> {
-        self.get_json(&format!("status of order {order_id}"), &format!("v1/orders/order/{order_id}/status")).await
+        let path = format!("v1/orders/order/{}/status", id_segment("order", order_id)?);
+        self.get_json(&format!("status of order {order_id}"), &path).await
     }
 
     /// `GET /v1/orders/order/{id}/documents`: a plain array (the real endpoint is not paged).
     pub async fn order_documents(&self, order_id: &str) -> Result<Vec<Document>, QargoError> {
-        self.get_json(&format!("documents of order {order_id}"), &format!("v1/orders/order/{order_id}/documents")).await
+        let path = format!("v1/orders/order/{}/documents", id_segment("order", order_id)?);
+        self.get_json(&format!("documents of order {order_id}"), &path).await
     }
 
     /// `GET /v1/documents/document/{id}/download?direct=true`: the bytes and their MIME type.
     pub async fn download_document(&self, document_id: &str) -> Result<(String, Vec<u8>), QargoError> {
-        if document_id.is_empty() || document_id.chars().all(|c| c == '.') {
-            return Err(QargoError::NotFound { what: format!("document {document_id:?}") });
-        }
-        let url = self.url(&format!("v1/documents/document/{}/download", path_segment(document_id)));
+        let url = self.url(&format!("v1/documents/document/{}/download", id_segment("document", document_id)?));
         self.download(&format!("document {}", shown(document_id)), &url).await
     }
 
@@ -497,14 +498,12 @@ fn token_lifetime(expires_in: Option<i64>) -> SignedDuration {
     SignedDuration::from_secs(expires_in.unwrap_or(3600).clamp(1, 86_400))
 }
 
-/// An id made safe to stand as one path segment.
-fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// A Qargo id as the one path segment it stands for: Qargo's ids are UUIDs, and anything else is
+/// refused before a request is made (so no id can climb out of its segment, e.g. `../orders/x`).
+fn id_segment(what: &str, id: &str) -> Result<String, QargoError> {
+    uuid::Uuid::parse_str(id.trim())
+        .map(|uuid| uuid.hyphenated().to_string())
+        .map_err(|_| QargoError::NotFound { what: format!("{what} {} (a Qargo id is a UUID)", shown(id)) })
 }
 
 /// Passes a success through; maps a refusal to its error.
@@ -554,8 +553,11 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_one_path_segment() {
-        assert_eq!(path_segment("../../orders/order/x#"), "..%2F..%2Forders%2Forder%2Fx%23");
-        assert_eq!(path_segment("5f0c-aa"), "5f0c-aa");
+    fn ids_are_uuids_or_refused() {
+        for bad in ["../../orders/order/x#", "..", "%2e%2e", "", "5f0c-aa", "6f1c0e9e-3b2a-4c1d-9f00-000000000000/x"] {
+            assert!(matches!(id_segment("order", bad), Err(QargoError::NotFound { .. })), "{bad:?}");
+        }
+        let id = "6F1C0E9E-3B2A-4C1D-9F00-0000000000AB";
+        assert_eq!(id_segment("order", id).unwrap(), id.to_lowercase());
     }
 }

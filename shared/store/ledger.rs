@@ -50,6 +50,25 @@ pub struct Booking {
     /// acknowledged without re-booking.
     #[serde(default)]
     pub request_fingerprint: Option<String>,
+    /// The request fingerprints of the bookings this one replaced (newest last, at most
+    /// [`MAX_SUPERSEDED`]): an UPDATE that brings one of them again is an old update replayed, and is
+    /// refused rather than booked over the newer one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded_fingerprints: Vec<String>,
+}
+
+/// How many replaced versions a booking remembers.
+pub const MAX_SUPERSEDED: usize = 20;
+
+impl Booking {
+    /// The versions a booking that replaces this one supersedes: these and this one's own.
+    pub fn superseded_by_next(&self) -> Vec<String> {
+        let mut superseded = self.superseded_fingerprints.clone();
+        superseded.extend(self.request_fingerprint.clone());
+        let excess = superseded.len().saturating_sub(MAX_SUPERSEDED);
+        superseded.drain(..excess);
+        superseded
+    }
 }
 
 /// The ledger's record of one dispatch.

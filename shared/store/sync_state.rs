@@ -137,6 +137,11 @@ pub struct ConsignmentSync {
     /// Nexus code, so each is posted once.
     #[serde(default)]
     pub exported: BTreeMap<String, String>,
+    /// Qargo orders confirmed (by reading them from Qargo) to carry this consignment, for orders the
+    /// dispatch did not record (imported ones): a visibility update of any other order that names
+    /// this consignment is refused.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub linked_orders: BTreeSet<String>,
     /// When the record may be forgotten (set once the consignment is finished and its late-POD
     /// window has passed); DynamoDB's TTL removes it then.
     #[serde(default)]
