@@ -101,6 +101,27 @@ async fn no_secret_reaches_the_logs_of_a_demo_day() {
     for secret in secrets {
         assert!(!text.contains(secret), "a secret ({secret}) reached the logs");
     }
+    // Nor any personal data of the day: consignees' streets and postcodes, signatories, phones.
+    let personal = [
+        "10 Bankside",
+        "SE1 9TG",
+        "3 Kirkstall Road",
+        "LS3 1HS",
+        "12 Ashbourne Road",
+        "WA2 7NE",
+        "20 Argyle Street",
+        "R. Khan",
+        "E. Novak",
+        "T. Murphy",
+        "S. Okafor",
+        "H. Lindqvist",
+        "+441332000000",
+        "+441777700100",
+        "Trade Counter",
+    ];
+    for value in personal {
+        assert!(!text.contains(value), "personal data ({value}) reached the logs");
+    }
 }
 
 /// The same day against a Nexus that has only what public code shows (the simulator's `seen`

@@ -364,3 +364,41 @@ async fn a_429_is_waited_out_for_its_retry_after() {
     assert_eq!(statuses.get(&429), Some(&1), "{statuses:?}");
     assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
 }
+
+/// The partners' HTTP client follows a redirect on the host first asked, and never one to another
+/// host (which would carry the request, and its token, elsewhere): that answer stops at the 302.
+#[tokio::test]
+async fn redirects_are_followed_on_the_same_host_only() {
+    use axum::response::Redirect;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let elsewhere_hits = Arc::new(AtomicUsize::new(0));
+    let hits = elsewhere_hits.clone();
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_url = format!("http://{}", elsewhere.local_addr().unwrap());
+    let away = axum::Router::new().fallback(move || {
+        let hits = hits.clone();
+        async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            "taken elsewhere"
+        }
+    });
+    tokio::spawn(async move { axum::serve(elsewhere, away).await });
+
+    let first = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let first_url = format!("http://{}", first.local_addr().unwrap());
+    let target = format!("{elsewhere_url}/stolen");
+    let app = axum::Router::new()
+        .route("/same", axum::routing::get(|| async { Redirect::temporary("/target") }))
+        .route("/target", axum::routing::get(|| async { "followed" }))
+        .route("/away", axum::routing::get(move || async move { Redirect::temporary(&target) }));
+    tokio::spawn(async move { axum::serve(first, app).await });
+
+    let http = RetryPolicy::default().http_client();
+    let same = http.get(format!("{first_url}/same")).send().await.unwrap();
+    assert_eq!(same.status(), 200);
+    assert_eq!(same.text().await.unwrap(), "followed");
+    let away = http.get(format!("{first_url}/away")).send().await.unwrap();
+    assert_eq!(away.status(), 307, "the redirect to another host is not followed");
+    assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0, "nothing reached the other host");
+}

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::tolerant;
 
-/// `POST Account/login` body.
-#[derive(Debug, Serialize)]
+/// `POST Account/login` body. Its `Debug` never shows the password.
+#[derive(Serialize)]
 pub struct LoginRequest<'a> {
     /// API user name.
     pub username: &'a str,
@@ -23,16 +23,38 @@ pub struct LoginRequest<'a> {
     pub password: &'a str,
 }
 
-/// `POST Account/refresh` body.
-#[derive(Debug, Serialize)]
+impl std::fmt::Debug for LoginRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest").field("username", &self.username).field("password", &"***").finish()
+    }
+}
+
+/// `POST Account/refresh` body. Its `Debug` never shows the token.
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest<'a> {
     /// The refresh token of the last login.
     pub refresh_token: &'a str,
 }
 
-/// Login and refresh answer.
-#[derive(Debug, Deserialize)]
+impl std::fmt::Debug for RefreshRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").field("refresh_token", &"***").finish()
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("bearer_token", &"***")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// Login and refresh answer. Its `Debug` never shows the tokens.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     /// The bearer token (seen).
@@ -529,4 +551,26 @@ pub struct LookupRow {
     /// Name.
     #[serde(default)]
     pub name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_and_token_bodies_never_show_their_secrets_in_debug() {
+        let login = LoginRequest { username: "pgd302.api", password: "Sim!PGD302" };
+        let refresh = RefreshRequest { refresh_token: "refresh-secret" };
+        let nexus: TokenResponse = serde_json::from_value(serde_json::json!({
+            "bearerToken": "bearer-secret", "refreshToken": "refresh-secret", "expiresIn": 3600
+        }))
+        .unwrap();
+        let qargo: crate::qargo::wire::TokenResponse =
+            serde_json::from_value(serde_json::json!({"access_token": "eyJ-secret", "expires_in": 3600})).unwrap();
+        let shown = format!("{login:?} {refresh:?} {nexus:?} {qargo:?}");
+        for secret in ["Sim!PGD302", "refresh-secret", "bearer-secret", "eyJ-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("pgd302.api") && shown.contains("***"), "{shown}");
+    }
 }

@@ -14,8 +14,8 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// `POST /v1/auth/token` answer.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /v1/auth/token` answer. Its `Debug` never shows the token.
+#[derive(Clone, Deserialize)]
 pub struct TokenResponse {
     /// The JWT.
     pub access_token: String,
@@ -25,6 +25,16 @@ pub struct TokenResponse {
     /// Seconds it lasts.
     #[serde(default)]
     pub expires_in: Option<i64>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// One field of a 400 answer.
