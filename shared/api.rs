@@ -66,14 +66,30 @@ pub async fn dispatch_route(bridge: &Bridge, authorization: Option<&str>, body: 
     if let Err(refusal) = authenticate(authorization, &bridge.secrets.inbound).and_then(|()| within_limit(body)) {
         return refusal;
     }
-    let webhook: DispatchWebhook = match serde_json::from_slice(body) {
-        Ok(webhook) => webhook,
-        Err(err) => {
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let parsed = serde_path_to_error::deserialize::<_, DispatchWebhook>(&mut reader);
+    let webhook = match parsed.map(|webhook| (webhook, reader.end())) {
+        Ok((webhook, Ok(()))) => webhook,
+        // One document only: anything after it (a second body) is refused, not ignored.
+        Ok((_, Err(err))) => {
             return HttpAnswer::error(
                 400,
                 "USER_INPUT_ERROR",
                 format!("the body is not a Subcontractor Dispatch payload ({err}): send JSON {{operation, payload}}"),
             );
+        }
+        Err(err) => {
+            // The path names the field (`payload.orders[0].consignments[0].goods`), when there is one.
+            let field = err.path().to_string();
+            let message = format!(
+                "the body is not a Subcontractor Dispatch payload ({}): send JSON {{operation, payload}}",
+                err.inner()
+            );
+            let mut answer = HttpAnswer::error(400, "USER_INPUT_ERROR", message);
+            if field != "." && !field.is_empty() {
+                answer.body["errors"][0]["field"] = json!(crate::error::shown(&field));
+            }
+            return answer;
         }
     };
     answer_of(handle_dispatch(bridge, webhook).await)

@@ -42,6 +42,10 @@ use crate::wiring::Bridge;
 pub const EVENT_SOURCE: &str = "nexus-bridge.qargo-visibility";
 /// The environment variable that names the visibility bus.
 pub const BUS_VARIABLE: &str = "VISIBILITY_BUS";
+/// The most events one visibility body may carry (Qargo sends one order's updates together).
+pub const MAX_EVENTS: usize = 500;
+/// The most stops one ETA update may carry (a trip's stops).
+pub const MAX_ETA_STOPS: usize = 500;
 /// EventBridge takes at most this many entries per `PutEvents` call.
 pub const MAX_ENTRIES_PER_PUT: usize = 10;
 /// EventBridge takes at most this many bytes per `PutEvents` call (and so per entry).
@@ -226,6 +230,12 @@ pub fn parse_visibility(body: &[u8]) -> Result<Vec<RoutedUpdate>, InvalidVisibil
         return Err(InvalidVisibility("events is missing: send {events:[{timestamp, update}], order}".into()));
     }
     if let Some(events) = raw.get("events").and_then(Value::as_array) {
+        if events.len() > MAX_EVENTS {
+            return Err(InvalidVisibility(format!(
+                "events has {} entries; the bridge takes at most {MAX_EVENTS} in one body",
+                events.len()
+            )));
+        }
         for (index, event) in events.iter().enumerate() {
             check_event(index, event)?;
         }
@@ -259,7 +269,11 @@ fn check_event(index: usize, event: &Value) -> Result<(), InvalidVisibility> {
     let timestamp =
         event.get("timestamp").ok_or_else(|| InvalidVisibility(format!("{} is missing", at("timestamp"))))?;
     serde_json::from_value::<Timestamp>(timestamp.clone()).map_err(|err| {
-        InvalidVisibility(format!("{} is not a date-time with an offset ({err}): {timestamp}", at("timestamp")))
+        InvalidVisibility(format!(
+            "{} is not a date-time with an offset ({err}): {}",
+            at("timestamp"),
+            crate::error::shown(&timestamp.to_string())
+        ))
     })?;
     let update = event.get("update").ok_or_else(|| InvalidVisibility(format!("{} is missing", at("update"))))?;
     let update_type = update
@@ -275,7 +289,14 @@ fn check_event(index: usize, event: &Value) -> Result<(), InvalidVisibility> {
                 .map_err(|err| InvalidVisibility(format!("{}: {err}", at("update.stop"))))?;
         }
         Some(UpdateKind::Eta) => {
-            serde_json::from_value::<Vec<VisibilityStop>>(field("stops")?.clone())
+            let stops = field("stops")?;
+            if stops.as_array().is_some_and(|stops| stops.len() > MAX_ETA_STOPS) {
+                return Err(InvalidVisibility(format!(
+                    "{} has more than {MAX_ETA_STOPS} stops: the bridge takes at most {MAX_ETA_STOPS} in one update",
+                    at("update.stops")
+                )));
+            }
+            serde_json::from_value::<Vec<VisibilityStop>>(stops.clone())
                 .map_err(|err| InvalidVisibility(format!("{}: {err}", at("update.stops"))))?;
         }
         Some(UpdateKind::Document) => {

@@ -4,6 +4,7 @@ mod demo;
 mod dispatch;
 mod eta_export;
 mod fault_suite;
+mod hostile_corpus;
 mod nexus_check;
 mod nexus_client;
 mod nexus_dialects;

@@ -13,6 +13,8 @@ spec_log="$(mktemp)"
 export QARGO_SIM_SPEC_LOG="$spec_log"
 spec_bodies="$(mktemp)"
 export SPEC_BODIES_SUMMARY="$spec_bodies"
+hostile_corpus="$(mktemp)"
+export HOSTILE_CORPUS_SUMMARY="$hostile_corpus"
 status=0
 cargo test --workspace "$@" || status=$?
 # The bridge's messages: the end-to-end tests' requests to Qargo's routes (not the simulator's own
@@ -28,4 +30,8 @@ rm -f "$spec_log"
 # The property test's counts: generated spec-legal dispatch and visibility bodies and what the bridge did.
 cat "$spec_bodies"
 rm -f "$spec_bodies"
+# The hostile corpus's counts: hostile requests to the bridge's API, panics, oversized answers,
+# unexpected changes on the simulators and peak memory.
+cat "$hostile_corpus"
+rm -f "$hostile_corpus"
 exit "$status"

@@ -101,6 +101,10 @@ pub enum BookingField {
     ContactName,
     /// The delivery's phone number.
     DeliveryPhone,
+    /// A stop's phone number.
+    StopPhone(StopRole),
+    /// A stop's mobile number.
+    StopMobile(StopRole),
     /// The delivery extra at this index.
     Extra(usize),
     /// The carton count of the Amazon extra at this index.

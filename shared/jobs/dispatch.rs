@@ -248,7 +248,7 @@ async fn create(bridge: &Bridge, mut plan: DispatchPlan) -> DispatchAnswer {
         match claimed {
             ClaimOutcome::Claimed { claim, previous } => return book_claimed(bridge, &mut plan, claim, previous).await,
             ClaimOutcome::Done(record) => {
-                let (record, warnings) = finish_labels(bridge, &plan, record).await;
+                let (record, warnings) = finish_labels(bridge, &plan, record, Attached::Maybe).await;
                 return DispatchAnswer::with_booking("already booked", &record, warnings);
             }
             ClaimOutcome::Busy { lease_expires_at } => {
@@ -367,7 +367,13 @@ async fn book_claimed(
         }
     };
     remember_qargo_link(bridge, plan, &record).await;
-    let (record, label_warnings) = finish_labels(bridge, plan, record).await;
+    // A booking made by this delivery cannot have labels in Qargo yet: no need to ask Qargo.
+    let booked_before = previous.as_ref().and_then(|p| p.booking.as_ref()).map(|b| b.nexus_consignment_id);
+    let attached = match record.booking.as_ref().map(|b| b.nexus_consignment_id) {
+        Some(id) if booked_before != Some(id) => Attached::No,
+        _ => Attached::Maybe,
+    };
+    let (record, label_warnings) = finish_labels(bridge, plan, record, attached).await;
     warnings.extend(label_warnings);
     let replaced = previous.as_ref().filter(|p| p.state == DispatchState::Cancelled).and_then(|p| p.booking.as_ref());
     if let Some(old) = replaced
@@ -499,7 +505,21 @@ fn nexus_failure(err: &NexusError, doing: &str) -> DispatchAnswer {
 
 /// Fetches, stores and attaches the labels of a booked dispatch and writes its Nexus identity to
 /// the Qargo order, unless that is done already. A failure leaves the record `BOOKED` for a retry.
-async fn finish_labels(bridge: &Bridge, plan: &DispatchPlan, record: DispatchRecord) -> (DispatchRecord, Vec<String>) {
+/// Whether an earlier delivery may have attached a booking's labels in Qargo already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attached {
+    /// The booking was made by this delivery: nothing of it is in Qargo yet.
+    No,
+    /// An earlier delivery had the booking: look before attaching.
+    Maybe,
+}
+
+async fn finish_labels(
+    bridge: &Bridge,
+    plan: &DispatchPlan,
+    record: DispatchRecord,
+    attached: Attached,
+) -> (DispatchRecord, Vec<String>) {
     if record.state != DispatchState::Booked {
         return (record, Vec::new());
     }
@@ -509,7 +529,7 @@ async fn finish_labels(bridge: &Bridge, plan: &DispatchPlan, record: DispatchRec
     if !take_label_lease(bridge, &key).await {
         return wait_for_labels(bridge, record).await;
     }
-    let outcome = match label_and_attach(bridge, plan, &record).await {
+    let outcome = match label_and_attach(bridge, plan, &record, attached).await {
         Ok(keys) => match bridge.ledger.record_labelled(&record.qargo_consignment_id, keys, bridge.clock.now()).await {
             Ok(labelled) => (labelled, Vec::new()),
             Err(err) => (record, vec![format!("labels attached but not recorded ({err})")]),
@@ -567,6 +587,7 @@ async fn label_and_attach(
     bridge: &Bridge,
     plan: &DispatchPlan,
     record: &DispatchRecord,
+    attached: Attached,
 ) -> Result<Vec<String>, String> {
     let booking = record.booking.as_ref().ok_or("the record has no booking")?;
     let depot = booking.depot.as_ref().unwrap_or(&plan.depot);
@@ -597,7 +618,7 @@ async fn label_and_attach(
     let pdf = pdf.ok_or("no PDF labels")?;
     let file_name = format!("{}-labels.{}", booking.consignment_number, pdf.extension());
     if let Some(stop_id) = &plan.pickup_stop_id
-        && !already_attached(bridge, plan, &file_name).await
+        && (attached == Attached::No || !already_attached(bridge, plan, &file_name).await)
     {
         let answer = bridge
             .qargo
@@ -677,7 +698,7 @@ async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswer {
         return create(bridge, plan).await;
     };
     if booking.request_fingerprint.as_deref() == Some(plan.fingerprint().as_str()) {
-        let (record, warnings) = finish_labels(bridge, &plan, record).await;
+        let (record, warnings) = finish_labels(bridge, &plan, record, Attached::Maybe).await;
         return DispatchAnswer::with_booking("unchanged", &record, warnings);
     }
     if booking.superseded_fingerprints.contains(&plan.fingerprint()) {

@@ -137,7 +137,7 @@ mod tests {
             "id": "trip-1", "name": "TR-1",
             "resource_allocations": [{"resource": {"code": "PALLEX_OUT"}}],
             "orders": [{
-                "id": "order-1", "name": "OR-1",
+                "id": "0b6f4c1e-1c7a-4a55-9d6e-00000000000a", "name": "OR-1",
                 "customer": {"name": "Project Timber Ltd", "code": "TIMBER", "custom_fields": {"PallexID": "64086", "FortecID": 71520}},
                 "customer_reference_number": "PO-1",
                 "service_level": {"code": "A"},
@@ -145,13 +145,13 @@ mod tests {
                 "consignments": [{
                     "id": "cons-1",
                     "transport_network": {"requesting_depot_code": "PGD302"},
-                    "pickup_stop": {"id": "stop-p", "date": "2026-06-17",
+                    "pickup_stop": {"id": "0b6f4c1e-1c7a-4a55-9d6e-0000000000b1", "date": "2026-06-17",
                         "location": {"name": "Timber", "address": "Sawmill Lane", "postal_code": "dn227ss", "city": "Retford", "country": "GB"}},
-                    "delivery_stop": {"id": "stop-d", "phone_number": "+441332000000",
+                    "delivery_stop": {"id": "0b6f4c1e-1c7a-4a55-9d6e-0000000000b2", "phone_number": "+441332000000",
                         "custom_fields": {"contact_name": "Goods-in"},
                         "location": {"name": "Builders", "address": "1 Friar Gate", "postal_code": "DE1 1AA", "city": "Derby", "country": "GB"},
                         "extras": [{"code": "TL"}]},
-                    "goods": [{"id": "g-1", "quantity": 2, "packaging_type": {"code": "F"},
+                    "goods": [{"id": "0b6f4c1e-1c7a-4a55-9d6e-0000000000c1", "quantity": 2, "packaging_type": {"code": "F"},
                                "unit_height_m": 1.2, "unit_weight_kg": 450.0}]
                 }]
             }]
@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(plan.body.pallets[0].pallet_type_id, PalletType::Full.nexus_id());
         assert_eq!(plan.body.delivery_info.extras, vec!["TL"]);
         assert_eq!(plan.body.collection_address.as_ref().unwrap().postcode, "DN22 7SS");
-        assert_eq!(plan.pallet_lines, vec![PalletLine { goods_id: Some("g-1".into()), pallets: 2 }]);
+        assert_eq!(
+            plan.pallet_lines,
+            vec![PalletLine { goods_id: Some("0b6f4c1e-1c7a-4a55-9d6e-0000000000c1".into()), pallets: 2 }]
+        );
         let mut fortec = trip();
         fortec["resource_allocations"][0]["resource"]["code"] = json!("FORTEC_OUT");
         assert_eq!(

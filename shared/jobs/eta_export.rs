@@ -138,6 +138,11 @@ pub enum EtaOutcome {
     },
     /// The stop carries no estimated start.
     NoEta,
+    /// The estimate is further from now than any delivery can be (more than a year): not sent.
+    OutOfRange {
+        /// The estimate as given.
+        eta: String,
+    },
     /// Another stop of the same update stands for this consignment.
     Coalesced {
         /// Nexus consignment.
@@ -239,7 +244,7 @@ pub async fn export_eta_update(bridge: &Bridge, update: &RoutedUpdate) -> Result
     let mut outcomes: Vec<Option<EtaOutcome>> = vec![None; eta.stops.len()];
     let mut wanted: BTreeMap<(Network, NexusConsignmentId), (usize, DeliveryEstimate)> = BTreeMap::new();
     for (index, stop) in eta.stops.iter().enumerate() {
-        match plan_stop(stop) {
+        match plan_stop(stop, update.timestamp) {
             Err(outcome) => outcomes[index] = Some(outcome),
             Ok((key, estimate)) => {
                 let entry = (key.network, key.nexus_consignment_id);
@@ -283,7 +288,7 @@ pub async fn export_eta_update(bridge: &Bridge, update: &RoutedUpdate) -> Result
 }
 
 /// The consignment and estimate a stop stands for, or why it sends nothing (steps 2 and 3).
-fn plan_stop(stop: &VisibilityStop) -> Result<(SyncKey, DeliveryEstimate), EtaOutcome> {
+fn plan_stop(stop: &VisibilityStop, sent_at: Timestamp) -> Result<(SyncKey, DeliveryEstimate), EtaOutcome> {
     if stop.stop_type.parse::<StopKind>() != Ok(StopKind::Delivery) {
         return Err(EtaOutcome::NotADelivery { stop_type: stop.stop_type.clone() });
     }
@@ -295,6 +300,11 @@ fn plan_stop(stop: &VisibilityStop) -> Result<(SyncKey, DeliveryEstimate), EtaOu
     }
     debug_assert_eq!(readiness, StopReadiness::Ready);
     let start = stop.eta_start_time.ok_or(EtaOutcome::NoEta)?;
+    // The same horizon as a booking's dates: an estimate a year away is a mistake, not a plan.
+    let horizon = jiff::SignedDuration::from_hours(24 * i64::from(crate::rules::cutoff::BOOKING_HORIZON_DAYS));
+    if start.duration_since(sent_at).abs() > horizon {
+        return Err(EtaOutcome::OutOfRange { eta: start.to_string() });
+    }
     Ok((key, DeliveryEstimate::from_eta(start, stop.eta_end_time)))
 }
 
@@ -558,26 +568,42 @@ mod tests {
         assert_eq!(inbound_delivery(&stop("DELIVERY", "PLANNED", json!({"stop_reference": null}))), None);
     }
 
+    /// The stops above are sent the day before their ETA.
+    fn plan_stop_now(stop: &VisibilityStop) -> Result<(SyncKey, DeliveryEstimate), EtaOutcome> {
+        plan_stop(stop, "2026-06-17T16:00:00Z".parse().unwrap())
+    }
+
+    #[test]
+    fn an_eta_more_than_a_year_away_is_not_sent() {
+        let far = stop("DELIVERY", "PLANNED", json!({"eta_start_time": "9999-12-30T21:00:00Z", "eta_end_time": null}));
+        assert!(matches!(plan_stop_now(&far), Err(EtaOutcome::OutOfRange { .. })));
+        let past = stop("DELIVERY", "PLANNED", json!({"eta_start_time": "2020-01-01T09:00:00Z", "eta_end_time": null}));
+        assert!(matches!(plan_stop_now(&past), Err(EtaOutcome::OutOfRange { .. })));
+    }
+
     #[test]
     fn only_ready_imported_delivery_stops_with_an_eta_are_planned() {
-        let (planned_key, estimate) = plan_stop(&stop("DELIVERY", "DISPATCHED", json!({}))).unwrap();
+        let (planned_key, estimate) = plan_stop_now(&stop("DELIVERY", "DISPATCHED", json!({}))).unwrap();
         assert_eq!(planned_key, key(Network::Pallex, 10020));
         assert_eq!(
             (hh_mm(estimate.time), estimate.window.map(|(s, e)| (hh_mm(s), hh_mm(e)))),
             ("10:30".to_owned(), Some(("10:30".to_owned(), "11:00".to_owned())))
         );
-        let pickup = plan_stop(&stop("PICKUP", "PLANNED", json!({"stop_reference": "NEXUS-PALLEX-10020-P"})));
+        let pickup = plan_stop_now(&stop("PICKUP", "PLANNED", json!({"stop_reference": "NEXUS-PALLEX-10020-P"})));
         assert_eq!(pickup.unwrap_err(), EtaOutcome::NotADelivery { stop_type: "PICKUP".into() });
-        let booked = plan_stop(&stop("DELIVERY", "PLANNED", json!({"stop_reference": "DEL-4411"})));
+        let booked = plan_stop_now(&stop("DELIVERY", "PLANNED", json!({"stop_reference": "DEL-4411"})));
         assert_eq!(booked.unwrap_err(), EtaOutcome::NotInbound { stop_reference: Some("DEL-4411".into()) });
-        let started = plan_stop(&stop("DELIVERY", "AT_STOP", json!({})));
+        let started = plan_stop_now(&stop("DELIVERY", "AT_STOP", json!({})));
         assert!(matches!(started, Err(EtaOutcome::NotReady { reason, .. }) if reason.contains("started")));
-        let quietly_started =
-            plan_stop(&stop("DELIVERY", "ROUTE_TO_STOP", json!({"actual_start_timestamp": "2026-06-18T09:00:00Z"})));
+        let quietly_started = plan_stop_now(&stop(
+            "DELIVERY",
+            "ROUTE_TO_STOP",
+            json!({"actual_start_timestamp": "2026-06-18T09:00:00Z"}),
+        ));
         assert!(matches!(quietly_started, Err(EtaOutcome::NotReady { .. })));
-        let unplanned = plan_stop(&stop("DELIVERY", "TO_PLAN", json!({})));
+        let unplanned = plan_stop_now(&stop("DELIVERY", "TO_PLAN", json!({})));
         assert!(matches!(unplanned, Err(EtaOutcome::NotReady { reason, .. }) if reason.contains("planned")));
-        let no_eta = plan_stop(&stop("DELIVERY", "PLANNED", json!({"eta_start_time": null})));
+        let no_eta = plan_stop_now(&stop("DELIVERY", "PLANNED", json!({"eta_start_time": null})));
         assert_eq!(no_eta.unwrap_err(), EtaOutcome::NoEta);
     }
 

@@ -34,6 +34,8 @@ use crate::http::{Attempt, MAX_DOWNLOAD_BYTES, ReadFailed, RetryPolicy, base_wit
 const DEFAULT_TOKEN_SECONDS: i64 = 3600;
 /// The longest token lifetime believed (a day); a larger `expiresIn` is read as this.
 const MAX_TOKEN_SECONDS: i64 = 86_400;
+/// How many times one call logs in again after a 401 before it reports the credentials refused.
+const TOKEN_RENEWALS: u32 = 2;
 /// Renew this long before expiry, so a token never dies in flight.
 const RENEW_MARGIN: Duration = Duration::from_secs(60);
 
@@ -400,7 +402,9 @@ impl NexusClient {
         self.retry.backoff(attempt)
     }
 
-    /// An authenticated call: adds the bearer, re-logs in once on 401, maps refusals to errors.
+    /// An authenticated call: adds the bearer, logs in again on 401 (up to [`TOKEN_RENEWALS`]
+    /// times: a token another caller just fetched may be the one that died), maps refusals to
+    /// errors.
     async fn call(
         &self,
         what: &str,
@@ -408,13 +412,13 @@ impl NexusClient {
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Response, NexusError> {
         let started = Instant::now();
-        let mut relogged = false;
+        let mut renewals = 0;
         loop {
             let (bearer, generation) = self.bearer(started).await?;
             let response =
                 self.send_with_retries(started, repeatable, || build(&self.http).bearer_auth(bearer.expose())).await?;
-            if response.status() == StatusCode::UNAUTHORIZED && !relogged {
-                relogged = true;
+            if response.status() == StatusCode::UNAUTHORIZED && renewals < TOKEN_RENEWALS {
+                renewals += 1;
                 self.invalidate(generation).await;
                 continue;
             }

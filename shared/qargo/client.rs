@@ -15,7 +15,6 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
 
 use super::error::QargoError;
 use super::wire::{ContentUpload, Document, TokenResponse, Upload, UploadStatus, ValidationErrors, WebhookAnswer};
@@ -26,37 +25,45 @@ use crate::http::{
 };
 use crate::store::{CachedToken, TokenCache};
 
-/// Spaces API calls evenly so a process stays under Qargo's request rate. Shared by every client
-/// of the process (clone the `Arc`).
+/// Keeps a process's API calls within Qargo's request rate: a token bucket (`governor`) that lets a
+/// burst through at once and then refills at the sustained rate, as Qargo's own limit works (2
+/// requests/s sustained, bursts of 3). Shared by every client of the process (clone the `Arc`).
 #[derive(Debug)]
 pub struct Pacer {
-    interval: Duration,
-    next_slot: Mutex<tokio::time::Instant>,
+    limiter: governor::DefaultDirectRateLimiter,
 }
 
 impl Pacer {
-    /// At most `per_second` calls a second.
+    /// At most `per_second` calls a second, one at a time (no burst).
     pub fn new(per_second: f64) -> Pacer {
-        Pacer {
-            interval: Duration::from_secs_f64(1.0 / per_second.max(0.001)),
-            next_slot: Mutex::new(tokio::time::Instant::now()),
-        }
+        Pacer::with_burst(per_second, 1)
     }
 
-    /// Qargo's sustained limit: 2 requests a second.
+    /// At most `per_second` calls a second sustained, `burst` at once.
+    pub fn with_burst(per_second: f64, burst: u32) -> Pacer {
+        let period = Duration::from_secs_f64(1.0 / per_second.clamp(0.001, 1_000_000.0));
+        let burst = std::num::NonZeroU32::new(burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(period)
+            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+            .allow_burst(burst);
+        Pacer { limiter: governor::RateLimiter::direct(quota) }
+    }
+
+    /// Qargo's limit: 2 requests a second sustained, 3 at once.
     pub fn qargo_limit() -> Pacer {
-        Pacer::new(2.0)
+        Pacer::with_burst(2.0, 3)
     }
 
-    /// Waits for this caller's turn.
+    /// Waits for this caller's turn (on tokio's timer, so the wait is a plain `Send` future).
     pub async fn wait_turn(&self) {
-        let slot = {
-            let mut next = self.next_slot.lock().await;
-            let slot = (*next).max(tokio::time::Instant::now());
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+        use governor::clock::Clock;
+        loop {
+            let wait = match self.limiter.check() {
+                Ok(()) => return,
+                Err(not_until) => not_until.wait_time_from(governor::clock::DefaultClock::default().now()),
+            };
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
@@ -70,6 +77,8 @@ const REFRESH_LEASE: SignedDuration = SignedDuration::from_secs(20);
 enum CallKind {
     /// OAuth API routes: paced, inside the request limit.
     Api,
+    /// The token endpoint: its own limit (5 an hour, kept by the shared token cache), not paced.
+    Token,
     /// `/v1/webhook/…`: Basic auth, outside the limit.
     Webhook,
 }
@@ -82,6 +91,8 @@ pub struct QargoClient {
     oauth: OAuthClient,
     webhook: Credentials,
     tokens: Arc<dyn TokenCache>,
+    /// The token this process last used, kept while it is valid so a call costs no store read.
+    held: Arc<std::sync::Mutex<Option<CachedToken>>>,
     pacer: Arc<Pacer>,
     retry: RetryPolicy,
 }
@@ -111,9 +122,20 @@ impl QargoClient {
             oauth,
             webhook,
             tokens,
+            held: Arc::new(std::sync::Mutex::new(None)),
             pacer,
             retry,
         }
+    }
+
+    /// The token held in memory, while it is valid.
+    fn held_token(&self, now: Timestamp) -> Option<Secret> {
+        let held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.as_ref().filter(|token| token.expires_at > now + TOKEN_MARGIN).map(|token| token.token.clone())
+    }
+
+    fn hold_token(&self, token: Option<CachedToken>) {
+        *self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = token;
     }
 
     fn url(&self, path: &str) -> String {
@@ -129,17 +151,22 @@ impl QargoClient {
     /// A valid access token: the cached one, or a new one fetched by exactly one instance.
     async fn access_token(&self, started: Instant) -> Result<Secret, QargoError> {
         let name = self.token_name();
+        if let Some(token) = self.held_token(Timestamp::now()) {
+            return Ok(token);
+        }
         loop {
             let now = Timestamp::now();
             if let Some(cached) = self.tokens.get(&name).await?
                 && cached.expires_at > now + TOKEN_MARGIN
             {
+                self.hold_token(Some(cached.clone()));
                 return Ok(cached.token);
             }
             if self.tokens.claim_refresh(&name, now, REFRESH_LEASE).await? {
                 let fetched = self.fetch_token(started).await;
                 if let Ok(token) = &fetched {
                     self.tokens.put(&name, token).await?;
+                    self.hold_token(Some(token.clone()));
                 }
                 self.tokens.release_refresh(&name, Timestamp::now()).await?;
                 return fetched.map(|token| token.token);
@@ -158,6 +185,7 @@ impl QargoClient {
 
     /// Marks `refused` as dead in the cache, unless another instance already replaced it.
     async fn forget_token(&self, refused: &Secret) -> Result<(), QargoError> {
+        self.hold_token(None);
         let name = self.token_name();
         if let Some(cached) = self.tokens.get(&name).await?
             && cached.token == *refused
@@ -169,7 +197,7 @@ impl QargoClient {
 
     async fn fetch_token(&self, started: Instant) -> Result<CachedToken, QargoError> {
         let response = self
-            .send_with_retries(started, CallKind::Api, || {
+            .send_with_retries(started, CallKind::Token, || {
                 self.http
                     .post(self.url("v1/auth/token"))
                     .basic_auth(&self.oauth.client_id, Some(self.oauth.client_secret.expose()))
@@ -217,7 +245,7 @@ impl QargoClient {
                 }
                 // API calls are reads or keyed by an identifier; a webhook call repeated after a
                 // timeout could record a scan twice.
-                sent => Attempt::classify(sent, kind == CallKind::Api),
+                sent => Attempt::classify(sent, kind != CallKind::Webhook),
             }
         })
         .await

@@ -97,6 +97,8 @@ impl FieldNames for DispatchPaths {
             BookingField::TimeWindowEnd => self.consignment("delivery_stop.time_window.end_time"),
             BookingField::ContactName => self.consignment("delivery_stop.custom_fields.contact_name"),
             BookingField::DeliveryPhone => self.consignment("delivery_stop.phone_number"),
+            BookingField::StopPhone(role) => self.consignment(&format!("{}.phone_number", stop(role))),
+            BookingField::StopMobile(role) => self.consignment(&format!("{}.mobile_number", stop(role))),
             BookingField::Extra(index) => self.consignment(&format!("delivery_stop.extras[{index}].code")),
             BookingField::AmazonCartonCount(index) => {
                 self.consignment(&format!("delivery_stop.extras[{index}].amazon.carton_count"))
@@ -163,6 +165,27 @@ pub fn read_dispatch(trip: &DispatchTrip) -> Result<QargoDispatch, Vec<Violation
             )]);
         }
     };
+    // Every id the bridge later puts into a Qargo path or body is a UUID, checked before booking: a
+    // booking whose Qargo side can never be written is not made.
+    let mut bad_ids = Vec::new();
+    let mut uuid = |value: &Option<String>, path: String, required: bool| match value.as_deref().map(str::trim) {
+        Some(id) if uuid::Uuid::parse_str(id).is_ok() => {}
+        None if !required => {}
+        Some(id) => bad_ids.push(Violation::new(
+            path,
+            format!("'{}' is not a Qargo id (a UUID): re-send the dispatch from Qargo", crate::error::shown(id)),
+        )),
+        None => bad_ids.push(Violation::new(path, "the id is missing: Qargo always sends one; re-send the dispatch")),
+    };
+    uuid(&order.id, format!("payload.orders[{order_index}].id"), true);
+    uuid(&consignment.pickup_stop.as_ref().and_then(|s| s.id.clone()), paths.consignment("pickup_stop.id"), false);
+    uuid(&consignment.delivery_stop.as_ref().and_then(|s| s.id.clone()), paths.consignment("delivery_stop.id"), false);
+    for (index, goods) in consignment.goods.iter().enumerate() {
+        uuid(&goods.id, paths.consignment(&format!("goods[{index}].id")), false);
+    }
+    if !bad_ids.is_empty() {
+        return Err(bad_ids);
+    }
     let link = QargoLink {
         consignment_id,
         consignment_key: match trimmed(&consignment.consignment_reference_number) {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::wire::null_as_default;
+use super::wire::{bounded_list, null_as_default};
 
 /// The webhook body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -31,13 +31,13 @@ pub struct DispatchTrip {
     #[serde(default)]
     pub name: Option<String>,
     /// The orders on the trip (the networks take exactly one consignment per trip).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "bounded_list::<_, _, 100>")]
     pub orders: Vec<DispatchOrder>,
     /// The trip's stops in planned order.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "bounded_list::<_, _, 200>")]
     pub stops: Vec<DispatchStop>,
     /// Which resources carry the trip; the subcontractor resource's code picks the network.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "bounded_list::<_, _, 100>")]
     pub resource_allocations: Vec<ResourceAllocation>,
     /// Trip additional fields.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -91,7 +91,7 @@ pub struct DispatchOrder {
     #[serde(default)]
     pub planning_instructions: Option<String>,
     /// The order's consignments.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "bounded_list::<_, _, 100>")]
     pub consignments: Vec<DispatchConsignment>,
 }
 
@@ -142,7 +142,7 @@ pub struct DispatchConsignment {
     #[serde(default)]
     pub delivery_stop: Option<DispatchStop>,
     /// Goods lines.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "bounded_list::<_, _, 1000>")]
     pub goods: Vec<Goods>,
     /// Additional fields.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -200,7 +200,7 @@ pub struct DispatchStop {
     #[serde(default)]
     pub mobile_number: Option<String>,
     /// Extras (`TL`, `AZ`, …).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "bounded_list::<_, _, 100>")]
     pub extras: Vec<StopExtra>,
     /// Additional fields (`contact_name` for book-in).
     #[serde(default, deserialize_with = "null_as_default")]
@@ -295,7 +295,7 @@ pub struct Goods {
     #[serde(default)]
     pub stackable: Option<bool>,
     /// Handling units (Qargo's barcodes; replaced by the Nexus barcodes once booked).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "bounded_list::<_, _, 1000>")]
     pub handling_units: Vec<Value>,
 }
 

@@ -57,6 +57,21 @@ pub fn check_booking(
         );
     }
 
+    for (role, stop) in [(StopRole::Pickup, request.pickup.as_ref()), (StopRole::Delivery, request.delivery.as_ref())] {
+        let Some(stop) = stop else { continue };
+        for (field, number) in
+            [(BookingField::StopPhone(role), &stop.phone), (BookingField::StopMobile(role), &stop.mobile)]
+        {
+            if let Some(number) = number
+                && number.chars().count() > MAX_PHONE_CHARS
+            {
+                found.add(
+                    field,
+                    format!("'{}' is longer than a phone number ({MAX_PHONE_CHARS} characters at most)", shown(number)),
+                );
+            }
+        }
+    }
     let service = match &request.service_code {
         None => found.add_some(
             BookingField::ServiceLevel,
@@ -341,18 +356,23 @@ fn country(location: &AddressRequest, role: StopRole, found: &mut Violations) ->
         _ if delivery => found.add_some(
             at,
             format!(
-                "the networks deliver to the United Kingdom (GB) and Ireland (IE) only, not {code}: use another carrier"
+                "the networks deliver to the United Kingdom (GB) and Ireland (IE) only, not {}: use another carrier",
+                shown(&code)
             ),
         ),
         _ => found.add_some(
             at,
             format!(
-                "the networks collect in the United Kingdom only, not {code}: the {} must be in GB",
+                "the networks collect in the United Kingdom only, not {}: the {} must be in GB",
+                shown(&code),
                 role_name(role)
             ),
         ),
     }
 }
+
+/// The longest phone number passed on (15 digits by E.164, with room for spaces and a `+`).
+pub const MAX_PHONE_CHARS: usize = 25;
 
 /// An Eircode in its written form: routing key (letter + two digits, or D6W) and four characters.
 fn eircode(raw: &str) -> Option<String> {
