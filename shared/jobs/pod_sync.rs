@@ -758,10 +758,7 @@ async fn attach_in_qargo(
 async fn open_window(bridge: &Bridge, key: &SyncKey, consignment: &Consignment) -> Result<Timestamp, PodError> {
     // A delivery time in the future is a mistake on Nexus: the window opens now at the latest (and
     // no arithmetic on a far-future date can overflow).
-    let now = bridge.clock.now();
-    let delivered =
-        consignment.del_date_time.and_then(|at| at.to_zoned(london()).ok()).map_or(now, |at| at.timestamp().min(now));
-    let until = delivered + bridge.settings.pod_late_window;
+    let until = window_opens(consignment.del_date_time, bridge.clock.now()) + bridge.settings.pod_late_window;
     let state = update_state(bridge, key, |state| {
         if state.pod_check_until.is_some() {
             return false;
@@ -1372,6 +1369,12 @@ async fn record_transfer(
 
 // ---- small rules ---------------------------------------------------------------------------------
 
+/// When a delivered consignment's POD window opens: its delivery time (UK local), never later than
+/// `now` — a delivery time in the future, even year 9999, opens it now.
+fn window_opens(delivered: Option<DateTime>, now: Timestamp) -> Timestamp {
+    delivered.and_then(|at| at.to_zoned(london()).ok()).map_or(now, |at| at.timestamp().min(now))
+}
+
 /// Delivered, with or without exception: the point at which delivery evidence exists.
 fn is_delivered(consignment: &Consignment) -> bool {
     crate::jobs::lookup::consignment_status(consignment).is_some_and(|status| matches!(status.code(), "DEL" | "DLX"))
@@ -1560,6 +1563,15 @@ mod tests {
         assert_eq!(media_type("", b"????", None), "application/octet-stream");
         assert_eq!(extension_for("image/jpeg"), "jpg");
         assert_eq!(extension_for("application/x-unknown"), "bin");
+    }
+
+    #[test]
+    fn a_delivery_time_in_the_future_opens_the_window_now() {
+        let now: Timestamp = "2026-06-18T12:00:00Z".parse().unwrap();
+        assert_eq!(window_opens(Some("9999-12-31T23:59:59".parse().unwrap()), now), now);
+        assert_eq!(window_opens(None, now), now);
+        let earlier = window_opens(Some("2026-06-18T10:00:00".parse().unwrap()), now);
+        assert_eq!(earlier, "2026-06-18T09:00:00Z".parse::<Timestamp>().unwrap(), "10:00 in London in June is 09:00Z");
     }
 
     #[test]

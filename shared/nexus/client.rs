@@ -318,7 +318,7 @@ impl NexusClient {
             None => self.login(started).await?,
         };
         // Clamped to a day: a lifetime from outside must not overflow the clock.
-        let seconds = tokens.expires_in.unwrap_or(DEFAULT_TOKEN_SECONDS).clamp(1, MAX_TOKEN_SECONDS) as u64;
+        let seconds = token_seconds(tokens.expires_in);
         let fresh = Session {
             bearer: Secret::new(tokens.bearer_token),
             refresh: tokens.refresh_token.map(Secret::new),
@@ -798,6 +798,12 @@ impl NexusClient {
     }
 }
 
+/// A token's lifetime in seconds as Nexus states it, believed only between a second and a day (the
+/// seen hour when it says nothing), so no answer can overflow the clock.
+fn token_seconds(expires_in: Option<i64>) -> u64 {
+    expires_in.unwrap_or(DEFAULT_TOKEN_SECONDS).clamp(1, MAX_TOKEN_SECONDS) as u64
+}
+
 /// A lookup row's id, as a number or a numeric string.
 fn lookup_id(row: &LookupRow) -> Option<i64> {
     match &row.id {
@@ -919,4 +925,17 @@ async fn fetched(response: Response) -> Result<FetchedFile, NexusError> {
         ReadFailed::CutShort(reason) => NexusError::Malformed(format!("body cut short: {reason}")),
     })?;
     Ok(FetchedFile::new(&declared, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_lifetime_from_outside_is_bounded() {
+        assert_eq!(token_seconds(Some(i64::MAX)), 86_400);
+        assert_eq!(token_seconds(Some(-5)), 1);
+        assert_eq!(token_seconds(None), 3600);
+        assert_eq!(token_seconds(Some(1800)), 1800);
+    }
 }
