@@ -81,8 +81,7 @@ impl Bridge {
             secrets.qargo.clone(),
             secrets.qargo_webhook.clone(),
             store.clone(),
-            // Qargo's bucket lets 3 through at once: so does ours, at the tuned sustained rate.
-            Arc::new(Pacer::with_burst(tuning.qargo_requests_per_second, 3)),
+            Arc::new(Pacer::for_qargo(tuning.qargo_requests_per_second)),
             retry,
         );
         Bridge {
