@@ -68,14 +68,11 @@ pub enum LinkRefused {
 /// recorded so it costs one Qargo request once. A body cannot make the bridge act on a consignment
 /// of another order.
 pub async fn check_order_link(bridge: &Bridge, key: SyncKey, order_id: &str) -> Result<(), LinkRefused> {
-    let order_id = match uuid::Uuid::parse_str(order_id.trim()) {
-        Ok(uuid) => uuid.hyphenated().to_string(),
-        Err(_) => {
-            return Err(LinkRefused::NotLinked(format!(
-                "the order id {} is not a Qargo order id (a UUID)",
-                crate::error::shown(order_id)
-            )));
-        }
+    let Some(order_id) = crate::qargo::wire::qargo_id(order_id) else {
+        return Err(LinkRefused::NotLinked(format!(
+            "the order id {} is not a Qargo order id (a UUID)",
+            crate::error::shown(order_id)
+        )));
     };
     let consignment = format!("consignment {} on {}", key.nexus_consignment_id, key.network);
     let unavailable = |err: &dyn std::fmt::Display| LinkRefused::Unavailable(err.to_string());

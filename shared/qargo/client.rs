@@ -536,9 +536,8 @@ fn token_lifetime(expires_in: Option<i64>) -> SignedDuration {
 /// A Qargo id as the one path segment it stands for: Qargo's ids are UUIDs, and anything else is
 /// refused before a request is made (so no id can climb out of its segment, e.g. `../orders/x`).
 fn id_segment(what: &str, id: &str) -> Result<String, QargoError> {
-    uuid::Uuid::parse_str(id.trim())
-        .map(|uuid| uuid.hyphenated().to_string())
-        .map_err(|_| QargoError::NotFound { what: format!("{what} {} (a Qargo id is a UUID)", shown(id)) })
+    super::wire::qargo_id(id)
+        .ok_or_else(|| QargoError::NotFound { what: format!("{what} {} (a Qargo id is a UUID)", shown(id)) })
 }
 
 /// Passes a success through; maps a refusal to its error.

@@ -169,7 +169,7 @@ pub fn read_dispatch(trip: &DispatchTrip) -> Result<QargoDispatch, Vec<Violation
     // booking whose Qargo side can never be written is not made.
     let mut bad_ids = Vec::new();
     let mut uuid = |value: &Option<String>, path: String, required: bool| match value.as_deref().map(str::trim) {
-        Some(id) if uuid::Uuid::parse_str(id).is_ok() => {}
+        Some(id) if super::wire::qargo_id(id).is_some() => {}
         None if !required => {}
         Some(id) => bad_ids.push(Violation::new(
             path,

@@ -14,6 +14,12 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// A Qargo id as the bridge keeps and sends it: Qargo's ids are UUIDs, read in any of their written
+/// forms and given back hyphenated in lower case; `None` for anything else.
+pub fn qargo_id(raw: &str) -> Option<String> {
+    uuid::Uuid::parse_str(raw.trim()).ok().map(|uuid| uuid.hyphenated().to_string())
+}
+
 /// A list of at most `N` entries, `null` read as empty. A longer list is refused while it is read,
 /// entry `N + 1` already, so a body of a million tiny entries never becomes a million values.
 pub fn bounded_list<'de, D, T, const N: usize>(deserializer: D) -> Result<Vec<T>, D::Error>
