@@ -265,6 +265,12 @@ pub struct Settings {
     /// How far back the very first import reaches, before any cursor exists
     /// (`ORDER_IMPORT_LOOKBACK_DAYS`, 1–90, default 14).
     pub import_lookback: SignedDuration,
+    /// How many consignments a status-sync run works on at once (`STATUS_SYNC_CONCURRENCY`, 1–64,
+    /// default 8); 1 is one after another.
+    pub status_sync_concurrency: usize,
+    /// The most updates one Qargo status-update call carries (`QARGO_UPDATE_BATCH`, 1–100, default
+    /// 25); 1 is one call per update.
+    pub qargo_update_batch: usize,
 }
 
 /// The page size public code shows Nexus answering by default (`limit` 20).
@@ -356,6 +362,8 @@ impl Settings {
             customer_map,
             order_door,
             import_lookback: SignedDuration::from_hours(24 * number("ORDER_IMPORT_LOOKBACK_DAYS", 14, 1..=90)?),
+            status_sync_concurrency: number("STATUS_SYNC_CONCURRENCY", 8, 1..=64)? as usize,
+            qargo_update_batch: number("QARGO_UPDATE_BATCH", 25, 1..=100)? as usize,
         })
     }
 
@@ -617,6 +625,31 @@ mod tests {
         wrong.push(("QARGO_ORDER_DOOR", "fax"));
         let err = Settings::from_lookup(lookup(&wrong)).unwrap_err().to_string();
         assert!(err.contains("QARGO_ORDER_DOOR") && err.contains("webhook or upload"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_status_sync_concurrency_and_the_qargo_batch() {
+        let settings = Settings::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!((settings.status_sync_concurrency, settings.qargo_update_batch), (8, 25), "the defaults");
+
+        let mut more = BASE.to_vec();
+        more.push(("STATUS_SYNC_CONCURRENCY", "1"));
+        more.push(("QARGO_UPDATE_BATCH", "100"));
+        let settings = Settings::from_lookup(lookup(&more)).unwrap();
+        assert_eq!((settings.status_sync_concurrency, settings.qargo_update_batch), (1, 100));
+
+        for (name, bad, says) in [
+            ("STATUS_SYNC_CONCURRENCY", "0", "1 to 64"),
+            ("STATUS_SYNC_CONCURRENCY", "65", "1 to 64"),
+            ("STATUS_SYNC_CONCURRENCY", "eight", "1 to 64"),
+            ("QARGO_UPDATE_BATCH", "0", "1 to 100"),
+            ("QARGO_UPDATE_BATCH", "101", "1 to 100"),
+        ] {
+            let mut wrong = BASE.to_vec();
+            wrong.push((name, bad));
+            let err = Settings::from_lookup(lookup(&wrong)).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(says), "{name}={bad}: {err}");
+        }
     }
 
     const SECRETS: &str = r#"{

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bridge::domain::NexusConsignmentId;
+use bridge::domain::{Network, NexusConsignmentId};
 use bridge::error::StoreError;
 use bridge::jobs::order_import::{ImportOptions, import_orders};
 use bridge::jobs::status_sync::{StatusReport, SyncOptions, sync_statuses};
@@ -377,6 +377,204 @@ async fn a_thousand_consignments_over_ten_runs_with_a_crash_apply_every_event_on
         compared += events.len();
     }
     assert!(compared >= count * 5, "events were spread over the runs: {compared}");
+}
+
+/// Where the Qargo simulator's log of status updates stands.
+fn updates_logged(world: &World) -> usize {
+    world.qargo.handle.status_updates().len()
+}
+
+/// The status-update calls addressing `order`'s stops since the log stood at `from` (a call's
+/// updates address one consignment's stop; its first is at index 0). The test world's Nexus has
+/// other consignments for us, which the sync tries too.
+fn calls_for(world: &World, order: &qargo_sim::CreatedOrder, from: usize) -> usize {
+    let stops: Vec<Value> =
+        order.consignments.iter().flat_map(|c| [json!(c.pickup_stop_id), json!(c.delivery_stop_id)]).collect();
+    world
+        .qargo
+        .handle
+        .status_updates()
+        .iter()
+        .skip(from)
+        .filter(|u| u.update_index == 0 && u.stop_id.is_some_and(|stop| stops.contains(&json!(stop))))
+        .count()
+}
+
+/// The run's problems with consignment `id`.
+fn problems_of(report: &StatusReport, id: i64) -> Vec<&String> {
+    report.problems.iter().filter(|p| p.starts_with(&format!("PALLEX {id}:"))).collect()
+}
+
+/// Freezes the lifecycle driver on the consignment's collecting and delivery legs: the test steps it.
+fn freeze(world: &World, id: i64) {
+    let json = world.nexus.handle().consignment_json(id as u64).expect("on Nexus");
+    let depots: Vec<String> = ["collectingDepotCode", "deliveryDepotCode"]
+        .iter()
+        .filter_map(|field| json[*field].as_str().map(str::to_owned))
+        .collect();
+    world.nexus.handle().set_manual_depots(&depots);
+}
+
+/// Steps the consignment on to `stage` (a scan per pallet per stage passed), then a minute passes.
+fn step(world: &World, id: i64, stage: Stage) {
+    world.nexus.handle().step(id as u64, stage).expect("stepped on");
+    world.advance(Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn a_consignments_scans_go_to_qargo_in_batches_with_fewer_calls_than_scans() {
+    let stages = [Stage::Collected, Stage::AtHub, Stage::OutForDelivery, Stage::Delivered];
+    for batch in [1, 25] {
+        let world = world_with(Storage::Memory, move |bridge| bridge.settings.qargo_update_batch = batch).await;
+        let (created, id) = book_three_pallets(&world).await;
+        freeze(&world, id);
+        let from = updates_logged(&world);
+        let (mut scans, mut statuses) = (0, 0);
+        for stage in stages {
+            step(&world, id, stage);
+            let report = world.sync().await;
+            assert!(problems_of(&report, id).is_empty() && report.scans_sent_twice == 0, "batch {batch}: {report:?}");
+            (scans, statuses) = (scans + report.events_applied, statuses + report.stop_statuses_set);
+        }
+        let received = calls_for(&world, &created, from) as u32;
+        eprintln!("QARGO_UPDATE_BATCH={batch}: {scans} scans and {statuses} stop statuses in {received} calls");
+
+        let events = world.nexus_events(id).await;
+        let nexus = nexus_scans(&events);
+        let barcodes: Vec<String> = nexus.keys().cloned().collect();
+        assert_eq!(qargo_scans(&world, &barcodes), nexus, "batch {batch}: every scan, per barcode, once, in order");
+        assert_eq!(scans as usize, nexus.values().map(Vec::len).sum::<usize>());
+        let history = stop_history(&world, created.order_id, created.consignments[0].delivery_stop_id);
+        let moved: Vec<&str> = history.iter().map(|(status, _)| status.as_str()).collect();
+        assert_eq!(moved, ["AT_STOP", "COMPLETED"], "batch {batch}");
+        assert_eq!(history[0].1, last_pallet_reached(&events, &["SCDV", "ARRI"]), "AT_STOP with the last pallet out");
+        if batch == 1 {
+            assert_eq!(received, scans + statuses, "one call per update");
+        } else {
+            // Three pallets: a call carries a scan of each (and the stop status reached with them).
+            assert!(received * 3 <= scans + 3, "{received} calls for {scans} scans");
+        }
+    }
+}
+
+/// Points the sync state's delivery stop of a consignment we booked at `stop`; answers the old one.
+async fn set_delivery_stop(world: &World, id: i64, stop: Option<String>) -> Option<String> {
+    let key = SyncKey { network: Network::Pallex, nexus_consignment_id: NexusConsignmentId(id) };
+    let mut state = world.bridge.sync_state.load(&key).await.unwrap().expect("booked: a sync state");
+    let link = state.qargo.as_mut().expect("the dispatch recorded the Qargo order");
+    let old = std::mem::replace(&mut link.delivery_stop_id, stop);
+    assert!(world.bridge.sync_state.save(&key, &state).await.unwrap());
+    old
+}
+
+#[tokio::test]
+async fn a_refused_update_inside_a_batch_is_neither_lost_nor_applied_twice() {
+    let world = world(Storage::Memory).await;
+    let (created, id) = book_three_pallets(&world).await;
+    freeze(&world, id);
+    let delivery_stop = created.consignments[0].delivery_stop_id;
+    let codes = |world: &World| -> BTreeMap<String, Vec<String>> {
+        let barcodes: Vec<String> = world.nexus.handle().consignment_json(id as u64).unwrap()["pallets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["barcode"].as_str().unwrap().to_owned())
+            .collect();
+        qargo_scans(world, &barcodes)
+    };
+
+    // What Qargo received for the consignment's stops since the log stood at `from`: per update,
+    // (scan code or stop status, applied).
+    let received = |world: &World, from: usize| -> Vec<(String, bool)> {
+        let stops = [json!(created.consignments[0].pickup_stop_id), json!(delivery_stop)];
+        world
+            .qargo
+            .handle
+            .status_updates()
+            .into_iter()
+            .skip(from)
+            .filter(|u| u.stop_id.is_some_and(|stop| stops.contains(&json!(stop))))
+            .map(|u| {
+                let stop = &u.update["stop"];
+                let scan = stop["question_answers"]["scan_barcode"][0]["description"].as_str().map(|d| d[..4].trim());
+                (scan.or(stop["status"].as_str()).unwrap_or("?").to_owned(), u.applied)
+            })
+            .collect()
+    };
+    let applied = |list: &[(&str, usize)]| -> Vec<(String, bool)> {
+        list.iter().flat_map(|(what, n)| std::iter::repeat_n(((*what).to_owned(), true), *n)).collect()
+    };
+
+    // 1. A stop Qargo cannot match: the batch addressing it is discarded whole, the others kept.
+    let nowhere = uuid::Uuid::new_v4().to_string();
+    let real = set_delivery_stop(&world, id, Some(nowhere.clone())).await;
+    step(&world, id, Stage::AtHub);
+    let from = updates_logged(&world);
+    let report = world.sync().await;
+    assert_eq!(report.scans_sent_twice, 0, "{report:?}");
+    let problems = problems_of(&report, id);
+    assert!(problems.len() == 1 && problems[0].contains("No stop with id"), "{problems:?}");
+    assert_eq!(received(&world, from), applied(&[("POC", 3), ("ARRC", 3), ("SCOT", 3)]));
+    assert_eq!(calls_for(&world, &created, from), 3, "three calls taken: POC, ARRC and SCOT of the three pallets");
+    let refused: Vec<(usize, bool)> = world
+        .qargo
+        .handle
+        .status_updates()
+        .into_iter()
+        .skip(from)
+        .filter(|u| u.update["stop"]["id"] == json!(nowhere))
+        .map(|u| (u.update_index, u.applied))
+        .collect();
+    assert_eq!(refused, [(0, false), (1, false), (2, false)], "the ARRH of each pallet, in one call, discarded whole");
+    for (barcode, codes) in codes(&world) {
+        assert_eq!(codes, ["POC", "ARRC", "SCOT"], "{barcode}: the refused ARRH not applied");
+    }
+    set_delivery_stop(&world, id, real).await;
+    let from = updates_logged(&world);
+    let report = world.sync().await;
+    assert!(problems_of(&report, id).is_empty(), "{report:?}");
+    assert_eq!(received(&world, from), applied(&[("ARRH", 3)]), "the three ARRH now, once each");
+    assert_eq!(calls_for(&world, &created, from), 2, "the update refused last run alone first, then the rest");
+    assert_eq!(codes(&world), nexus_scans(&world.nexus_events(id).await), "each scan once, in order");
+
+    // 2. The delivery stop completed in Qargo first (say by the delivering depot's driver): the
+    // AT_STOP reached with the last SCDV is refused, inside the batch of the three SCDV scans.
+    let completed = json!({"updates": [{
+        "event_time": Timestamp::now().to_string(),
+        "stop": {"id": delivery_stop, "status": "COMPLETED"},
+    }]});
+    world.bridge.qargo.subco_status_update(&completed).await.expect("completed in Qargo");
+    step(&world, id, Stage::OutForDelivery);
+    let from = updates_logged(&world);
+    let report = world.sync().await;
+    assert_eq!(report.scans_sent_twice, 0, "the refused update was found without sending a scan again");
+    let problems = problems_of(&report, id);
+    assert!(problems.len() == 1 && problems[0].contains("AT_STOP"), "{problems:?}");
+    let mut expected = applied(&[("DEPH", 3), ("ARRD", 3), ("SCDV", 3)]);
+    expected.extend([("AT_STOP".to_owned(), false), ("AT_STOP".to_owned(), false)]);
+    assert_eq!(received(&world, from), expected, "AT_STOP refused in the batch, and alone again; each scan once");
+    assert_eq!(calls_for(&world, &created, from), 4, "three batches, then the stop status alone again");
+    assert_eq!(codes(&world), nexus_scans(&world.nexus_events(id).await), "each scan once, in order");
+    let key = SyncKey { network: Network::Pallex, nexus_consignment_id: NexusConsignmentId(id) };
+    let state = world.bridge.sync_state.load(&key).await.unwrap().unwrap();
+    assert_eq!(state.stop_statuses_set.get("DELIVERY").map(String::as_str), Some("AT_STOP"), "not sent again");
+    let from = updates_logged(&world);
+    let again = world.sync().await;
+    assert!(problems_of(&again, id).is_empty(), "{again:?}");
+    assert_eq!(calls_for(&world, &created, from), 0, "nothing left to send");
+
+    // 3. Delivered (ARRI, then MPOD or EPOD, of each pallet): the scans and COMPLETED (the status
+    // the stop has: Qargo takes it) in two calls.
+    step(&world, id, Stage::Delivered);
+    let from = updates_logged(&world);
+    let report = world.sync().await;
+    assert!(problems_of(&report, id).is_empty(), "{report:?}");
+    let last = received(&world, from);
+    assert!(last.len() == 7 && last.iter().all(|(_, applied)| *applied), "{last:?}");
+    assert_eq!(last[6].0, "COMPLETED", "{last:?}");
+    assert_eq!(calls_for(&world, &created, from), 2);
+    assert_eq!(codes(&world), nexus_scans(&world.nexus_events(id).await), "each scan once, in order");
+    assert_eq!(world.qargo.handle.stop_status(delivery_stop).as_deref(), Some("COMPLETED"));
 }
 
 #[tokio::test]

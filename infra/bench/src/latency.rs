@@ -11,9 +11,10 @@
 //!   simulators' clocks, not in wall time (the schedule is compressed): this part is computed from
 //!   each scan's place in the interval.
 //! - **run part**: measured in wall time, from the moment the scan is recorded on the Nexus
-//!   simulator to the moment the Qargo simulator has answered the status update carrying it
-//!   (its request log: arrival + handling time). It holds the few milliseconds between the scan
-//!   and the run's start, then the run up to that update.
+//!   simulator to the moment the Qargo simulator's answer to the status-update call carrying it
+//!   came back (noted by a proxy in front of the simulator, [`crate::qargo_proxy`]: a call may
+//!   carry several updates, and several calls run at once). It holds the few milliseconds between
+//!   the scan and the run's start, then the run up to that update.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -22,10 +23,7 @@ use bridge::jobs::order_import::{ImportOptions, import_orders};
 use bridge::jobs::status_sync::{StatusReport, SyncOptions, sync_statuses};
 
 use crate::poll::{BOOKERS, book, next_stage};
-use crate::world::{OUR_DEPOT, World};
-
-/// The status-update webhook's route in the Qargo simulator's request log.
-const STATUS_ROUTE: &str = "/v1/webhook/subco-status-update";
+use crate::world::{OUR_DEPOT, Setup, World};
 
 /// The benchmark's parameters.
 #[derive(Debug, Clone)]
@@ -171,7 +169,8 @@ pub async fn run(params: Params) -> Result<(), String> {
 /// without latency, not measured), then the measured cycles with latency on.
 async fn measure_size(params: &Params, size: usize) -> Result<SizeResult, String> {
     let started = Instant::now();
-    let world = World::start().await?;
+    let world = World::start_with(Setup { qargo_proxy: true, ..Setup::default() }).await?;
+    let proxy = world.qargo_proxy.as_ref().ok_or("no proxy in front of the Qargo simulator")?;
     let manual: Vec<&str> = BOOKERS.iter().map(|(depot, ..)| *depot).chain([OUR_DEPOT]).collect();
     world.nexus.handle().set_manual_depots(&manual);
     let ids = book(&world, size).await?;
@@ -212,34 +211,21 @@ async fn measure_size(params: &Params, size: usize) -> Result<SizeResult, String
     };
     for cycle in 1..=params.cycles {
         let scans = changes.make(&world, &ids, &barcodes);
-        let log_from = world.qargo.handle.request_log().len();
-        let updates_from = world.qargo.handle.status_updates().len();
+        let calls_from = proxy.calls_made();
         let nexus_before = world.nexus_requests();
         let run_started = Instant::now();
         let report = run_sync(&world).await?;
         let run = run_started.elapsed();
         let nexus_requests = world.nexus_requests() - nexus_before;
 
-        // One status update per request (the job sends `{"updates": [one]}`), in the same order in
-        // the request log and in the simulator's update log.
-        let requests: Vec<qargo_sim::RequestRecord> =
-            world.qargo.handle.request_log().into_iter().skip(log_from).filter(|r| r.route == STATUS_ROUTE).collect();
-        let updates: Vec<qargo_sim::StatusUpdateRecord> =
-            world.qargo.handle.status_updates().into_iter().skip(updates_from).collect();
-        if requests.len() != updates.len() {
-            return Err(format!(
-                "{size} cycle {cycle}: {} status-update requests but {} updates logged",
-                requests.len(),
-                updates.len()
-            ));
-        }
+        // A call may carry several updates (`QARGO_UPDATE_BATCH`): each barcode is held from the
+        // answer to the last call that carried it.
+        let requests = proxy.calls_since(calls_from);
         let mut held: HashMap<String, Instant> = HashMap::new();
-        for (request, update) in requests.iter().zip(&updates) {
-            let barcode = &update.update["stop"]["question_answers"]["scan_barcode"][0]["barcode"];
-            if let Some(barcode) = barcode.as_str() {
-                let at = request.arrived + request.took;
-                let entry = held.entry(barcode.to_owned()).or_insert(at);
-                *entry = (*entry).max(at);
+        for request in &requests {
+            for barcode in &request.barcodes {
+                let entry = held.entry(barcode.clone()).or_insert(request.answered);
+                *entry = (*entry).max(request.answered);
             }
         }
         let mut run_part = Vec::new();

@@ -6,12 +6,15 @@
 //! cargo run --release -p bridge-bench -- latency [--consignments 500,5000] [--cycles 10]
 //! cargo run --release -p bridge-bench -- qargo-pacing [--consignments 1000] [--door webhook]
 //! cargo run --release -p bridge-bench -- dispatch [--dispatches 200] [--invocations 100]
+//! cargo run --release -p bridge-bench -- status-run [--consignments 5000] [--cycles 3]
 //! ```
 
 mod dispatch;
 mod latency;
 mod pacing;
 mod poll;
+mod qargo_proxy;
+mod status_run;
 mod world;
 
 use std::process::ExitCode;
@@ -36,6 +39,37 @@ enum Command {
     QargoPacing(PacingArgs),
     /// Dispatch handler overhead, the function binary's cold start and peak memory, and its size.
     Dispatch(DispatchArgs),
+    /// One status-sync run at scale, one after another and one Qargo call per update ("old") against
+    /// the concurrency and batching defaults ("new"), on identical changes.
+    StatusRun(StatusRunArgs),
+}
+
+#[derive(Debug, Args)]
+struct StatusRunArgs {
+    /// Active consignments.
+    #[arg(long, default_value_t = 5000)]
+    consignments: usize,
+    /// Measured cycles (after a catch-up run and a warm-up cycle without latency).
+    #[arg(long, default_value_t = 3)]
+    cycles: usize,
+    /// Share of the consignments that change per cycle, in percent.
+    #[arg(long, default_value_t = 2.0)]
+    change_percent: f64,
+    /// Consignment i has 1 + i % N pallets (1 to N; each change scans every pallet).
+    #[arg(long, default_value_t = 3)]
+    max_pallets: usize,
+    /// Latency of every Nexus request, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    nexus_latency_ms: u64,
+    /// Latency of every Qargo request, in milliseconds.
+    #[arg(long, default_value_t = 30)]
+    qargo_latency_ms: u64,
+    /// The status poller's schedule, in seconds (`PollIntervalMinutes` = 2 by default).
+    #[arg(long, default_value_t = 120)]
+    interval_seconds: u64,
+    /// Each run's time budget, in seconds (default: the interval); past it a run carries the rest over.
+    #[arg(long)]
+    deadline_seconds: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +166,20 @@ fn main() -> ExitCode {
                     invocations: args.invocations.max(1),
                     function_binary: args.function_binary,
                     aws_endpoint: std::env::var("BRIDGE_TEST_AWS_ENDPOINT").ok().filter(|v| !v.is_empty()),
+                })
+                .await
+            }
+            Command::StatusRun(args) => {
+                let interval = Duration::from_secs(args.interval_seconds.max(1));
+                status_run::run(status_run::Params {
+                    consignments: args.consignments.max(1),
+                    cycles: args.cycles.max(1),
+                    change_percent: args.change_percent,
+                    max_pallets: args.max_pallets.max(1),
+                    nexus_latency: Duration::from_millis(args.nexus_latency_ms),
+                    qargo_latency: Duration::from_millis(args.qargo_latency_ms),
+                    interval,
+                    deadline: args.deadline_seconds.map_or(interval, |s| Duration::from_secs(s.max(1))),
                 })
                 .await
             }

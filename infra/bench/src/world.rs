@@ -9,6 +9,8 @@ use bridge::wiring::{Bridge, ClientTuning};
 use nexus_sim::NexusSim;
 use qargo_sim::{Limits, QargoSim};
 
+use crate::qargo_proxy::StatusProxy;
+
 /// Our depot: the one whose consignments are followed.
 pub const OUR_DEPOT: &str = "PGD302";
 
@@ -18,6 +20,8 @@ pub struct World {
     pub qargo: qargo_sim::RunningSim,
     pub bridge: Arc<Bridge>,
     pub clock: ManualClock,
+    /// The proxy in front of the Qargo simulator, when the setup asked for one.
+    pub qargo_proxy: Option<StatusProxy>,
 }
 
 /// How a world is set up.
@@ -32,6 +36,8 @@ pub struct Setup {
     pub nexus_url_override: Option<String>,
     /// More settings (environment variables), e.g. `QARGO_ORDER_DOOR`.
     pub more_settings: Vec<(&'static str, String)>,
+    /// Whether the bridge reaches Qargo through a [`StatusProxy`] that notes its status-update calls.
+    pub qargo_proxy: bool,
 }
 
 impl Default for Setup {
@@ -43,6 +49,7 @@ impl Default for Setup {
             qargo_sends_to: None,
             nexus_url_override: None,
             more_settings: Vec::new(),
+            qargo_proxy: false,
         }
     }
 }
@@ -67,13 +74,14 @@ impl World {
         qargo_options.seed.customers.push(bridge_local::shared_customer());
         let qargo = QargoSim::start(qargo_options).await.map_err(|e| format!("Qargo sim: {e}"))?;
         let nexus_url = setup.nexus_url_override.clone().unwrap_or_else(|| nexus.base_url());
-        let (settings, secrets) = bridge_local::simulator_settings(
-            &nexus_url,
-            &qargo.base_url(),
-            &format!("{OUR_DEPOT}:zpl"),
-            &setup.more_settings,
-        )
-        .await?;
+        let qargo_proxy = match setup.qargo_proxy {
+            true => Some(StatusProxy::start(&qargo.base_url()).await?),
+            false => None,
+        };
+        let qargo_url = qargo_proxy.as_ref().map_or_else(|| qargo.base_url(), StatusProxy::base_url);
+        let (settings, secrets) =
+            bridge_local::simulator_settings(&nexus_url, &qargo_url, &format!("{OUR_DEPOT}:zpl"), &setup.more_settings)
+                .await?;
         let clock = ManualClock::new(bridge_local::SimulatorClock(nexus.handle().clone()).now());
         let bridge = Bridge::assemble_tuned(
             settings,
@@ -83,7 +91,7 @@ impl World {
             Arc::new(clock.clone()),
             setup.tuning,
         );
-        Ok(World { nexus, qargo, bridge: Arc::new(bridge), clock })
+        Ok(World { nexus, qargo, bridge: Arc::new(bridge), clock, qargo_proxy })
     }
 
     /// Moves the Nexus simulator's clock (running its lifecycle driver) and the bridge's with it;
