@@ -271,6 +271,10 @@ pub struct Settings {
     /// The most updates one Qargo status-update call carries (`QARGO_UPDATE_BATCH`, 1–100, default
     /// 25); 1 is one call per update.
     pub qargo_update_batch: usize,
+    /// Each depot API user's Nexus request budget a minute (`NEXUS_REQUESTS_PER_MINUTE`, 0–10,000,
+    /// default 0: Nexus states no limit, so none is assumed). Paced at 90 % of it, shared by every
+    /// function instance; a run that would exceed it leaves the rest for the next run.
+    pub nexus_requests_per_minute: u32,
 }
 
 /// The page size public code shows Nexus answering by default (`limit` 20).
@@ -364,6 +368,7 @@ impl Settings {
             import_lookback: SignedDuration::from_hours(24 * number("ORDER_IMPORT_LOOKBACK_DAYS", 14, 1..=90)?),
             status_sync_concurrency: number("STATUS_SYNC_CONCURRENCY", 8, 1..=64)? as usize,
             qargo_update_batch: number("QARGO_UPDATE_BATCH", 25, 1..=100)? as usize,
+            nexus_requests_per_minute: number("NEXUS_REQUESTS_PER_MINUTE", 0, 0..=10_000)? as u32,
         })
     }
 
@@ -631,12 +636,15 @@ mod tests {
     fn reads_the_status_sync_concurrency_and_the_qargo_batch() {
         let settings = Settings::from_lookup(lookup(&BASE)).unwrap();
         assert_eq!((settings.status_sync_concurrency, settings.qargo_update_batch), (8, 25), "the defaults");
+        assert_eq!(settings.nexus_requests_per_minute, 0, "no Nexus limit assumed");
 
         let mut more = BASE.to_vec();
         more.push(("STATUS_SYNC_CONCURRENCY", "1"));
         more.push(("QARGO_UPDATE_BATCH", "100"));
+        more.push(("NEXUS_REQUESTS_PER_MINUTE", "100"));
         let settings = Settings::from_lookup(lookup(&more)).unwrap();
         assert_eq!((settings.status_sync_concurrency, settings.qargo_update_batch), (1, 100));
+        assert_eq!(settings.nexus_requests_per_minute, 100);
 
         for (name, bad, says) in [
             ("STATUS_SYNC_CONCURRENCY", "0", "1 to 64"),
@@ -644,6 +652,7 @@ mod tests {
             ("STATUS_SYNC_CONCURRENCY", "eight", "1 to 64"),
             ("QARGO_UPDATE_BATCH", "0", "1 to 100"),
             ("QARGO_UPDATE_BATCH", "101", "1 to 100"),
+            ("NEXUS_REQUESTS_PER_MINUTE", "10001", "0 to 10000"),
         ] {
             let mut wrong = BASE.to_vec();
             wrong.push((name, bad));

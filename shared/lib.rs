@@ -14,6 +14,7 @@ pub mod http;
 pub mod jobs;
 pub mod nexus;
 pub mod ops;
+pub mod pacing;
 pub mod qargo;
 pub mod rules;
 pub mod store;

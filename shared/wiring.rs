@@ -12,7 +12,7 @@ use crate::nexus::{NexusClients, RetryPolicy};
 use crate::qargo::{Pacer, QargoClient};
 use crate::store::dynamo::DynamoStore;
 use crate::store::s3::S3Documents;
-use crate::store::{Cursors, DispatchLedger, DocumentStore, SyncState, TokenCache};
+use crate::store::{Cursors, DispatchLedger, DocumentStore, RateBudgets, SyncState, TokenCache};
 
 /// Everything a job may need, built once: settings, the clock, the storage ports and the two
 /// clients. The Lambda functions build it over DynamoDB and S3 ([`CloudPorts::bridge`]); the
@@ -56,7 +56,7 @@ impl Bridge {
         clock: Arc<dyn Clock>,
     ) -> Bridge
     where
-        S: DispatchLedger + Cursors + SyncState + TokenCache + 'static,
+        S: DispatchLedger + Cursors + SyncState + TokenCache + RateBudgets + 'static,
     {
         Bridge::assemble_tuned(settings, secrets, store, documents, clock, ClientTuning::default())
     }
@@ -72,16 +72,27 @@ impl Bridge {
         tuning: ClientTuning,
     ) -> Bridge
     where
-        S: DispatchLedger + Cursors + SyncState + TokenCache + 'static,
+        S: DispatchLedger + Cursors + SyncState + TokenCache + RateBudgets + 'static,
     {
         let retry = tuning.retry;
-        let nexus = NexusClients::from_secrets(&settings.nexus_base_url, &secrets, retry);
+        let shared: Option<Arc<dyn RateBudgets>> = if tuning.shared_budgets { Some(store.clone()) } else { None };
+        let nexus = NexusClients::paced(
+            &settings.nexus_base_url,
+            &secrets,
+            retry,
+            settings.nexus_requests_per_minute,
+            shared.clone(),
+        );
+        let mut pacer = Pacer::for_qargo(tuning.qargo_requests_per_second);
+        if let Some(budgets) = shared {
+            pacer = pacer.shared(budgets, QARGO_BUDGET);
+        }
         let qargo = QargoClient::new(
             &settings.qargo_base_url,
             secrets.qargo.clone(),
             secrets.qargo_webhook.clone(),
             store.clone(),
-            Arc::new(Pacer::for_qargo(tuning.qargo_requests_per_second)),
+            Arc::new(pacer),
             retry,
         );
         Bridge {
@@ -98,6 +109,9 @@ impl Bridge {
     }
 }
 
+/// The name of the tenant's Qargo request budget in the store.
+pub const QARGO_BUDGET: &str = "qargo";
+
 /// How the clients retry and pace.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientTuning {
@@ -105,11 +119,15 @@ pub struct ClientTuning {
     pub retry: RetryPolicy,
     /// Qargo API calls per second (Qargo allows 2).
     pub qargo_requests_per_second: f64,
+    /// Whether the request budgets (Qargo's per tenant, Nexus's per user) are shared through the
+    /// store with every other process on it (the Lambda functions), or kept by this process alone
+    /// (the local bridge, one process).
+    pub shared_budgets: bool,
 }
 
 impl Default for ClientTuning {
     fn default() -> Self {
-        ClientTuning { retry: RetryPolicy::default(), qargo_requests_per_second: 2.0 }
+        ClientTuning { retry: RetryPolicy::default(), qargo_requests_per_second: 2.0, shared_budgets: false }
     }
 }
 
@@ -149,14 +167,16 @@ impl CloudPorts {
         Ok(CloudPorts { settings, secrets: Arc::new(secrets), store: Arc::new(store), documents: Arc::new(documents) })
     }
 
-    /// The bridge over these ports, on the system clock.
+    /// The bridge over these ports, on the system clock, its request budgets shared through
+    /// DynamoDB by every instance of every function.
     pub fn bridge(&self) -> Bridge {
-        Bridge::assemble(
+        Bridge::assemble_tuned(
             self.settings.clone(),
             self.secrets.clone(),
             self.store.clone(),
             self.documents.clone(),
             Arc::new(SystemClock),
+            ClientTuning { shared_budgets: true, ..ClientTuning::default() },
         )
     }
 }

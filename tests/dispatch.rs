@@ -59,7 +59,11 @@ pub(crate) async fn world_with(storage: Storage, adjust: impl FnOnce(&mut Bridge
             Arc::new(MemoryStore::in_memory()),
             Arc::new(MemoryDocuments::default()),
             Arc::new(clock.clone()),
-            bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
+            bridge::wiring::ClientTuning {
+                retry: quick_retries(),
+                qargo_requests_per_second: 200.0,
+                shared_budgets: false,
+            },
         ),
         Storage::Moto => Bridge::assemble_tuned(
             settings,
@@ -67,7 +71,11 @@ pub(crate) async fn world_with(storage: Storage, adjust: impl FnOnce(&mut Bridge
             Arc::new(end_to_end::dynamo_store().await),
             Arc::new(end_to_end::s3_documents().await),
             Arc::new(clock.clone()),
-            bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
+            bridge::wiring::ClientTuning {
+                retry: quick_retries(),
+                qargo_requests_per_second: 200.0,
+                shared_budgets: false,
+            },
         ),
     };
     adjust(&mut bridge);

@@ -323,7 +323,7 @@ async fn fault_world(retry: bridge::http::RetryPolicy) -> FaultWorld {
         Arc::new(MemoryStore::in_memory()),
         Arc::new(MemoryDocuments::default()),
         Arc::new(clock.clone()),
-        ClientTuning { retry, qargo_requests_per_second: 500.0 },
+        ClientTuning { retry, qargo_requests_per_second: 500.0, shared_budgets: false },
     );
     let store = Arc::new(KillableStore {
         cursors: bridge.cursors.clone(),
@@ -743,11 +743,93 @@ async fn a_status_run_at_its_deadline_stops_cleanly_and_the_next_one_resumes() {
         sync_statuses(&world.bridge, &SyncOptions::within(Duration::from_millis(250))).await.expect("not a failure");
     assert!(cut_short.left_for_next_run > 0, "the deadline came mid-run: {cut_short:?}");
     assert!(cut_short.events_applied > 0, "it did some work first: {cut_short:?}");
-    assert_eq!(cut_short.lag_seconds, None, "an incomplete run reports no lag: {cut_short:?}");
+    assert!(cut_short.lag_seconds.is_some_and(|lag| lag < 60), "lag from its own start: {cut_short:?}");
+    // Two minutes on, a run out of time before it starts anything: the lag counts from the first
+    // run that left work.
+    world.advance(Duration::from_secs(120));
+    let again = sync_statuses(&world.bridge, &SyncOptions::within(Duration::ZERO)).await.expect("not a failure");
+    assert!(again.left_for_next_run > 0, "the deadline came before any work: {again:?}");
+    assert!(again.lag_seconds.is_some_and(|lag| lag >= 120), "lag from the first run behind: {again:?}");
     world.nexus.handle().set_latency(Duration::ZERO, Duration::ZERO);
-    let next = world.sync().await;
-    let next = next.expect("the next run");
-    eprintln!("cut short: {cut_short:?}\nnext: {next}");
+    let next = sync_statuses(&world.bridge, &SyncOptions::unbounded()).await.expect("the next run");
+    assert_eq!(next.left_for_next_run, 0, "{next:?}");
+    assert!(next.lag_seconds.is_some_and(|lag| lag < 60), "caught up: the lag is the run's own: {next:?}");
+    eprintln!("cut short: {cut_short:?}\nagain: {again:?}\nnext: {next:?}");
+    let agreement = world.assert_qargo_agrees_with_nexus().await;
+    assert_eq!(agreement.repeated, 0, "{agreement:?}");
+}
+
+/// The status sync paced against a per-user Nexus budget: the simulator's real limit of
+/// `per_minute` a minute and the bridge's `NEXUS_REQUESTS_PER_MINUTE` set to it.
+fn paced_nexus(world: &FaultWorld, per_minute: u32, budgets: Arc<dyn bridge::store::RateBudgets>) -> Bridge {
+    let mut paced = (*world.bridge).clone();
+    paced.settings.nexus_requests_per_minute = per_minute;
+    paced.nexus = bridge::nexus::NexusClients::paced(
+        &paced.settings.nexus_base_url,
+        &paced.secrets,
+        quick_retries(),
+        per_minute,
+        Some(budgets),
+    );
+    world.nexus.handle().set_rate_limit(per_minute);
+    paced
+}
+
+fn nexus_429s(world: &FaultWorld) -> u64 {
+    world.nexus.handle().request_counts().routes.iter().filter_map(|route| route.statuses.get(&429)).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_run_keeps_inside_the_nexus_budget_and_leaves_the_rest_for_the_next_run() {
+    let mut world = fault_world(quick_retries()).await;
+    world.book(30).await;
+    world.advance(Duration::from_secs(3600));
+    world.import().await.expect("imported");
+    world.advance(Duration::from_secs(8 * 3600));
+    let budgets: Arc<dyn bridge::store::RateBudgets> = Arc::new(MemoryStore::in_memory());
+    // 30 a minute: 30 changed consignments need about 40 requests, more than the minute's limit
+    // (unpaced, the run would draw 429s within a second); at the pace, one every 2.2 s, and the
+    // run has 5 s.
+    let paced = paced_nexus(&world, 30, budgets.clone());
+    world.nexus.handle().reset_request_counts();
+    let first = sync_statuses(&paced, &SyncOptions::within(Duration::from_secs(5))).await.expect("not a failure");
+    eprintln!("paced run: {first:?}");
+    assert_eq!(nexus_429s(&world), 0, "paced inside the limit: {first:?}");
+    assert!(first.left_for_next_run > 0 && first.events_applied > 0, "{first:?}");
+    assert!(first.lag_seconds.is_some(), "the lag is reported: {first:?}");
+
+    // Another instance has taken the user's budget over a minute ahead, further than a call waits (10 s):
+    // the run sends nothing, fails nothing, and says so.
+    let user = paced.nexus.for_depot(&OUR_DEPOT.parse().unwrap()).expect("our user").username().to_owned();
+    let rate = bridge::store::Rate::per_minute(30.0 * 0.9, 1);
+    let now_ms = Timestamp::now().as_millisecond();
+    for _ in 0..40 {
+        budgets.reserve(&format!("nexus#{user}"), rate, now_ms, Duration::from_secs(60)).await.unwrap();
+    }
+    let requests_before = world.nexus.handle().request_counts().total;
+    let spent = sync_statuses(&paced, &SyncOptions::unbounded()).await.expect("a spent budget is not a failure");
+    eprintln!("spent budget: {spent:?}");
+    assert!(spent.nexus_budget_spent, "{spent:?}");
+    assert_eq!(world.nexus.handle().request_counts().total, requests_before, "nothing sent");
+    assert!(spent.lag_seconds.is_some(), "{spent:?}");
+    assert_eq!(nexus_429s(&world), 0);
+
+    // No budget configured (the default): the first 429s, whose `Retry-After` is longer than a
+    // call waits, pause the user's requests and the run leaves the rest: a few 429s, no storm.
+    let before = nexus_429s(&world);
+    world.advance(Duration::from_secs(3600));
+    let unpaced = sync_statuses(&world.bridge, &SyncOptions::unbounded()).await.expect("a 429 pause is not a failure");
+    let drew = nexus_429s(&world) - before;
+    eprintln!("unpaced: {drew} × 429; {unpaced:?}");
+    assert!(unpaced.nexus_budget_spent, "{unpaced:?}");
+    assert!((1..=9).contains(&drew), "at most one 429 per consignment in flight: {drew}");
+
+    // Unlimited again, the next run (a fresh instance: this one's pause lasts a minute) finishes
+    // what was left: nothing lost, nothing twice.
+    world.nexus.handle().set_rate_limit(0);
+    let fresh = paced_nexus(&world, 0, Arc::new(MemoryStore::in_memory()));
+    let last = sync_statuses(&fresh, &SyncOptions::unbounded()).await.expect("the next run");
+    assert_eq!((last.left_for_next_run, last.nexus_budget_spent), (0, false), "{last:?}");
     let agreement = world.assert_qargo_agrees_with_nexus().await;
     assert_eq!(agreement.repeated, 0, "{agreement:?}");
 }

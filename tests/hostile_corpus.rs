@@ -208,7 +208,11 @@ impl Env {
         let data = tempfile::tempdir().expect("a temporary folder");
         let pace = Pace {
             simulator_limits: false,
-            clients: bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
+            clients: bridge::wiring::ClientTuning {
+                retry: quick_retries(),
+                qargo_requests_per_second: 200.0,
+                shared_budgets: false,
+            },
         };
         let local = bridge_local::start_with(
             LocalOptions {

@@ -257,7 +257,11 @@ async fn dialect_world(dialect: Dialect) -> (World, String) {
         Arc::new(MemoryStore::in_memory()),
         Arc::new(MemoryDocuments::default()),
         Arc::new(clock.clone()),
-        bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
+        bridge::wiring::ClientTuning {
+            retry: quick_retries(),
+            qargo_requests_per_second: 200.0,
+            shared_budgets: false,
+        },
     );
     let bridge = Arc::new(bridge);
     bridge_local::serve_api(bridge.clone(), listener);

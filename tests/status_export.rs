@@ -68,7 +68,11 @@ async fn world_of(storage: Storage, echo: bool, capabilities: Capabilities) -> W
             Arc::new(MemoryStore::in_memory()),
             documents,
             clock,
-            bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
+            bridge::wiring::ClientTuning {
+                retry: quick_retries(),
+                qargo_requests_per_second: 200.0,
+                shared_budgets: false,
+            },
         ),
         Storage::Moto => Bridge::assemble_tuned(
             settings,
@@ -76,7 +80,11 @@ async fn world_of(storage: Storage, echo: bool, capabilities: Capabilities) -> W
             Arc::new(end_to_end::dynamo_store().await),
             documents,
             clock,
-            bridge::wiring::ClientTuning { retry: quick_retries(), qargo_requests_per_second: 200.0 },
+            bridge::wiring::ClientTuning {
+                retry: quick_retries(),
+                qargo_requests_per_second: 200.0,
+                shared_budgets: false,
+            },
         ),
     };
     let bridge = Arc::new(bridge);

@@ -3,6 +3,7 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bridge::config::Secret;
 use bridge::domain::{Network, NexusConsignmentId, QargoConsignmentId};
@@ -11,7 +12,7 @@ use bridge::store::embedded::{DirectoryDocuments, EmbeddedStore};
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::store::{
     Booking, CachedToken, ClaimOutcome, ConsignmentSync, CursorKey, Cursors, DispatchClaim, DispatchLedger,
-    DispatchState, DocumentStore, SyncKey, SyncState, TokenCache, sha256_hex,
+    DispatchState, DocumentStore, Rate, RateBudgets, SyncKey, SyncState, TokenCache, Turn, sha256_hex,
 };
 use jiff::{SignedDuration, Timestamp};
 use tokio::task::JoinSet;
@@ -318,6 +319,48 @@ async fn token_cache_shares_one_token<S: TokenCache + 'static>(tokens: Arc<S>) {
     assert_eq!(tokens.get(&name).await.unwrap().unwrap().token.expose(), "eyJ.token.2");
 }
 
+// ---- shared request budgets --------------------------------------------------------------------
+
+async fn rate_budget_gives_each_caller_its_own_turn<S: RateBudgets + 'static>(budgets: Arc<S>) {
+    let name = format!("qargo-{}", rand_digits());
+    // 10 turns a second, 2 at once: 20 callers at the same instant get the burst, then one turn
+    // every 100 ms, each turn to exactly one of them, whatever the order of their writes.
+    let rate = Rate { interval: Duration::from_millis(100), burst: 2 };
+    let now_ms = 1_800_000_000_000;
+    let mut racers = JoinSet::new();
+    for _ in 0..20 {
+        let budgets = Arc::clone(&budgets);
+        let name = name.clone();
+        racers.spawn(async move { budgets.reserve(&name, rate, now_ms, Duration::from_secs(5)).await.unwrap() });
+    }
+    let mut waits: Vec<u128> = racers
+        .join_all()
+        .await
+        .into_iter()
+        .map(|turn| match turn {
+            Turn::After(wait) => wait.as_millis(),
+            Turn::NotWithin(wait) => panic!("refused a turn {wait:?} away"),
+        })
+        .collect();
+    waits.sort_unstable();
+    let expected: Vec<u128> = [0, 0].into_iter().chain((1..=18).map(|i| i * 100)).collect();
+    assert_eq!(waits, expected);
+
+    // Booked 2 s ahead: a caller who waits at most 1 s is refused and reserves nothing.
+    let refused = budgets.reserve(&name, rate, now_ms, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(refused, Turn::NotWithin(Duration::from_millis(1_900)));
+    let next = budgets.reserve(&name, rate, now_ms, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(next, Turn::After(Duration::from_millis(1_900)), "the refusal took no turn");
+    // Idle for a minute: the burst is back.
+    let later = now_ms + 60_000;
+    assert_eq!(budgets.reserve(&name, rate, later, Duration::ZERO).await.unwrap(), Turn::After(Duration::ZERO));
+    assert_eq!(budgets.reserve(&name, rate, later, Duration::ZERO).await.unwrap(), Turn::After(Duration::ZERO));
+    assert!(matches!(budgets.reserve(&name, rate, later, Duration::ZERO).await.unwrap(), Turn::NotWithin(_)));
+    // Budgets are independent.
+    let other = format!("nexus-{}", rand_digits());
+    assert_eq!(budgets.reserve(&other, rate, now_ms, Duration::ZERO).await.unwrap(), Turn::After(Duration::ZERO));
+}
+
 // ---- documents ---------------------------------------------------------------------------------
 
 async fn documents_round_trip(documents: &dyn DocumentStore) {
@@ -396,6 +439,11 @@ macro_rules! record_contract {
             #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
             async fn token_cache_shares_one_token() {
                 super::token_cache_shares_one_token(super::$adapter().await.store.clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+            async fn rate_budget_gives_each_caller_its_own_turn() {
+                super::rate_budget_gives_each_caller_its_own_turn(super::$adapter().await.store.clone()).await;
             }
         }
     };

@@ -318,8 +318,10 @@ enum Stop {
 }
 
 impl Stop {
+    /// Whether the stop is a failure. Out of time, overtaken, or out of Nexus's request budget
+    /// (no 429 storm: the rest waits for the next run) are clean stops.
     fn is_failure(&self) -> bool {
-        !matches!(self, Stop::Deadline | Stop::Superseded(_))
+        !matches!(self, Stop::Deadline | Stop::Superseded(_) | Stop::Nexus(NexusError::BudgetSpent { .. }))
     }
 
     fn describe(&self) -> String {

@@ -1061,7 +1061,9 @@ async fn upload_held(
             upload.attempted = true;
             Ok(Step::Deferred(format!("Nexus: {err}")))
         }
-        Err(err @ NexusError::Unauthorized { .. }) => Ok(Step::Deferred(format!("Nexus: {err}"))),
+        Err(err @ (NexusError::Unauthorized { .. } | NexusError::BudgetSpent { .. })) => {
+            Ok(Step::Deferred(format!("Nexus: {err}")))
+        }
         Err(err) => {
             tracing::warn!(consignment = %id, error = %err, "Nexus refused the POD upload");
             Ok(Step::Done(UploadOutcome::Refused { reason: err.to_string() }))

@@ -14,6 +14,13 @@
 //!   started before the deadline and while no other one has found Nexus or Qargo unreachable;
 //!   those not started stay for the next run (on the cursor's retry list, or, with the seen
 //!   listing, not remembered as synced), those started finish.
+//! - **Nexus's request budget**: each depot user's requests are paced (`NEXUS_REQUESTS_PER_MINUTE`,
+//!   shared by every function instance; [`crate::pacing`]), and a 429 pauses all of that user's
+//!   requests for its `Retry-After`. When the next turn is further away than a call waits, the run
+//!   starts nothing more and leaves the rest for the next run, as at its deadline: not a failure,
+//!   no 429 storm, and the report says so (`nexus_budget_spent`, `left_for_next_run`).
+//! - **Lag**: the age of the newest complete view of Nexus: the run's own length when it finished
+//!   its work, else counted from the start of the first run that left work (kept in the cursor).
 //! - **History**: each scan becomes a `scan_barcode` question answer on the stop the scan concerns
 //!   (`subco-status-update`), Qargo's handling-unit scan action: it keeps a history per barcode,
 //!   which a free-text question answer would not. Exceptions (`ND…`, damaged, short, held,
@@ -81,8 +88,8 @@ use std::time::{Duration, Instant};
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt};
 
-use jiff::SignedDuration;
 use jiff::civil::DateTime;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -164,6 +171,10 @@ pub struct StatusReport {
     pub nexus_requests: u32,
     /// Qargo webhook calls made.
     pub qargo_calls: u32,
+    /// Whether a depot's Nexus request budget (`NEXUS_REQUESTS_PER_MINUTE`, or a 429's
+    /// `Retry-After`) ran out during the run: what was left waits for the next run (its
+    /// consignments are counted in `left_for_next_run` when they were known), not a failure.
+    pub nexus_budget_spent: bool,
     /// Scans Qargo now holds twice: those of a partly refused batch that it had applied, sent
     /// again one at a time to find the refused one (its answer does not say which).
     pub scans_sent_twice: u32,
@@ -175,6 +186,13 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
+    /// Keeps the worst lag of the run's depots.
+    fn note_lag(&mut self, lag: Option<i64>) {
+        if let Some(lag) = lag {
+            self.lag_seconds = Some(self.lag_seconds.map_or(lag, |worst| worst.max(lag)));
+        }
+    }
+
     /// Adds one consignment's share of a run (counted on its own while others ran) to the report.
     fn absorb(&mut self, part: StatusReport) {
         let StatusReport {
@@ -194,6 +212,7 @@ impl StatusReport {
             nexus_requests,
             qargo_calls,
             scans_sent_twice,
+            nexus_budget_spent,
             problems,
             lag_seconds,
         } = part;
@@ -213,10 +232,9 @@ impl StatusReport {
         self.nexus_requests += nexus_requests;
         self.qargo_calls += qargo_calls;
         self.scans_sent_twice += scans_sent_twice;
+        self.nexus_budget_spent |= nexus_budget_spent;
         self.problems.extend(problems);
-        if let Some(lag) = lag_seconds {
-            self.lag_seconds = Some(self.lag_seconds.map_or(lag, |worst| worst.max(lag)));
-        }
+        self.note_lag(lag_seconds);
     }
 }
 
@@ -243,6 +261,24 @@ struct Position {
     /// (the delta listing has them on `retry`); the next run sends that update alone first.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     refused: BTreeSet<(Network, i64)>,
+    /// When the first run whose work is not all done yet started (it left consignments for a later
+    /// run: its deadline, Nexus's request budget, a failure): changes since then may not be in
+    /// Qargo yet, so the lag is counted from it. `None` when the last run finished its work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    behind_since: Option<Timestamp>,
+}
+
+impl Position {
+    /// Records how a run that started at `run_started` ended for the lag: `done` when it finished
+    /// every consignment it had. Answers the lag to report (the age of the newest complete view of
+    /// Nexus), `None` when the run failed.
+    fn settle_lag(&mut self, run_started: Timestamp, now: Timestamp, done: bool, failed: bool) -> Option<i64> {
+        let behind = if done { run_started } else { *self.behind_since.get_or_insert(run_started) };
+        if done {
+            self.behind_since = None;
+        }
+        (!failed).then(|| now.duration_since(behind).as_secs().max(0))
+    }
 }
 
 /// Runs the import side of the status sync for every configured depot.
@@ -288,41 +324,71 @@ async fn sync_depot(
     };
     let run_started = bridge.clock.now();
     let uk_now = run_started.to_zoned(london()).datetime();
-    if seen_listing::in_use(bridge) {
-        let next = sync_depot_seen(bridge, options, depot, &nexus, position, report).await;
-        let (next, stopped) = match next {
+    let left_before = report.left_for_next_run;
+    let (mut next, stopped) = if seen_listing::in_use(bridge) {
+        match sync_depot_seen(bridge, options, depot, &nexus, position, report).await {
             Ok(next) => (next, None),
             Err((next, reason)) => (next, Some(reason)),
-        };
-        if stopped.is_none() && report.left_for_next_run == 0 {
-            let lag = bridge.clock.now().duration_since(run_started).as_secs().max(0);
-            report.lag_seconds = Some(report.lag_seconds.map_or(lag, |worst| worst.max(lag)));
         }
-        let encoded = serde_json::to_string(&next).map_err(|err| err.to_string())?;
-        if !bridge
-            .cursors
-            .compare_and_set(&key, version, &encoded, bridge.clock.now())
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            tracing::info!(depot = %depot, "another run moved the status cursor; it carries on from there");
+    } else {
+        sync_depot_delta(bridge, options, &nexus, position, uk_now, report).await
+    };
+    // Nexus's request budget ran out (the listing's or a consignment's call found it spent): what
+    // is left waits for the next run, which is not a failure.
+    let budget_spent = nexus.budget_spent();
+    report.nexus_budget_spent |= budget_spent;
+    let stopped = match stopped {
+        Some(reason) if budget_spent => {
+            tracing::info!(depot = %depot, %reason, "status sync left the rest for the next run");
+            None
         }
-        return stopped.map_or(Ok(()), Err);
+        stopped => stopped,
+    };
+    // Done: everything Nexus changed before this run started is in Qargo now, and the view is as
+    // old as the run. Work left for later: as old as the first run that left some. A failing poll
+    // stops reporting, which the alarm treats as lag.
+    let done = stopped.is_none() && report.left_for_next_run == left_before && !budget_spent;
+    let lag = next.settle_lag(run_started, bridge.clock.now(), done, stopped.is_some());
+    report.note_lag(lag);
+    let encoded = serde_json::to_string(&next).map_err(|err| err.to_string())?;
+    let saved = bridge
+        .cursors
+        .compare_and_set(&key, version, &encoded, bridge.clock.now())
+        .await
+        .map_err(|err| err.to_string())?;
+    if !saved {
+        tracing::info!(depot = %depot, "another run moved the status cursor; it carries on from there");
     }
+    stopped.map_or(Ok(()), Err)
+}
+
+/// With the delta listing: the consignments changed since the cursor (with the poll overlap), and
+/// those on its retry list. Answers the cursor's next position, with the reason when the run
+/// stopped early (a listing that failed leaves the position as it was).
+async fn sync_depot_delta(
+    bridge: &Bridge,
+    options: &SyncOptions,
+    nexus: &NexusClient,
+    position: Position,
+    uk_now: DateTime,
+    report: &mut StatusReport,
+) -> (Position, Option<Stop>) {
     let window_start = match position.since {
         Some(since) => since.checked_sub(bridge.settings.poll_overlap).unwrap_or(since),
         None => uk_now.checked_sub(bridge.settings.import_lookback).unwrap_or(uk_now),
     };
-
     let mut changed: BTreeMap<(Network, i64), Consignment> = BTreeMap::new();
     let mut read_up_to = position.since;
-    list_changed(bridge, &nexus, window_start, report, |consignment| {
+    let listed = list_changed(bridge, nexus, window_start, report, |consignment| {
         read_up_to = read_up_to.max(crate::jobs::lookup::cursor_time(consignment.last_updated, uk_now));
         if let Some(network) = network_of(consignment) {
             changed.insert((network, consignment.consignment_id), consignment.clone());
         }
     })
-    .await?;
+    .await;
+    if let Err(reason) = listed {
+        return (position, Some(reason));
+    }
     // The retry list's consignments the listing did not bring again are read in their turn.
     let mut work: BTreeMap<(Network, i64), Option<Consignment>> =
         changed.into_iter().map(|(key, consignment)| (key, Some(consignment))).collect();
@@ -330,7 +396,7 @@ async fn sync_depot(
         work.entry(*key).or_insert(None);
     }
 
-    let run = DepotRun::new(bridge, options, &nexus);
+    let run = DepotRun::new(bridge, options, nexus);
     let retried = &position.retry;
     let turns = bounded(bridge.settings.status_sync_concurrency, work, |(key, listed)| {
         // One left from an earlier run may have stopped at a refused update: sent alone first.
@@ -345,27 +411,8 @@ async fn sync_depot(
             retry.insert(key);
         }
     }
-    let stopped = run.stopped.into_inner();
-    if stopped.is_none() && report.left_for_next_run == 0 {
-        // Everything Nexus changed before this run started is in Qargo now: the view is as old
-        // as the run. A stalled or failing poll stops reporting, which the alarm treats as lag.
-        let lag = bridge.clock.now().duration_since(run_started).as_secs().max(0);
-        report.lag_seconds = Some(report.lag_seconds.map_or(lag, |worst| worst.max(lag)));
-    }
-    let next = Position { since: read_up_to, retry, ..Position::default() };
-    let encoded = serde_json::to_string(&next).map_err(|err| err.to_string())?;
-    let saved = bridge
-        .cursors
-        .compare_and_set(&key, version, &encoded, bridge.clock.now())
-        .await
-        .map_err(|err| err.to_string())?;
-    if !saved {
-        tracing::info!(depot = %depot, "another run moved the status cursor; it carries on from there");
-    }
-    match stopped {
-        Some(reason) => Err(reason),
-        None => Ok(()),
-    }
+    let next = Position { since: read_up_to, retry, behind_since: position.behind_since, ..Position::default() };
+    (next, run.stopped.into_inner())
 }
 
 /// With the seen listing ([`seen_listing`]): every consignment of the window the depot may see;
@@ -493,11 +540,21 @@ impl<'a> DepotRun<'a> {
         if self.stopped.get().is_some() {
             return false;
         }
-        if self.options.out_of_time() {
+        if self.options.out_of_time() || self.nexus.budget_spent() {
             part.left_for_next_run += 1;
             return false;
         }
         true
+    }
+
+    /// A consignment that could not finish: Nexus's request budget ran out (left for the next
+    /// run, like the deadline; not a failure), or Nexus or Qargo is unavailable (the run stops).
+    fn could_not_finish(&self, reason: Stop, part: &mut StatusReport) {
+        if self.nexus.budget_spent() {
+            part.left_for_next_run += 1;
+        } else {
+            self.stop(reason);
+        }
     }
 
     /// Stops the run from starting more consignments; the first reason is the one reported.
@@ -521,7 +578,7 @@ impl<'a> DepotRun<'a> {
                     Ok(consignment) => consignment,
                     Err(NexusError::NotFound { .. }) => return Turn::new(false, part),
                     Err(err) => {
-                        self.stop(format!("Nexus: {err}"));
+                        self.could_not_finish(format!("Nexus: {err}"), &mut part);
                         return Turn::new(true, part);
                     }
                 }
@@ -548,8 +605,8 @@ impl<'a> DepotRun<'a> {
                 true
             }
             Err(reason) => {
-                // Nexus or Qargo unavailable: keep this and the ones not started for the next run.
-                self.stop(reason);
+                // Keep this and the ones not started for the next run.
+                self.could_not_finish(reason, &mut part);
                 true
             }
         };
@@ -604,7 +661,7 @@ impl<'a> DepotRun<'a> {
                 (true, true)
             }
             Err(reason) => {
-                self.stop(reason);
+                self.could_not_finish(reason, &mut part);
                 return Turn::new(true, part);
             }
         };

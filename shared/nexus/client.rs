@@ -12,6 +12,7 @@
 //!   one unreadable list record skipped and counted); files are typed by their bytes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
@@ -28,7 +29,10 @@ use super::wire::{
 };
 use crate::config::{Credentials, Secret};
 use crate::domain::{DocumentKind, NexusConsignmentId};
-use crate::http::{Attempt, MAX_DOWNLOAD_BYTES, ReadFailed, RetryPolicy, base_with_slash, read_capped, with_retries};
+use crate::http::{
+    Attempt, MAX_DOWNLOAD_BYTES, ReadFailed, RetryPolicy, base_with_slash, read_capped, retry_after, with_retries,
+};
+use crate::pacing::Pacer;
 
 /// Token lifetime when Nexus does not say (the seen 60 minutes).
 const DEFAULT_TOKEN_SECONDS: i64 = 3600;
@@ -258,6 +262,8 @@ pub struct NexusClient {
     credentials: Credentials,
     optimize_key: Option<Secret>,
     retry: RetryPolicy,
+    /// This API user's request budget (shared by every function instance when it draws on the store).
+    pacer: Arc<Pacer>,
     session: Mutex<Option<Session>>,
     /// `consignmentAttachmentTypes`, id → code, read once when an attachment list gives only ids.
     attachment_types: tokio::sync::OnceCell<BTreeMap<i64, String>>,
@@ -276,6 +282,7 @@ impl NexusClient {
             credentials,
             optimize_key: None,
             retry,
+            pacer: Arc::new(Pacer::unpaced()),
             session: Mutex::new(None),
             attachment_types: tokio::sync::OnceCell::new(),
             status_names: tokio::sync::OnceCell::new(),
@@ -286,6 +293,18 @@ impl NexusClient {
     pub fn with_optimize_key(mut self, key: Option<Secret>) -> NexusClient {
         self.optimize_key = key;
         self
+    }
+
+    /// Paces this user's requests with `pacer` (see [`crate::pacing`]).
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> NexusClient {
+        self.pacer = pacer;
+        self
+    }
+
+    /// Whether this user's request budget is spent for now: a run should start no new work (what
+    /// it leaves is for the next run).
+    pub fn budget_spent(&self) -> bool {
+        self.pacer.is_spent()
     }
 
     /// The API user this client logs in as.
@@ -387,14 +406,30 @@ impl NexusClient {
         repeatable: Repeatable,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, NexusError> {
-        with_retries(&self.retry, started, |_| async {
-            Attempt::classify(build().send().await, repeatable == Repeatable::Yes)
+        let spent = std::sync::Mutex::new(None);
+        let sent = with_retries(&self.retry, started, |_| async {
+            if let Err(budget) = self.pacer.turn().await {
+                *spent.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(budget);
+                return Attempt::Stop(budget.to_string());
+            }
+            match build().send().await {
+                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    // The user's limit: every request of this user waits, not just this one.
+                    let wait = retry_after(&response).unwrap_or(Duration::from_secs(1));
+                    self.pacer.hold(wait);
+                    Attempt::Retry { failure: "429 rate limited".into(), wait: Some(wait) }
+                }
+                sent => Attempt::classify(sent, repeatable == Repeatable::Yes),
+            }
         })
-        .await
-        .map_err(|gave_up| NexusError::Unavailable {
-            attempts: gave_up.attempts,
-            elapsed: gave_up.elapsed,
-            last: gave_up.last,
+        .await;
+        // Out of turns, or refused with a 429 whose pause outlasts a call's wait: the budget is spent.
+        let spent = spent.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).map(|budget| budget.wait);
+        sent.map_err(|gave_up| match spent.or_else(|| self.pacer.spent_for()) {
+            Some(wait) => NexusError::BudgetSpent { username: self.credentials.username.clone(), wait },
+            None => {
+                NexusError::Unavailable { attempts: gave_up.attempts, elapsed: gave_up.elapsed, last: gave_up.last }
+            }
         })
     }
 

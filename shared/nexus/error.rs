@@ -50,6 +50,19 @@ pub enum NexusError {
         /// The last failure.
         last: String,
     },
+    /// The API user's request budget is taken further ahead than a call waits (the configured
+    /// `NEXUS_REQUESTS_PER_MINUTE`, or a 429's `Retry-After`): nothing was sent; the work is for a
+    /// later run.
+    #[error(
+        "Nexus request budget of API user {username} spent for the next {} s: left for the next run",
+        .wait.as_secs_f64().ceil()
+    )]
+    BudgetSpent {
+        /// The user name.
+        username: String,
+        /// How long until its next free turn.
+        wait: Duration,
+    },
     /// The answer could not be read (malformed or cut short) and the call was not safe to repeat.
     #[error("Nexus answered something unreadable: {0}")]
     Malformed(String),
@@ -61,7 +74,7 @@ pub enum NexusError {
 impl NexusError {
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, NexusError::Unavailable { .. } | NexusError::Malformed(_))
+        matches!(self, NexusError::Unavailable { .. } | NexusError::Malformed(_) | NexusError::BudgetSpent { .. })
     }
 
     /// Nexus's messages for fields whose path starts with `prefix` (case-insensitive), e.g.

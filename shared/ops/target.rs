@@ -15,7 +15,7 @@ use crate::http::RetryPolicy;
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::{DirectoryDocuments, EmbeddedStore};
 use crate::store::s3::S3Documents;
-use crate::store::{Cursors, DispatchLedger, DocumentStore, RecordScan, SyncState, TokenCache};
+use crate::store::{Cursors, DispatchLedger, DocumentStore, RateBudgets, RecordScan, SyncState, TokenCache};
 use crate::wiring::{Bridge, ClientTuning};
 
 /// The local bridge's data folder when none is given.
@@ -49,6 +49,8 @@ pub fn ops_tuning() -> ClientTuning {
             request_timeout: Duration::from_secs(10),
         },
         qargo_requests_per_second: 2.0,
+        // The CLI works beside the deployed functions: it draws on their budgets.
+        shared_budgets: true,
     }
 }
 
@@ -106,7 +108,7 @@ async fn assemble<S>(
     aws: Option<&SdkConfig>,
 ) -> Ops
 where
-    S: DispatchLedger + Cursors + SyncState + TokenCache + RecordScan + 'static,
+    S: DispatchLedger + Cursors + SyncState + TokenCache + RecordScan + RateBudgets + 'static,
 {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let settings = Settings::from_lookup(|name| match name {

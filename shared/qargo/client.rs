@@ -4,8 +4,10 @@
 //!   function instances together stay inside Qargo's 5 token calls per hour. A new token is fetched
 //!   only when the cached one expires or is refused, and only by the instance that wins the cache's
 //!   refresh claim; the others wait for it.
-//! - **Pacing**: API calls (not webhooks) go through a [`Pacer`] at ≤ 2 requests/s, and a 429 waits
-//!   for its `Retry-After`.
+//! - **Pacing**: API calls (not webhooks) go through a [`Pacer`] at ≤ 2 requests/s, shared by
+//!   every function instance when the pacer draws on the store's budget; a 429 holds every call of
+//!   the pacer for its `Retry-After`. A turn further away than the pacer waits fails the call as
+//!   unavailable (the caller leaves the work for later).
 //! - **Webhooks** (`/v1/webhook/…`) use their own HTTP Basic credentials and answer `{errors}`.
 
 use std::sync::Arc;
@@ -23,56 +25,8 @@ use crate::error::shown;
 use crate::http::{
     Attempt, MAX_DOWNLOAD_BYTES, ReadFailed, RetryPolicy, base_with_slash, read_capped, retry_after, with_retries,
 };
+use crate::pacing::Pacer;
 use crate::store::{CachedToken, TokenCache};
-
-/// Keeps a process's API calls within Qargo's request rate: a token bucket (`governor`) that lets a
-/// burst through at once and then refills at the sustained rate, as Qargo's own limit works (2
-/// requests/s sustained, bursts of 3). Shared by every client of the process (clone the `Arc`).
-#[derive(Debug)]
-pub struct Pacer {
-    limiter: governor::DefaultDirectRateLimiter,
-}
-
-impl Pacer {
-    /// At most `per_second` calls a second, one at a time (no burst).
-    pub fn new(per_second: f64) -> Pacer {
-        Pacer::with_burst(per_second, 1)
-    }
-
-    /// At most `per_second` calls a second sustained, `burst` at once.
-    pub fn with_burst(per_second: f64, burst: u32) -> Pacer {
-        let period = Duration::from_secs_f64(1.0 / per_second.clamp(0.001, 1_000_000.0));
-        let burst = std::num::NonZeroU32::new(burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
-        let quota = governor::Quota::with_period(period)
-            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
-            .allow_burst(burst);
-        Pacer { limiter: governor::RateLimiter::direct(quota) }
-    }
-
-    /// Qargo's limit: 2 requests a second sustained, 3 at once.
-    pub fn qargo_limit() -> Pacer {
-        Pacer::for_qargo(2.0)
-    }
-
-    /// A pacer for Qargo at `per_second`: a bucket of 2 (Qargo's burst is 3) refilled at 95 % of the
-    /// rate. Our bucket and Qargo's start and tick at different instants and requests take different
-    /// times to arrive, so one burst token and 5 % of the rate are kept spare: no 429 from timing.
-    pub fn for_qargo(per_second: f64) -> Pacer {
-        Pacer::with_burst(per_second * 0.95, 2)
-    }
-
-    /// Waits for this caller's turn (on tokio's timer, so the wait is a plain `Send` future).
-    pub async fn wait_turn(&self) {
-        use governor::clock::Clock;
-        loop {
-            let wait = match self.limiter.check() {
-                Ok(()) => return,
-                Err(not_until) => not_until.wait_time_from(governor::clock::DefaultClock::default().now()),
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
 
 /// How long before expiry a cached token is replaced.
 const TOKEN_MARGIN: SignedDuration = SignedDuration::from_secs(120);
@@ -240,8 +194,10 @@ impl QargoClient {
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, QargoError> {
         with_retries(&self.retry, started, |_| async {
-            if kind == CallKind::Api {
-                self.pacer.wait_turn().await;
+            if kind == CallKind::Api
+                && let Err(spent) = self.pacer.turn().await
+            {
+                return Attempt::Stop(format!("the tenant's Qargo API budget: {spent}"));
             }
             match build().send().await {
                 Ok(response)
@@ -249,6 +205,12 @@ impl QargoClient {
                         && response.url().path().ends_with("/auth/token") =>
                 {
                     Attempt::Answer(response)
+                }
+                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS && kind == CallKind::Api => {
+                    // Every API call of the tenant waits, not just this one.
+                    let wait = retry_after(&response).unwrap_or(Duration::from_secs(1));
+                    self.pacer.hold(wait);
+                    Attempt::Retry { failure: "429 rate limited".into(), wait: Some(wait) }
                 }
                 // API calls are reads or keyed by an identifier; a webhook call repeated after a
                 // timeout could record a scan twice.

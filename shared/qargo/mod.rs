@@ -8,5 +8,6 @@ pub mod inbound_order;
 pub mod order_update;
 pub mod wire;
 
-pub use client::{Pacer, QargoClient};
+pub use crate::pacing::Pacer;
+pub use client::QargoClient;
 pub use error::QargoError;

@@ -3,6 +3,7 @@
 //! Lambda invocations are serialised by DynamoDB itself.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -15,13 +16,14 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 
+use super::budget::{budget_key, latest_tat_within};
 use super::ledger::{ledger_key, new_claim_token, transition};
 use super::records::{DISPATCH_PREFIX, RecordScan, SYNC_PREFIX, cursor_prefix, sync_key_of};
 use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
     Booking, CachedToken, ClaimOutcome, ConsignmentSync, Cursor, CursorKey, Cursors, DispatchClaim, DispatchLedger,
-    DispatchRecord, DispatchState, SyncKey, SyncState, TokenCache, epoch_seconds,
+    DispatchRecord, DispatchState, Rate, RateBudgets, SyncKey, SyncState, TokenCache, Turn, epoch_seconds,
 };
 use crate::config::Secret;
 use crate::domain::QargoConsignmentId;
@@ -491,6 +493,82 @@ impl TokenCache for DynamoStore {
         ]
         .into();
         self.put_if(item, "attribute_not_exists(pk) OR attribute_exists(pk)", &[]).await.map(drop)
+    }
+}
+
+/// How many times a reservation tries when other callers move the budget between its writes.
+const RESERVE_ATTEMPTS: usize = 6;
+
+/// How long a budget's item outlives its last turn (TTL): an idle budget starts afresh anyway.
+const BUDGET_RETENTION_SECONDS: i64 = 24 * 3600;
+
+#[async_trait]
+impl RateBudgets for DynamoStore {
+    /// One `UpdateItem` a turn while the budget is busy (`tat = tat + interval` under the condition
+    /// that the turn is within `max_wait`); a quiet budget takes a second write that starts it from
+    /// now, and a refused one a read to tell how far away its next turn is.
+    async fn reserve(&self, name: &str, rate: Rate, now_ms: i64, max_wait: Duration) -> Result<Turn, StoreError> {
+        let pk = budget_key(name);
+        let interval = i64::try_from(rate.interval.as_millis()).unwrap_or(i64::MAX).max(1);
+        let expiry = n(now_ms / 1000 + BUDGET_RETENTION_SECONDS);
+        let tolerance = rate.interval.saturating_mul(rate.burst.max(1) - 1);
+        for _ in 0..RESERVE_ATTEMPTS {
+            // Busy: the next turn is now or later, and near enough.
+            let busy = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(SORT_KEY))
+                .update_expression("SET tat = tat + :interval, expires_at = :expiry")
+                .condition_expression("tat >= :now AND tat <= :latest")
+                .expression_attribute_values(":interval", n(interval))
+                .expression_attribute_values(":expiry", expiry.clone())
+                .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":latest", n(latest_tat_within(rate, now_ms, max_wait)))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match busy {
+                Ok(answer) => {
+                    let tat = answer
+                        .attributes
+                        .as_ref()
+                        .and_then(|item| item.get("tat"))
+                        .and_then(|value| value.as_n().ok())
+                        .and_then(|number| number.parse::<i64>().ok())
+                        .ok_or_else(|| StoreError::Corrupt { key: pk.clone(), reason: "no numeric tat".into() })?;
+                    let go_at = (tat - interval).saturating_sub(i64::try_from(tolerance.as_millis()).unwrap_or(0));
+                    return Ok(Turn::After(Duration::from_millis(u64::try_from(go_at - now_ms).unwrap_or(0))));
+                }
+                Err(err) if is_condition_failure(&err) => {}
+                Err(err) => return Err(failed("UpdateItem")(err)),
+            }
+            // Quiet (or never used): the turn is now, and the next one an interval on.
+            let item: Item = [
+                ("pk".to_owned(), s(&pk)),
+                ("sk".to_owned(), s(SORT_KEY)),
+                ("tat".to_owned(), n(now_ms + interval)),
+                ("expires_at".to_owned(), expiry.clone()),
+            ]
+            .into();
+            if self.put_if(item, "attribute_not_exists(tat) OR tat < :now", &[(":now", n(now_ms))]).await? {
+                return Ok(Turn::After(Duration::ZERO));
+            }
+            // Neither: the budget is booked past `max_wait`, or another caller moved it meanwhile.
+            let stored = self.get_item(&pk).await?.and_then(|item| {
+                item.get("tat").and_then(|value| value.as_n().ok()).and_then(|number| number.parse::<i64>().ok())
+            });
+            if let Some(tat) = stored.filter(|tat| *tat > latest_tat_within(rate, now_ms, max_wait)) {
+                let go_at = tat.saturating_sub(i64::try_from(tolerance.as_millis()).unwrap_or(0));
+                return Ok(Turn::NotWithin(Duration::from_millis(u64::try_from(go_at - now_ms).unwrap_or(0))));
+            }
+        }
+        Err(StoreError::Backend {
+            backend: "DynamoDB",
+            operation: "UpdateItem",
+            reason: format!("the budget {name} kept moving under {RESERVE_ATTEMPTS} reservations"),
+        })
     }
 }
 

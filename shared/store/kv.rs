@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::budget::{StoredBudget, budget_key, next_turn};
 use super::cursor::next_cursor;
 use super::ledger::{ledger_key, new_claim_token, transition};
 use super::records::{DISPATCH_PREFIX, RecordScan, SYNC_PREFIX, cursor_prefix, sync_key_of};
@@ -14,7 +15,7 @@ use super::sync_state::next_sync;
 use super::token::{refresh_lock_key, token_key};
 use super::{
     Booking, CachedToken, ClaimOutcome, ConsignmentSync, Cursor, CursorKey, Cursors, DispatchClaim, DispatchLedger,
-    DispatchRecord, DispatchState, SyncKey, SyncState, TokenCache,
+    DispatchRecord, DispatchState, Rate, RateBudgets, SyncKey, SyncState, TokenCache, Turn,
 };
 use crate::config::Secret;
 use crate::domain::QargoConsignmentId;
@@ -221,6 +222,22 @@ impl<B: KvBackend> TokenCache for KvStore<B> {
 
     async fn release_refresh(&self, name: &str, now: Timestamp) -> Result<(), StoreError> {
         self.modify(&refresh_lock_key(name), |_: Option<RefreshLock>| (Some(RefreshLock { lease_until: now }), ()))
+    }
+}
+
+#[async_trait]
+impl<B: KvBackend> RateBudgets for KvStore<B> {
+    async fn reserve(
+        &self,
+        name: &str,
+        rate: Rate,
+        now_ms: i64,
+        max_wait: std::time::Duration,
+    ) -> Result<Turn, StoreError> {
+        self.modify(&budget_key(name), |current: Option<StoredBudget>| {
+            let (next, turn) = next_turn(current.map(|stored| stored.tat_ms), rate, now_ms, max_wait);
+            (next.map(|tat_ms| StoredBudget { tat_ms }), turn)
+        })
     }
 }
 

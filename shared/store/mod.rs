@@ -12,6 +12,7 @@ pub mod kv;
 pub mod memory;
 pub mod s3;
 
+mod budget;
 mod cursor;
 mod documents;
 mod ledger;
@@ -19,6 +20,7 @@ mod records;
 mod sync_state;
 mod token;
 
+pub use budget::{Rate, RateBudgets, Turn};
 pub use cursor::{Cursor, CursorKey, Cursors};
 pub use documents::{DocumentStore, StoredDocument, document_key, sha256_hex};
 pub use ledger::{Booking, ClaimOutcome, DispatchClaim, DispatchLedger, DispatchRecord, DispatchState};

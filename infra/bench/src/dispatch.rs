@@ -56,7 +56,11 @@ pub async fn run(params: Params) -> Result<(), String> {
     let proxy = TimingProxy::start().await?;
     // Qargo's limits are off here, and so, in effect, is the client's pacer: a wait for its turn
     // would be counted as overhead.
-    let tuning = bridge::wiring::ClientTuning { retry: crate::world::quick_retries(), qargo_requests_per_second: 1e9 };
+    let tuning = bridge::wiring::ClientTuning {
+        retry: crate::world::quick_retries(),
+        qargo_requests_per_second: 1e9,
+        shared_budgets: false,
+    };
     let world = World::start_with(Setup {
         tuning,
         qargo_sends_to: Some(stub.clone()),
@@ -185,7 +189,7 @@ pub async fn run(params: Params) -> Result<(), String> {
 /// The `i`-th order for Project Timber (alternately PALL-EX and Fortec), planned on a trip, and the
 /// dispatch CREATE payload Qargo sends for it (taken from a CANCEL sent to the stub, which books
 /// nothing).
-async fn dispatch_payload(world: &World, i: usize, date: &str) -> Result<Value, String> {
+pub(crate) async fn dispatch_payload(world: &World, i: usize, date: &str) -> Result<Value, String> {
     let resource = if i.is_multiple_of(2) { "PALLEX_OUT" } else { "FORTEC_OUT" };
     let mut order = bridge_local::timber_order(resource, date);
     order["customer_reference_number"] = json!(format!("BENCH-{i}"));
@@ -228,7 +232,7 @@ async fn direct_wall(
 }
 
 /// The first Monday-to-Friday day after `today`, as `YYYY-MM-DD`.
-fn next_working_day(today: jiff::civil::Date) -> String {
+pub(crate) fn next_working_day(today: jiff::civil::Date) -> String {
     let mut day = today;
     loop {
         day = day.tomorrow().unwrap_or(day);
@@ -254,7 +258,7 @@ fn covered(spans: &mut [(Instant, Instant)], from: Instant, to: Instant) -> Dura
 }
 
 /// A receiver for the Qargo simulator's outbound webhooks that answers every post with `{}`.
-async fn webhook_stub() -> Result<String, String> {
+pub(crate) async fn webhook_stub() -> Result<String, String> {
     let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
     let app = axum::Router::new().fallback(|| async { axum::Json(json!({})) });

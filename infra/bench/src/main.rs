@@ -6,7 +6,8 @@
 //! cargo run --release -p bridge-bench -- latency [--consignments 500,5000] [--cycles 10]
 //! cargo run --release -p bridge-bench -- qargo-pacing [--consignments 1000] [--door webhook]
 //! cargo run --release -p bridge-bench -- dispatch [--dispatches 200] [--invocations 100]
-//! cargo run --release -p bridge-bench -- status-run [--consignments 5000] [--cycles 3]
+//! cargo run --release -p bridge-bench -- status-run [--consignments 5000] [--cycles 3] [--nexus-budget 100]
+//! cargo run --release -p bridge-bench -- tenant-budget [--dispatches 20] [--dispatch-instances 3] [--orders 20] [--importers 2]
 //! ```
 
 mod dispatch;
@@ -15,6 +16,7 @@ mod pacing;
 mod poll;
 mod qargo_proxy;
 mod status_run;
+mod tenant;
 mod world;
 
 use std::process::ExitCode;
@@ -42,6 +44,25 @@ enum Command {
     /// One status-sync run at scale, one after another and one Qargo call per update ("old") against
     /// the concurrency and batching defaults ("new"), on identical changes.
     StatusRun(StatusRunArgs),
+    /// Dispatch, import, status and POD sync as four instances at once against Qargo's real limits,
+    /// each instance pacing itself ("old") against one budget shared through the store ("new").
+    TenantBudget(TenantArgs),
+}
+
+#[derive(Debug, Args)]
+struct TenantArgs {
+    /// Dispatch CREATEs.
+    #[arg(long, default_value_t = 20)]
+    dispatches: usize,
+    /// Dispatch instances at once.
+    #[arg(long, default_value_t = 3)]
+    dispatch_instances: usize,
+    /// Consignments other depots book for us, imported through the upload door.
+    #[arg(long, default_value_t = 20)]
+    orders: usize,
+    /// Import instances at once (the schedule's and an operator's backfill).
+    #[arg(long, default_value_t = 2)]
+    importers: usize,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +91,10 @@ struct StatusRunArgs {
     /// Each run's time budget, in seconds (default: the interval); past it a run carries the rest over.
     #[arg(long)]
     deadline_seconds: Option<u64>,
+    /// A Nexus per-user limit a minute, kept by the simulator in the measured cycles: "old" unpaced
+    /// against "new" paced to it (`NEXUS_REQUESTS_PER_MINUTE`).
+    #[arg(long)]
+    nexus_budget: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +205,16 @@ fn main() -> ExitCode {
                     qargo_latency: Duration::from_millis(args.qargo_latency_ms),
                     interval,
                     deadline: args.deadline_seconds.map_or(interval, |s| Duration::from_secs(s.max(1))),
+                    nexus_budget: args.nexus_budget,
+                })
+                .await
+            }
+            Command::TenantBudget(args) => {
+                tenant::run(tenant::Params {
+                    dispatches: args.dispatches.max(1),
+                    dispatch_instances: args.dispatch_instances.max(1),
+                    orders: args.orders.max(1),
+                    importers: args.importers.max(1),
                 })
                 .await
             }

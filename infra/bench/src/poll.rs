@@ -242,14 +242,26 @@ async fn naive_poll(client: &NexusClient, ids: &[u64]) -> Result<(), String> {
 
 /// Books `count` consignments for delivery in our depot's area, spread over the other depots.
 pub(crate) async fn book(world: &World, count: usize) -> Result<Vec<u64>, String> {
+    book_from(world, 0..count, None).await
+}
+
+/// Books consignments numbered `numbers`, collected on `due` (the simulator's first day if `None`).
+pub(crate) async fn book_from(
+    world: &World,
+    numbers: std::ops::Range<usize>,
+    due: Option<jiff::civil::Date>,
+) -> Result<Vec<u64>, String> {
     let base_url = world.nexus.base_url();
     let clients: Vec<NexusClient> =
         BOOKERS.iter().map(|(depot, ..)| depot_user(&base_url, depot, quick_retries())).collect();
-    let mut ids = Vec::with_capacity(count);
-    for i in 0..count {
+    let mut ids = Vec::with_capacity(numbers.len());
+    for i in numbers {
         let which = i % BOOKERS.len();
         let (depot, customer, network) = BOOKERS[which];
-        let body = simple_booking(customer, network, &format!("BENCH-{i:05}"), POSTCODES[i % POSTCODES.len()], 1);
+        let mut body = simple_booking(customer, network, &format!("BENCH-{i:05}"), POSTCODES[i % POSTCODES.len()], 1);
+        if let Some(due) = due {
+            body.collection_info.due_date = due;
+        }
         let booked =
             clients[which].create_consignment(&body).await.map_err(|e| format!("booking {i} by {depot}: {e}"))?;
         ids.push(u64::try_from(booked.consignment_id).map_err(|e| e.to_string())?);

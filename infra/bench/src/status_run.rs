@@ -51,6 +51,10 @@ pub struct Params {
     /// Each run's time budget (`SyncOptions::within`): past it a run starts no new consignment and
     /// carries the rest over.
     pub deadline: Duration,
+    /// A Nexus per-user limit a minute: the simulator keeps it in the measured cycles, "old" sends
+    /// unpaced (`NEXUS_REQUESTS_PER_MINUTE=0`) and "new" paces to it; both with the defaults
+    /// otherwise and production retries, each run after the simulator's minute window is clear.
+    pub nexus_budget: Option<u32>,
 }
 
 /// One bridge following the Nexus simulator, with its own Qargo simulator.
@@ -77,6 +81,10 @@ struct Run {
     /// The Qargo simulator's own time per status-update call, from arrival to answer (its request
     /// log), the injected latency left out: its handling, and its wait for its one lock.
     qargo_handling: Vec<Duration>,
+    /// Nexus's 429 answers during the run.
+    nexus_429: u64,
+    /// Why the run failed, if it did.
+    failed: Option<String>,
 }
 
 /// Runs the benchmark and prints its tables.
@@ -88,10 +96,19 @@ pub async fn run(params: Params) -> Result<(), String> {
     // Freeze the lifecycle driver on every leg involved: the benchmark decides what changes.
     let manual: Vec<&str> = BOOKERS.iter().map(|(depot, ..)| *depot).chain([OUR_DEPOT]).collect();
     nexus.handle().set_manual_depots(&manual);
-    let sides = [
-        side(&nexus, "old", &[("STATUS_SYNC_CONCURRENCY", "1"), ("QARGO_UPDATE_BATCH", "1")]).await?,
-        side(&nexus, "new", &[]).await?,
-    ];
+    let budget = params.nexus_budget.map(|n| n.to_string());
+    let sides = match &budget {
+        None => [
+            side(&nexus, "old", &[("STATUS_SYNC_CONCURRENCY", "1"), ("QARGO_UPDATE_BATCH", "1")], quick_retries())
+                .await?,
+            side(&nexus, "new", &[], quick_retries()).await?,
+        ],
+        Some(per_minute) => [
+            side(&nexus, "old", &[("NEXUS_REQUESTS_PER_MINUTE", "0")], bridge::http::RetryPolicy::default()).await?,
+            side(&nexus, "new", &[("NEXUS_REQUESTS_PER_MINUTE", per_minute)], bridge::http::RetryPolicy::default())
+                .await?,
+        ],
+    };
 
     let ids = book(&nexus, params.consignments, params.max_pallets.max(1)).await?;
     eprintln!("booked {} consignments in {:.1?}", ids.len(), started.elapsed());
@@ -148,6 +165,11 @@ pub async fn run(params: Params) -> Result<(), String> {
     eprintln!("caught up and warmed up in {:.1?}", started.elapsed());
 
     nexus.handle().set_latency(params.nexus_latency, Duration::ZERO);
+    if let Some(per_minute) = params.nexus_budget {
+        nexus.handle().set_rate_limit(per_minute);
+        println!("Nexus simulator limit in the measured cycles: {per_minute} requests a minute per user");
+        println!();
+    }
     for side in &sides {
         side.qargo.handle.set_faults(qargo_sim::Faults {
             latency_ms: params.qargo_latency.as_millis() as u64,
@@ -170,6 +192,10 @@ pub async fn run(params: Params) -> Result<(), String> {
         let order: [usize; 2] = if cycle % 2 == 1 { [0, 1] } else { [1, 0] };
         for index in order {
             let side = &sides[index];
+            if params.nexus_budget.is_some() {
+                // Each side's run starts with the simulator's minute window clear of the other's.
+                tokio::time::sleep(Duration::from_secs(61)).await;
+            }
             let run = measure(&nexus, side, &scans, params.deadline).await?;
             print_row(cycle, side.name, changed, scans.len(), &run);
             runs[index].push(run);
@@ -215,6 +241,32 @@ pub async fn run(params: Params) -> Result<(), String> {
             runs.len(),
         );
     }
+    if params.nexus_budget.is_some() {
+        println!();
+        println!(
+            "| cycle | side | NEXUS_REQUESTS_PER_MINUTE | run (s) | Nexus requests | Nexus 429s | left for next run | budget \
+             spent | lag reported (s) | outcome |"
+        );
+        println!("|---:|:---|---:|---:|---:|---:|---:|:---|---:|:---|");
+        for (cycle, pair) in (1..).zip(runs[0].iter().zip(&runs[1])) {
+            for (side, run) in sides.iter().zip([pair.0, pair.1]) {
+                println!(
+                    "| {cycle} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+                    side.name,
+                    side.bridge.settings.nexus_requests_per_minute,
+                    run.took.as_secs_f64(),
+                    run.nexus_requests,
+                    run.nexus_429,
+                    run.report.left_for_next_run,
+                    if run.report.nexus_budget_spent { "yes" } else { "no" },
+                    run.report.lag_seconds.map_or("none".to_owned(), |lag| lag.to_string()),
+                    run.failed.as_deref().map_or("complete or carried over".to_owned(), |why| {
+                        format!("failed: {}", why.chars().take(120).collect::<String>())
+                    }),
+                );
+            }
+        }
+    }
     println!();
     let [old, new] = &runs;
     let (old_mean, new_mean) =
@@ -250,6 +302,7 @@ async fn side(
     nexus: &nexus_sim::RunningSim,
     name: &'static str,
     more: &[(&'static str, &str)],
+    retry: bridge::http::RetryPolicy,
 ) -> Result<Side, String> {
     let mut options = qargo_sim::SimOptions { limits: qargo_sim::Limits::off(), ..Default::default() };
     options.strict_unknown_keys = true;
@@ -261,8 +314,8 @@ async fn side(
         bridge_local::simulator_settings(&nexus.base_url(), &proxy.base_url(), &format!("{OUR_DEPOT}:zpl"), &more)
             .await?;
     let described = format!(
-        "STATUS_SYNC_CONCURRENCY={}, QARGO_UPDATE_BATCH={}",
-        settings.status_sync_concurrency, settings.qargo_update_batch
+        "STATUS_SYNC_CONCURRENCY={}, QARGO_UPDATE_BATCH={}, NEXUS_REQUESTS_PER_MINUTE={}",
+        settings.status_sync_concurrency, settings.qargo_update_batch, settings.nexus_requests_per_minute
     );
     let clock = ManualClock::new(bridge_local::SimulatorClock(nexus.handle().clone()).now());
     let bridge = Bridge::assemble_tuned(
@@ -271,7 +324,7 @@ async fn side(
         Arc::new(MemoryStore::in_memory()),
         Arc::new(MemoryDocuments::default()),
         Arc::new(clock.clone()),
-        ClientTuning { retry: quick_retries(), qargo_requests_per_second: 1000.0 },
+        ClientTuning { retry, qargo_requests_per_second: 1000.0, shared_budgets: false },
     );
     Ok(Side { name, settings: described, bridge: Arc::new(bridge), clock, qargo, proxy })
 }
@@ -303,11 +356,19 @@ async fn measure(
 ) -> Result<Run, String> {
     let calls_from = side.proxy.calls_made();
     let log_from = side.qargo.handle.request_log().len();
+    let refused = |counts: nexus_sim::RequestCounts| -> u64 {
+        counts.routes.iter().filter_map(|route| route.statuses.get(&429)).sum()
+    };
     let nexus_before = nexus.handle().request_counts().total;
+    let refused_before = refused(nexus.handle().request_counts());
     let started = Instant::now();
-    let report = sync(side, SyncOptions::within(budget)).await?;
+    let (report, failed) = match sync(side, SyncOptions::within(budget)).await {
+        Ok(report) => (report, None),
+        Err(reason) => (StatusReport::default(), Some(reason)),
+    };
     let took = started.elapsed();
     let nexus_requests = nexus.handle().request_counts().total - nexus_before;
+    let nexus_429 = refused(nexus.handle().request_counts()) - refused_before;
     let calls = side.proxy.calls_since(calls_from);
     let injected = Duration::from_millis(side.qargo.handle.faults().latency_ms);
     let qargo_handling: Vec<Duration> = side
@@ -343,6 +404,8 @@ async fn measure(
         latencies,
         missing,
         qargo_handling,
+        nexus_429,
+        failed,
     })
 }
 

@@ -45,7 +45,7 @@ impl Default for Setup {
     fn default() -> Self {
         Setup {
             qargo_limits: Limits::off(),
-            tuning: ClientTuning { retry: quick_retries(), qargo_requests_per_second: 1000.0 },
+            tuning: ClientTuning { retry: quick_retries(), qargo_requests_per_second: 1000.0, shared_budgets: false },
             qargo_sends_to: None,
             nexus_url_override: None,
             more_settings: Vec::new(),
