@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::config::Credentials;
 use crate::jobs::dispatch::{DispatchAnswer, handle_dispatch};
 use crate::qargo::dispatch_webhook::DispatchWebhook;
-use crate::visibility::{VisibilityRouter, parse_visibility};
+use crate::routing::VisibilityRouter;
+use crate::visibility::parse_visibility;
 use crate::wiring::Bridge;
 
 /// The dispatch webhook's path.
@@ -126,7 +127,7 @@ pub async fn visibility_route(
     };
     match router.route(updates).await {
         Ok(()) => HttpAnswer { status: 202, body: json!({"errors": []}) },
-        Err(err @ crate::visibility::RoutingError::Invalid { .. }) => {
+        Err(err @ crate::routing::RoutingError::Invalid { .. }) => {
             let message: String = err.to_string().chars().take(500).collect();
             HttpAnswer::error(422, "USER_INPUT_ERROR", message)
         }

@@ -249,7 +249,7 @@ pub struct Settings {
     pub nexus_page_size: u32,
     /// What this Nexus can do beyond what public code shows (`NEXUS_CAPABILITIES`: `full`, `seen`
     /// or a comma list; default `full` until the seen-only fallbacks cover import and status sync).
-    pub nexus_capabilities: crate::nexus::capabilities::Capabilities,
+    pub nexus_capabilities: crate::capabilities::Capabilities,
     /// After-cut-off behaviour (`CUTOFF_POLICY`: `reject` or `roll`).
     pub cutoff_policy: CutoffPolicy,
     /// How long after delivery late PODs are still looked for (`POD_LATE_WINDOW_HOURS`, default 72).
@@ -284,7 +284,7 @@ impl Settings {
     /// The page size list calls use: `NEXUS_PAGE_SIZE`, at most the seen default of 20 when this
     /// Nexus is not known to take `limit` up to 100 (capability `page-100`).
     pub fn nexus_list_page_size(&self) -> u32 {
-        if self.nexus_capabilities.has(crate::nexus::capabilities::Capability::Page100) {
+        if self.nexus_capabilities.has(crate::capabilities::Capability::Page100) {
             self.nexus_page_size
         } else {
             self.nexus_page_size.min(SEEN_NEXUS_PAGE_SIZE)
@@ -353,7 +353,7 @@ impl Settings {
             nexus_page_size: number("NEXUS_PAGE_SIZE", 100, 1..=100)? as u32,
             nexus_capabilities: match get("NEXUS_CAPABILITIES") {
                 // Only what public code shows, until `bridge-ops nexus-check` has said otherwise.
-                None => crate::nexus::capabilities::Capabilities::seen(),
+                None => crate::capabilities::Capabilities::seen(),
                 Some(raw) => raw.parse().map_err(|reason: String| ConfigError::Invalid {
                     name: "NEXUS_CAPABILITIES".into(),
                     source: ParseError::new("Nexus capability list", raw.chars().take(200).collect::<String>(), reason),
@@ -558,10 +558,10 @@ mod tests {
         assert_eq!(settings.eta_threshold, SignedDuration::from_mins(15));
         assert_eq!(settings.pod_late_window, SignedDuration::from_hours(72));
         assert_eq!(settings.nexus_page_size, 100);
-        assert_eq!(settings.nexus_capabilities, crate::nexus::capabilities::Capabilities::seen(), "the default");
+        assert_eq!(settings.nexus_capabilities, crate::capabilities::Capabilities::seen(), "the default");
         assert_eq!(settings.nexus_list_page_size(), SEEN_NEXUS_PAGE_SIZE, "a seen-only Nexus is asked 20 at a time");
         let mut full = settings.clone();
-        full.nexus_capabilities = crate::nexus::capabilities::Capabilities::full();
+        full.nexus_capabilities = crate::capabilities::Capabilities::full();
         assert_eq!(full.nexus_list_page_size(), 100, "with page-100, 100 at a time");
         assert_eq!(settings.secrets_source, SecretsSource::File("/tmp/secrets.json".into()));
         let pairs: Vec<String> = settings.depot_networks().map(|(d, n)| format!("{d}/{n}")).collect();

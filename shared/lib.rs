@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod aws;
+pub mod capabilities;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -16,6 +17,7 @@ pub mod nexus;
 pub mod ops;
 pub mod pacing;
 pub mod qargo;
+pub mod routing;
 pub mod rules;
 pub mod store;
 pub mod telemetry;

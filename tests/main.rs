@@ -1,5 +1,6 @@
 //! One test binary for the workspace's cross-cutting tests (one link instead of many).
 
+mod architecture;
 mod demo;
 mod dispatch;
 mod eta_export;

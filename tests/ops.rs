@@ -505,7 +505,7 @@ async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
 fn visibility_event(kind: &str, order_name: &str) -> Value {
     json!({
         "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": kind,
-        "source": bridge::visibility::EVENT_SOURCE, "account": "123456789012", "time": "2026-06-17T10:00:00Z",
+        "source": bridge::routing::EVENT_SOURCE, "account": "123456789012", "time": "2026-06-17T10:00:00Z",
         "region": "eu-west-2", "resources": [],
         "detail": {"kind": kind, "timestamp": "2026-06-17T10:00:00Z", "update": {"id": "u-1"},
                    "order": {"id": "o-1", "order_name": order_name,
@@ -528,7 +528,7 @@ async fn dead_letter_queues_are_listed_shown_and_redriven_on_moto() {
         .put_rule()
         .name("StopRule")
         .event_bus_name(&bus)
-        .event_pattern(json!({"source": [bridge::visibility::EVENT_SOURCE]}).to_string())
+        .event_pattern(json!({"source": [bridge::routing::EVENT_SOURCE]}).to_string())
         .send()
         .await
         .unwrap();

@@ -406,7 +406,7 @@ async fn a_document_update_that_can_never_be_handled_is_a_422_not_a_retry() {
     assert!(answer["errors"][0]["error_message"].as_str().unwrap().contains("base64"), "{answer}");
     // From the bus, the same update is logged and answered as handled, so it is not retried for a day.
     let routed = bridge::visibility::parse_visibility(&serde_json::to_vec(&body).unwrap()).unwrap();
-    let handled = bridge::visibility::handle_bus_update(&world.bridge, &routed[0]).await.unwrap();
+    let handled = bridge::routing::handle_bus_update(&world.bridge, &routed[0]).await.unwrap();
     assert_eq!(handled["outcome"], "invalid", "{handled}");
 }
 

@@ -11,9 +11,10 @@ use bridge::domain::{Network, NexusConsignmentId};
 use bridge::jobs::status_export::ExportOutcome;
 use bridge::nexus::RetryPolicy;
 use bridge::nexus::capabilities::{Capabilities, Capability};
+use bridge::routing::{EventBridgeRouter, RoutingError, VisibilityRouter};
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
 use bridge::store::{ConsignmentSync, SyncKey};
-use bridge::visibility::{EventBridgeRouter, RoutedUpdate, RoutingError, UpdateKind, VisibilityRouter};
+use bridge::visibility::{RoutedUpdate, UpdateKind};
 use bridge::wiring::Bridge;
 use nexus_sim::NexusSim;
 use qargo_sim::{CreatedOrder, Limits, OutboundRecord, QargoSim, SignatureInput, StopAction};
@@ -487,7 +488,7 @@ async fn the_eventbridge_router_puts_every_update_on_the_bus_for_the_rule_of_its
     let queue_url = queue["QueueUrl"].as_str().unwrap().to_owned();
     let attributes = json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]});
     let queue_arn = aws_json("sqs", "AmazonSQS.GetQueueAttributes", attributes).await["Attributes"]["QueueArn"].clone();
-    let pattern = json!({"source": [bridge::visibility::EVENT_SOURCE], "detail-type": ["Stop"]});
+    let pattern = json!({"source": [bridge::routing::EVENT_SOURCE], "detail-type": ["Stop"]});
     let rule = json!({"Name": "stop-updates", "EventBusName": bus, "EventPattern": pattern.to_string()});
     aws_json("events", "AWSEvents.PutRule", rule).await;
     let target =
@@ -510,7 +511,7 @@ async fn the_eventbridge_router_puts_every_update_on_the_bus_for_the_rule_of_its
         }
         for message in messages {
             let event: Value = serde_json::from_str(message["Body"].as_str().unwrap()).unwrap();
-            assert_eq!(event["source"], json!(bridge::visibility::EVENT_SOURCE));
+            assert_eq!(event["source"], json!(bridge::routing::EVENT_SOURCE));
             assert_eq!(event["detail-type"], json!("Stop"));
             received.push(serde_json::from_value(event["detail"].clone()).expect("the detail is a RoutedUpdate"));
             let delete = json!({"QueueUrl": queue_url, "ReceiptHandle": message["ReceiptHandle"]});

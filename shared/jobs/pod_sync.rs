@@ -79,7 +79,7 @@ use crate::clock::{london, uk_time_with_offset as with_offset};
 use crate::domain::{DepotCode, DepotRole, DocumentKind, Network, NexusConsignmentId};
 use crate::error::StoreError;
 use crate::jobs::lookup::{LinkRefused, check_order_link, network_of, nexus_identity, read_consignment, stop_target};
-use crate::jobs::seen_listing::{self, Followed};
+use crate::jobs::seen_listing;
 use crate::jobs::status_sync::{SyncOptions, roles_of};
 use crate::nexus::capabilities::Capability;
 use crate::nexus::wire::{Attachment, Consignment};
@@ -408,17 +408,13 @@ async fn download_depot_seen(
     report: &mut PodReport,
 ) -> Result<(), Stop> {
     let now = bridge.clock.now();
-    let uk_today = london_now(now).date();
-    let listing = seen_listing::list_recent(nexus, None, uk_today, bridge.settings.nexus_list_page_size())
-        .await
-        .map_err(|err| format!("Nexus: {err}"))?;
+    let (listing, followed) = seen_listing::list_followed(bridge, depot, nexus).await?;
     report.nexus_requests += listing.requests;
     report.listed += listing.consignments.len() as u32;
     report.unreadable += listing.skipped as u32;
     if listing.skipped == 0 {
         changes.seen_listed = Some(listing.consignments.iter().map(|c| c.consignment_id).collect());
     }
-    let followed = Followed::load(bridge, depot).await?;
     let ours: BTreeSet<&DepotCode> = bridge.settings.depots.iter().map(|d| &d.code).collect();
     for record in listing.consignments.iter().filter(|c| is_delivered(c)) {
         let id = record.consignment_id;

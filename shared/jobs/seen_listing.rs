@@ -60,6 +60,21 @@ pub struct Listing {
     pub skipped: usize,
 }
 
+/// What the status sync and the POD download start from: the depot user's whole window (today in
+/// the UK on the bridge's clock), and what the bridge follows of it.
+pub async fn list_followed(
+    bridge: &Bridge,
+    depot: &DepotCode,
+    nexus: &NexusClient,
+) -> Result<(Listing, Followed), String> {
+    let uk_today = bridge.clock.now().to_zoned(crate::clock::london()).date();
+    let listing = list_recent(nexus, None, uk_today, bridge.settings.nexus_list_page_size())
+        .await
+        .map_err(|err| format!("Nexus: {err}"))?;
+    let followed = Followed::load(bridge, depot).await?;
+    Ok((listing, followed))
+}
+
 /// Lists the consignments created from [`WINDOW_DAYS`] before `uk_today` that `nexus`'s user may
 /// see, of `customer` when given, page by page until a short page.
 pub async fn list_recent(

@@ -428,18 +428,13 @@ async fn sync_depot_seen(
     report: &mut StatusReport,
 ) -> Result<Position, (Position, Stop)> {
     let mut next = position;
-    let uk_today = bridge.clock.now().to_zoned(london()).date();
-    let listing = match seen_listing::list_recent(nexus, None, uk_today, bridge.settings.nexus_list_page_size()).await {
-        Ok(listing) => listing,
-        Err(err) => return Err((next, format!("Nexus: {err}"))),
+    let (listing, followed) = match seen_listing::list_followed(bridge, depot, nexus).await {
+        Ok(listed) => listed,
+        Err(reason) => return Err((next, reason)),
     };
     report.nexus_requests += listing.requests;
     report.listed += listing.consignments.len() as u32;
     report.unreadable += listing.skipped as u32;
-    let followed = match Followed::load(bridge, depot).await {
-        Ok(followed) => followed,
-        Err(reason) => return Err((next, reason)),
-    };
     let listed: BTreeSet<i64> = listing.consignments.iter().map(|c| c.consignment_id).collect();
     // By index: a stream of borrowed records would keep the run's future from being `Send`.
     let mut fresh: Vec<usize> = Vec::new();

@@ -1,12 +1,12 @@
 //! The Nexus REST API: wire types (`wire`) and the client (`client`), one per depot API user.
 
 pub mod booking;
-pub mod capabilities;
 pub mod client;
 pub mod error;
 pub mod tolerant;
 pub mod wire;
 
+pub use crate::capabilities;
 pub use crate::http::RetryPolicy;
 pub use client::{
     AttachmentUpload, ChangedPages, ConsignmentQuery, EventPost, FetchedFile, LabelFormat, NexusClient,

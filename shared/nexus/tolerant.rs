@@ -10,7 +10,7 @@
 //!   text (a numeric barcode or consignment number).
 //! - **`null` for a field** reads as the field being absent (its default, when it has one).
 //! - **Unknown properties** anywhere are ignored (no wire type denies them).
-//! - **Datetimes and dates**: [`uk_datetime`] and [`uk_date`] are THE one place that decides what a
+//! - **Datetimes and dates**: [`uk_datetime`] and [`uk_date_opt`] are THE one place that decides what a
 //!   Nexus datetime means (see there).
 //! - **Lists** as a bare array or an envelope object ([`list`]); one unreadable record is skipped
 //!   and counted, never the whole page.

@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::OpsError;
-use crate::visibility::EVENT_SOURCE;
+use crate::routing::EVENT_SOURCE;
 
 /// Messages read per `ReceiveMessage` (SQS's largest).
 const BATCH: i32 = 10;

@@ -51,7 +51,7 @@ pub struct Booking {
     #[serde(default)]
     pub request_fingerprint: Option<String>,
     /// The request fingerprints of the bookings this one replaced (newest last, at most
-    /// [`MAX_SUPERSEDED`]): an UPDATE that brings one of them again is an old update replayed, and is
+    /// 20, `MAX_SUPERSEDED`): an UPDATE that brings one of them again is an old update replayed, and is
     /// refused rather than booked over the newer one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded_fingerprints: Vec<String>,

@@ -10,7 +10,7 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 async fn main() -> Result<(), Error> {
     bridge::telemetry::init_tracing();
     let bridge = bridge::wiring::CloudPorts::from_env().await?.bridge();
-    let router = bridge::visibility::EventBridgeRouter::from_env(&bridge::aws::load_config().await)?;
+    let router = bridge::routing::EventBridgeRouter::from_env(&bridge::aws::load_config().await)?;
     let (bridge, router) = (&bridge, &router);
     lambda_http::run(service_fn(move |request: Request| async move {
         let authorization = request.headers().get("authorization").and_then(|value| value.to_str().ok());

@@ -7,7 +7,8 @@
 //! alarm see it; so is an event of another kind routed here by mistake, which would otherwise be
 //! lost. Without an Optimize API key the job acknowledges every update and sends nothing.
 
-use bridge::visibility::{EVENT_SOURCE, Trigger, UpdateKind, handle_bus_update, read_trigger};
+use bridge::routing::{EVENT_SOURCE, Trigger, handle_bus_update, read_trigger};
+use bridge::visibility::UpdateKind;
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

@@ -17,7 +17,8 @@ use bridge::http::DEADLINE_RESERVE;
 
 use bridge::jobs::pod_sync::sync_documents;
 use bridge::jobs::status_sync::SyncOptions;
-use bridge::visibility::{Trigger, UpdateKind, handle_bus_update, read_trigger};
+use bridge::routing::{Trigger, handle_bus_update, read_trigger};
+use bridge::visibility::UpdateKind;
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

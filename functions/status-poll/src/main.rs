@@ -14,7 +14,8 @@ use std::time::SystemTime;
 use bridge::http::DEADLINE_RESERVE;
 
 use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
-use bridge::visibility::{Trigger, UpdateKind, handle_bus_update, read_trigger};
+use bridge::routing::{Trigger, handle_bus_update, read_trigger};
+use bridge::visibility::UpdateKind;
 use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

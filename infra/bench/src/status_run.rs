@@ -103,12 +103,13 @@ pub async fn run(params: Params) -> Result<(), String> {
                 .await?,
             side(&nexus, "new", &[], quick_retries()).await?,
         ],
-        Some(per_minute) => [
+        // Both unpaced until the measured cycles (the catch-up reads every consignment).
+        Some(_) => [
             side(&nexus, "old", &[("NEXUS_REQUESTS_PER_MINUTE", "0")], bridge::http::RetryPolicy::default()).await?,
-            side(&nexus, "new", &[("NEXUS_REQUESTS_PER_MINUTE", per_minute)], bridge::http::RetryPolicy::default())
-                .await?,
+            side(&nexus, "new", &[("NEXUS_REQUESTS_PER_MINUTE", "0")], bridge::http::RetryPolicy::default()).await?,
         ],
     };
+    let mut sides = sides;
 
     let ids = book(&nexus, params.consignments, params.max_pallets.max(1)).await?;
     eprintln!("booked {} consignments in {:.1?}", ids.len(), started.elapsed());
@@ -166,8 +167,26 @@ pub async fn run(params: Params) -> Result<(), String> {
 
     nexus.handle().set_latency(params.nexus_latency, Duration::ZERO);
     if let Some(per_minute) = params.nexus_budget {
+        // "new" paces its Nexus user from here on.
+        let mut paced = (*sides[1].bridge).clone();
+        paced.settings.nexus_requests_per_minute = per_minute;
+        paced.nexus = bridge::nexus::NexusClients::paced(
+            &paced.settings.nexus_base_url,
+            &paced.secrets,
+            bridge::http::RetryPolicy::default(),
+            per_minute,
+            None,
+        );
+        sides[1].bridge = Arc::new(paced);
+        sides[1].settings = sides[1]
+            .settings
+            .replace("NEXUS_REQUESTS_PER_MINUTE=0", &format!("NEXUS_REQUESTS_PER_MINUTE={per_minute}"));
         nexus.handle().set_rate_limit(per_minute);
-        println!("Nexus simulator limit in the measured cycles: {per_minute} requests a minute per user");
+        println!(
+            "measured cycles: the Nexus simulator limits each user to {per_minute} requests a minute; new paces its \
+             user to it (NEXUS_REQUESTS_PER_MINUTE={per_minute}), old sends unpaced (NEXUS_REQUESTS_PER_MINUTE=0); \
+             production retries on both"
+        );
         println!();
     }
     for side in &sides {

@@ -15,8 +15,8 @@ use base64::Engine;
 use bridge::jobs::order_import::{ImportOptions, import_orders};
 use bridge::jobs::pod_sync::sync_documents;
 use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
+use bridge::routing::InProcessRouter;
 use bridge::store::memory::{MemoryDocuments, MemoryStore};
-use bridge::visibility::InProcessRouter;
 use bridge::wiring::{Bridge, ClientTuning};
 use qargo_sim::{Limits, RequestRecord};
 

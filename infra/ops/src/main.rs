@@ -334,7 +334,7 @@ async fn rerun(ops: &Ops, args: RerunArgs, json: bool) -> Result<ExitCode, OpsEr
 async fn dlq(command: DlqCommand, json: bool) -> Result<ExitCode, OpsError> {
     let aws = bridge::aws::load_config().await;
     let letters = DeadLetters::new(&aws);
-    let default_bus = std::env::var(bridge::visibility::BUS_VARIABLE).ok();
+    let default_bus = std::env::var(bridge::routing::BUS_VARIABLE).ok();
     match command {
         DlqCommand::List { filter } => {
             let queues = letters.list(filter.as_deref()).await?;
