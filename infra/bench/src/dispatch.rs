@@ -44,6 +44,8 @@ pub struct Params {
     pub function_binary: PathBuf,
     /// moto's endpoint (DynamoDB and S3 for the function binary), if any.
     pub aws_endpoint: Option<String>,
+    /// Latency the Nexus simulator adds to every request in the function binary's run.
+    pub nexus_latency: Duration,
 }
 
 /// Dispatches before the measured ones (connections, Nexus login, token), not counted.
@@ -176,6 +178,8 @@ pub async fn run(params: Params) -> Result<(), String> {
              BRIDGE_TEST_AWS_ENDPOINT)"
         ),
         Some(endpoint) => {
+            world.nexus.handle().set_latency(params.nexus_latency, Duration::ZERO);
+            println!("Nexus latency in the function binary's run: {} ms a request", params.nexus_latency.as_millis());
             let outcome = run_function(&params, &world, endpoint, &authorization, &date).await;
             if let Err(err) = outcome {
                 println!("function binary run: failed: {err}");

@@ -108,6 +108,9 @@ struct DispatchArgs {
     /// The release dispatch function (`cargo build --release -p dispatch`).
     #[arg(long, default_value = "target/release/dispatch")]
     function_binary: std::path::PathBuf,
+    /// Latency of every Nexus request in the function binary's run, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    nexus_latency_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +194,7 @@ fn main() -> ExitCode {
                     invocations: args.invocations.max(1),
                     function_binary: args.function_binary,
                     aws_endpoint: std::env::var("BRIDGE_TEST_AWS_ENDPOINT").ok().filter(|v| !v.is_empty()),
+                    nexus_latency: Duration::from_millis(args.nexus_latency_ms),
                 })
                 .await
             }
