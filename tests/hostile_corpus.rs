@@ -148,6 +148,7 @@ fn reset_peak() -> bool {
 /// Gives the memory the allocator keeps free back to the system (glibc's `malloc_trim`), so that
 /// the resident memory is what is in use: what earlier requests freed is not counted again.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // The one `unsafe` of the workspace: a measuring aid of this test.
 fn release_free_memory() {
     unsafe extern "C" {
         fn malloc_trim(pad: usize) -> std::ffi::c_int;
