@@ -240,15 +240,29 @@ async fn create(bridge: &Bridge, mut plan: DispatchPlan) -> DispatchAnswer {
     let id = plan.qargo_consignment_id.clone();
     let started = tokio::time::Instant::now();
     let mut waits = 0u32;
+    // The depot user's Nexus session is opened while the ledger claims (a cold start's login and
+    // its first DynamoDB write at once); a failed login is only logged here: the booking reports it.
+    let nexus = bridge.nexus.for_depot(&plan.depot);
+    let log_in = async {
+        if let Some(nexus) = &nexus {
+            nexus.log_in_ahead().await;
+        }
+    };
+    let (first_claim, ()) = tokio::join!(bridge.ledger.claim(&id, bridge.clock.now(), CLAIM_LEASE), log_in);
+    let mut first_claim = Some(first_claim);
     loop {
-        let claimed = match bridge.ledger.claim(&id, bridge.clock.now(), CLAIM_LEASE).await {
+        let claim = match first_claim.take() {
+            Some(claimed) => claimed,
+            None => bridge.ledger.claim(&id, bridge.clock.now(), CLAIM_LEASE).await,
+        };
+        let claimed = match claim {
             Ok(outcome) => outcome,
             Err(err) => return DispatchAnswer::internal(format!("the dispatch ledger is unavailable ({err}); retry")),
         };
         match claimed {
             ClaimOutcome::Claimed { claim, previous } => return book_claimed(bridge, &mut plan, claim, previous).await,
             ClaimOutcome::Done(record) => {
-                let (record, warnings) = finish_labels(bridge, &plan, record, Attached::Maybe).await;
+                let (record, warnings) = finish_labels(bridge, &plan, record, Attached::Maybe, None).await;
                 return DispatchAnswer::with_booking("already booked", &record, warnings);
             }
             ClaimOutcome::Busy { lease_expires_at } => {
@@ -366,14 +380,14 @@ async fn book_claimed(
             ));
         }
     };
-    remember_qargo_link(bridge, plan, &record).await;
     // A booking made by this delivery cannot have labels in Qargo yet: no need to ask Qargo.
     let booked_before = previous.as_ref().and_then(|p| p.booking.as_ref()).map(|b| b.nexus_consignment_id);
     let attached = match record.booking.as_ref().map(|b| b.nexus_consignment_id) {
         Some(id) if booked_before != Some(id) => Attached::No,
         _ => Attached::Maybe,
     };
-    let (record, label_warnings) = finish_labels(bridge, plan, record, attached).await;
+    // The Qargo link is written with the label lease: one save of the sync state, not two.
+    let (record, label_warnings) = finish_labels(bridge, plan, record, attached, Some(qargo_link(plan))).await;
     warnings.extend(label_warnings);
     let replaced = previous.as_ref().filter(|p| p.state == DispatchState::Cancelled).and_then(|p| p.booking.as_ref());
     if let Some(old) = replaced
@@ -385,19 +399,22 @@ async fn book_claimed(
     DispatchAnswer::with_booking(result, &record, warnings)
 }
 
-/// Records where the booking lives in Qargo (order and stop ids) in its sync state, so the status
-/// sync addresses Qargo's stops by id. Best effort: without it the status sync matches the stops by
-/// order name and stop type.
-async fn remember_qargo_link(bridge: &Bridge, plan: &DispatchPlan, record: &DispatchRecord) {
-    let Some(booking) = &record.booking else { return };
-    let key = SyncKey { network: booking.network, nexus_consignment_id: booking.nexus_consignment_id };
-    let link = QargoLink {
+/// Where the dispatch lives in Qargo (order and stop ids).
+fn qargo_link(plan: &DispatchPlan) -> QargoLink {
+    QargoLink {
         order_id: plan.qargo_order_id.clone(),
         order_name: Some(plan.qargo_order_name.clone()),
         consignment_id: Some(plan.qargo_consignment_id.to_string()),
         pickup_stop_id: plan.pickup_stop_id.clone(),
         delivery_stop_id: plan.delivery_stop_id.clone(),
-    };
+    }
+}
+
+/// Records where the booking lives in Qargo (order and stop ids) in its sync state, so the status
+/// sync addresses Qargo's stops by id. Best effort: without it the status sync matches the stops by
+/// order name and stop type.
+async fn remember_qargo_link(bridge: &Bridge, key: &SyncKey, link: &QargoLink) {
+    let key = *key;
     for _ in 0..3 {
         let mut state = match bridge.sync_state.load(&key).await {
             Ok(state) => state.unwrap_or_default(),
@@ -514,19 +531,28 @@ enum Attached {
     Maybe,
 }
 
+/// Fetches, stores and attaches the labels of a booked record, one delivery at a time; `link`, when
+/// given, is written to the sync state with the label lease (the same save).
 async fn finish_labels(
     bridge: &Bridge,
     plan: &DispatchPlan,
     record: DispatchRecord,
     attached: Attached,
+    link: Option<QargoLink>,
 ) -> (DispatchRecord, Vec<String>) {
-    if record.state != DispatchState::Booked {
-        return (record, Vec::new());
-    }
     let Some(booking) = &record.booking else { return (record, Vec::new()) };
     let key = SyncKey { network: booking.network, nexus_consignment_id: booking.nexus_consignment_id };
+    if record.state != DispatchState::Booked {
+        if let Some(link) = &link {
+            remember_qargo_link(bridge, &key, link).await;
+        }
+        return (record, Vec::new());
+    }
     // One delivery at a time attaches: the others wait for it (or for its lease to run out).
-    if !take_label_lease(bridge, &key).await {
+    if !take_label_lease(bridge, &key, link.as_ref()).await {
+        if let Some(link) = &link {
+            remember_qargo_link(bridge, &key, link).await;
+        }
         return wait_for_labels(bridge, record).await;
     }
     let outcome = match label_and_attach(bridge, plan, &record, attached).await {
@@ -546,9 +572,9 @@ async fn finish_labels(
 /// How long a delivery holds the labelling of a booking; one that dies is replaced after it.
 const LABEL_LEASE: SignedDuration = SignedDuration::from_secs(60);
 
-/// Takes the labelling of a booking (a versioned save in its sync state); false while another
-/// delivery holds it.
-async fn take_label_lease(bridge: &Bridge, key: &SyncKey) -> bool {
+/// Takes the labelling of a booking (a versioned save in its sync state, which also records `link`
+/// when given); false while another delivery holds it.
+async fn take_label_lease(bridge: &Bridge, key: &SyncKey, link: Option<&QargoLink>) -> bool {
     let now = bridge.clock.now();
     let Ok(state) = bridge.sync_state.load(key).await else { return false };
     let mut state = state.unwrap_or_default();
@@ -556,6 +582,9 @@ async fn take_label_lease(bridge: &Bridge, key: &SyncKey) -> bool {
         return false;
     }
     state.labels_until = Some(now + LABEL_LEASE);
+    if let Some(link) = link {
+        state.qargo = Some(link.clone());
+    }
     matches!(bridge.sync_state.save(key, &state).await, Ok(true))
 }
 
@@ -596,20 +625,28 @@ async fn label_and_attach(
     if plan.zpl_labels {
         formats.push(LabelFormat::Zpl);
     }
+    // Each format fetched and stored at once: Nexus's latency is paid once, not per format.
+    let fetched = futures::future::try_join_all(formats.into_iter().map(|format| {
+        let nexus = &nexus;
+        async move {
+            let file = nexus
+                .labels(booking.nexus_consignment_id, format, None)
+                .await
+                .map_err(|err| format!("fetching the {} labels: {err}", format.extension()))?;
+            // Stored under what the bytes are (a label asked for as PDF may come back as an image).
+            let key = document_key::label(booking.network, booking.nexus_consignment_id, None, file.extension());
+            bridge
+                .documents
+                .put(&key, file.bytes.clone(), &file.content_type)
+                .await
+                .map_err(|err| format!("storing the labels: {err}"))?;
+            Ok::<_, String>((format, key, file))
+        }
+    }))
+    .await?;
     let mut keys = Vec::new();
     let mut pdf = None;
-    for format in formats {
-        let file = nexus
-            .labels(booking.nexus_consignment_id, format, None)
-            .await
-            .map_err(|err| format!("fetching the {} labels: {err}", format.extension()))?;
-        // Stored under what the bytes are (a label asked for as PDF may come back as an image).
-        let key = document_key::label(booking.network, booking.nexus_consignment_id, None, file.extension());
-        bridge
-            .documents
-            .put(&key, file.bytes.clone(), &file.content_type)
-            .await
-            .map_err(|err| format!("storing the labels: {err}"))?;
+    for (format, key, file) in fetched {
         if format == LabelFormat::Pdf {
             pdf = Some(file);
         }
@@ -617,24 +654,34 @@ async fn label_and_attach(
     }
     let pdf = pdf.ok_or("no PDF labels")?;
     let file_name = format!("{}-labels.{}", booking.consignment_number, pdf.extension());
-    if let Some(stop_id) = &plan.pickup_stop_id
-        && (attached == Attached::No || !already_attached(bridge, plan, &file_name).await)
-    {
-        let answer = bridge
-            .qargo
-            .subco_document_upload(stop_id, LABEL_DOCUMENT_TYPE, &file_name, &pdf.content_type, pdf.bytes)
-            .await
-            .map_err(|err| format!("attaching the labels in Qargo: {err}"))?;
-        webhook_ok(&answer, "attaching the labels in Qargo")?;
-    }
     let identity = identity_update(plan, booking, "BOOKED")
         .ok_or("the dispatch named no Qargo order id, so the Nexus identity cannot be written to it")?;
-    let answer = bridge
-        .qargo
-        .partial_order_update(&identity)
-        .await
-        .map_err(|err| format!("writing the Nexus identity to the Qargo order: {err}"))?;
-    webhook_ok(&answer, "writing the Nexus identity to the Qargo order")?;
+    // The labels and the Nexus identity go to Qargo at once: two independent webhook calls, each
+    // safe to repeat on a retry (the attachment is looked for first, the identity is a set).
+    let attach = async {
+        if let Some(stop_id) = &plan.pickup_stop_id
+            && (attached == Attached::No || !already_attached(bridge, plan, &file_name).await)
+        {
+            let answer = bridge
+                .qargo
+                .subco_document_upload(stop_id, LABEL_DOCUMENT_TYPE, &file_name, &pdf.content_type, pdf.bytes.clone())
+                .await
+                .map_err(|err| format!("attaching the labels in Qargo: {err}"))?;
+            webhook_ok(&answer, "attaching the labels in Qargo")?;
+        }
+        Ok::<(), String>(())
+    };
+    let write_identity = async {
+        let answer = bridge
+            .qargo
+            .partial_order_update(&identity)
+            .await
+            .map_err(|err| format!("writing the Nexus identity to the Qargo order: {err}"))?;
+        webhook_ok(&answer, "writing the Nexus identity to the Qargo order")
+    };
+    let (attached_labels, identity_written) = tokio::join!(attach, write_identity);
+    attached_labels?;
+    identity_written?;
     Ok(keys)
 }
 
@@ -698,7 +745,7 @@ async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswer {
         return create(bridge, plan).await;
     };
     if booking.request_fingerprint.as_deref() == Some(plan.fingerprint().as_str()) {
-        let (record, warnings) = finish_labels(bridge, &plan, record, Attached::Maybe).await;
+        let (record, warnings) = finish_labels(bridge, &plan, record, Attached::Maybe, None).await;
         return DispatchAnswer::with_booking("unchanged", &record, warnings);
     }
     if booking.superseded_fingerprints.contains(&plan.fingerprint()) {

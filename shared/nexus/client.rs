@@ -307,6 +307,14 @@ impl NexusClient {
         self.pacer.is_spent()
     }
 
+    /// Opens the user's session now if it has none (a cold start overlaps it with other work);
+    /// a failure is logged, and the next call tries again and reports it.
+    pub async fn log_in_ahead(&self) {
+        if let Err(err) = self.bearer(Instant::now()).await {
+            tracing::debug!(user = %self.credentials.username, error = %err, "Nexus login ahead of the first call failed");
+        }
+    }
+
     /// The API user this client logs in as.
     pub fn username(&self) -> &str {
         &self.credentials.username
