@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod nexus;
+#[cfg(feature = "ops")]
 pub mod ops;
 pub mod pacing;
 pub mod qargo;

@@ -7,6 +7,7 @@
 //! runs against all of them.
 
 pub mod dynamo;
+#[cfg(feature = "local")]
 pub mod embedded;
 pub mod kv;
 pub mod memory;
