@@ -810,6 +810,12 @@ async fn a_status_run_keeps_inside_the_nexus_budget_and_leaves_the_rest_for_the_
     let spent = sync_statuses(&paced, &SyncOptions::unbounded()).await.expect("a spent budget is not a failure");
     eprintln!("spent budget: {spent:?}");
     assert!(spent.nexus_budget_spent, "{spent:?}");
+    // The import and the POD sync of that instance stop as cleanly.
+    import_orders(&paced, &ImportOptions::unbounded()).await.expect("a spent budget stops the import cleanly");
+    let pods = bridge::jobs::pod_sync::sync_documents(&paced, &SyncOptions::unbounded())
+        .await
+        .expect("a spent budget stops the POD sync cleanly");
+    assert!(pods.nexus_budget_spent, "{pods:?}");
     assert_eq!(world.nexus.handle().request_counts().total, requests_before, "nothing sent");
     assert!(spent.lag_seconds.is_some(), "{spent:?}");
     assert_eq!(nexus_429s(&world), 0);

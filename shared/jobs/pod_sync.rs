@@ -141,6 +141,9 @@ pub struct PodReport {
     pub nexus_requests: u32,
     /// Qargo calls made (webhooks and API).
     pub qargo_calls: u32,
+    /// Whether a depot's Nexus request budget ran out during the run: the rest waits for the next
+    /// run (the cursor stands where the run stopped), not a failure.
+    pub nexus_budget_spent: bool,
     /// Why consignments or uploads were left for later, one line each.
     pub problems: Vec<String>,
 }
@@ -305,6 +308,11 @@ pub async fn sync_documents(bridge: &Bridge, options: &SyncOptions) -> Result<Po
     let mut reasons = Vec::new();
     for depot in &bridge.settings.depots {
         if let Err(reason) = sync_depot(bridge, options, &depot.code, &mut report).await {
+            if bridge.nexus.for_depot(&depot.code).is_some_and(|nexus| nexus.budget_spent()) {
+                tracing::info!(depot = %depot.code, %reason, "POD sync left the rest for the next run");
+                report.nexus_budget_spent = true;
+                continue;
+            }
             tracing::warn!(depot = %depot.code, %reason, "POD sync stopped for the depot");
             reasons.push(format!("{}: {reason}", depot.code));
         }
