@@ -77,12 +77,23 @@ fn millis(duration: Duration) -> i64 {
 /// it, nothing reserved) and the answer.
 pub(crate) fn next_turn(tat_ms: Option<i64>, rate: Rate, now_ms: i64, max_wait: Duration) -> (Option<i64>, Turn) {
     let start = tat_ms.unwrap_or(now_ms).max(now_ms);
-    let go_at = start.saturating_sub(millis(rate.tolerance())).max(now_ms);
-    let wait = Duration::from_millis(u64::try_from(go_at - now_ms).unwrap_or(0));
+    let wait = wait_for(start, rate, now_ms);
     if wait > max_wait {
         return (None, Turn::NotWithin(wait));
     }
-    (Some(start.saturating_add(millis(rate.interval).max(1))), Turn::After(wait))
+    (Some(start.saturating_add(interval_ms(rate))), Turn::After(wait))
+}
+
+/// How long after `now_ms` the turn whose theoretical arrival is `start_ms` may go: the burst lets
+/// it go a tolerance early, and never before now.
+pub(crate) fn wait_for(start_ms: i64, rate: Rate, now_ms: i64) -> Duration {
+    let go_at = start_ms.saturating_sub(millis(rate.tolerance())).max(now_ms);
+    Duration::from_millis(u64::try_from(go_at - now_ms).unwrap_or(0))
+}
+
+/// The time between turns in whole milliseconds, at least one (what a turn moves the TAT on by).
+pub(crate) fn interval_ms(rate: Rate) -> i64 {
+    millis(rate.interval).max(1)
 }
 
 /// The latest stored TAT whose next turn is still within `max_wait` of `now_ms` (the DynamoDB

@@ -16,7 +16,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 
-use super::budget::{budget_key, latest_tat_within};
+use super::budget::{budget_key, interval_ms, latest_tat_within, wait_for};
 use super::ledger::{ledger_key, new_claim_token, transition};
 use super::records::{DISPATCH_PREFIX, RecordScan, SYNC_PREFIX, cursor_prefix, sync_key_of};
 use super::sync_state::next_sync;
@@ -509,9 +509,9 @@ impl RateBudgets for DynamoStore {
     /// now, and a refused one a read to tell how far away its next turn is.
     async fn reserve(&self, name: &str, rate: Rate, now_ms: i64, max_wait: Duration) -> Result<Turn, StoreError> {
         let pk = budget_key(name);
-        let interval = i64::try_from(rate.interval.as_millis()).unwrap_or(i64::MAX).max(1);
+        let interval = interval_ms(rate);
         let expiry = n(now_ms / 1000 + BUDGET_RETENTION_SECONDS);
-        let tolerance = rate.interval.saturating_mul(rate.burst.max(1) - 1);
+        let tat_of = |item: Option<&Item>| -> Option<i64> { item?.get("tat")?.as_n().ok()?.parse().ok() };
         for _ in 0..RESERVE_ATTEMPTS {
             // Busy: the next turn is now or later, and near enough.
             let busy = self
@@ -531,15 +531,10 @@ impl RateBudgets for DynamoStore {
                 .await;
             match busy {
                 Ok(answer) => {
-                    let tat = answer
-                        .attributes
-                        .as_ref()
-                        .and_then(|item| item.get("tat"))
-                        .and_then(|value| value.as_n().ok())
-                        .and_then(|number| number.parse::<i64>().ok())
+                    let tat = tat_of(answer.attributes.as_ref())
                         .ok_or_else(|| StoreError::Corrupt { key: pk.clone(), reason: "no numeric tat".into() })?;
-                    let go_at = (tat - interval).saturating_sub(i64::try_from(tolerance.as_millis()).unwrap_or(0));
-                    return Ok(Turn::After(Duration::from_millis(u64::try_from(go_at - now_ms).unwrap_or(0))));
+                    // The turn taken is the one the TAT stood at before this write.
+                    return Ok(Turn::After(wait_for(tat - interval, rate, now_ms)));
                 }
                 Err(err) if is_condition_failure(&err) => {}
                 Err(err) => return Err(failed("UpdateItem")(err)),
@@ -556,12 +551,9 @@ impl RateBudgets for DynamoStore {
                 return Ok(Turn::After(Duration::ZERO));
             }
             // Neither: the budget is booked past `max_wait`, or another caller moved it meanwhile.
-            let stored = self.get_item(&pk).await?.and_then(|item| {
-                item.get("tat").and_then(|value| value.as_n().ok()).and_then(|number| number.parse::<i64>().ok())
-            });
+            let stored = tat_of(self.get_item(&pk).await?.as_ref());
             if let Some(tat) = stored.filter(|tat| *tat > latest_tat_within(rate, now_ms, max_wait)) {
-                let go_at = tat.saturating_sub(i64::try_from(tolerance.as_millis()).unwrap_or(0));
-                return Ok(Turn::NotWithin(Duration::from_millis(u64::try_from(go_at - now_ms).unwrap_or(0))));
+                return Ok(Turn::NotWithin(wait_for(tat, rate, now_ms)));
             }
         }
         Err(StoreError::Backend {
