@@ -114,10 +114,4 @@ pub enum BridgeError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The function's job is not in this build.
-    #[error("the {function} job is not part of this build yet")]
-    NotBuilt {
-        /// The function.
-        function: &'static str,
-    },
 }

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod lambda;
 pub mod nexus;
 #[cfg(feature = "ops")]
 pub mod ops;

@@ -345,35 +345,6 @@ impl VisibilityRouter for InProcessRouter {
     }
 }
 
-/// What a function invoked by EventBridge was given: a routed visibility update from the bus, or
-/// anything else (its schedule).
-#[derive(Debug)]
-pub enum Trigger {
-    /// A visibility update of the function's kind.
-    Update(Box<RoutedUpdate>),
-    /// Not a visibility update: the schedule.
-    Schedule,
-}
-
-/// Reads an EventBridge invocation of a function that takes `kind` updates from the bus. A
-/// visibility update of another kind is an error (a misrouted rule would otherwise lose it: as an
-/// error it is retried and dead-lettered).
-pub fn read_trigger(payload: &Value, kind: UpdateKind) -> Result<Trigger, String> {
-    if payload.get("source").and_then(Value::as_str) != Some(EVENT_SOURCE) {
-        return Ok(Trigger::Schedule);
-    }
-    let detail_type = payload.get("detail-type").and_then(Value::as_str).unwrap_or_default();
-    if detail_type != kind.as_str() {
-        return Err(format!(
-            "a {detail_type:?} visibility update reached the function that takes {}: fix the bus rule",
-            kind.as_str()
-        ));
-    }
-    serde_json::from_value(payload.get("detail").cloned().unwrap_or_default())
-        .map(|update| Trigger::Update(Box::new(update)))
-        .map_err(|err| format!("the bus event's detail is not a routed update: {err}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,23 +386,5 @@ mod tests {
         assert_eq!(smaller.update["document"]["document_content"]["filename"], json!("s.png"));
         assert_eq!(smaller.update["document"]["document_content"]["content_omitted"], json!(true));
         assert_eq!(smaller.update["document"]["document_type"], json!("CONSIGNEE_SIGNATURE"));
-    }
-
-    #[test]
-    fn bus_events_and_schedules_are_told_apart() {
-        let detail =
-            json!({"kind": "Stop", "timestamp": "2026-06-17T10:00:00Z", "update": {"type": "Stop"}, "order": null});
-        let bus = |kind: &str| json!({"source": EVENT_SOURCE, "detail-type": kind, "detail": detail});
-        assert!(
-            matches!(read_trigger(&bus("Stop"), UpdateKind::Stop), Ok(Trigger::Update(_))),
-            "{:?}",
-            read_trigger(&bus("Stop"), UpdateKind::Stop)
-        );
-        let misrouted = read_trigger(&bus("Eta"), UpdateKind::Stop).unwrap_err();
-        assert!(misrouted.contains("fix the bus rule"), "{misrouted}");
-        let schedule = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"});
-        assert!(matches!(read_trigger(&schedule, UpdateKind::Stop), Ok(Trigger::Schedule)));
-        let broken = json!({"source": EVENT_SOURCE, "detail-type": "Stop", "detail": 7});
-        assert!(read_trigger(&broken, UpdateKind::Stop).is_err());
     }
 }

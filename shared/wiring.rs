@@ -180,18 +180,3 @@ impl CloudPorts {
         )
     }
 }
-
-/// Runs a function whose job is not part of this build yet: it builds its ports (so configuration
-/// errors show at cold start) and answers every event with an error, so that a deployed stack never
-/// reports success for work it did not do and the event goes to the dead-letter queue.
-pub async fn run_until_built(function: &'static str) -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init_tracing();
-    let _ports = CloudPorts::from_env().await?;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            tracing::warn!(request_id = %event.context.request_id, function, "event refused: job not built yet");
-            Err::<serde_json::Value, lambda_runtime::Error>(crate::error::BridgeError::NotBuilt { function }.into())
-        },
-    ))
-    .await
-}

@@ -29,8 +29,8 @@ const LAYERS: &[&[&str]] = &[
     &["jobs"],
     // 9. How updates reach the jobs.
     &["routing"],
-    // 10. The edges: the HTTP API and the operations.
-    &["api", "ops"],
+    // 10. The edges: the HTTP API, the Lambda runtime's conventions and the operations.
+    &["api", "lambda", "ops"],
 ];
 
 /// Same-layer imports allowed, one way only: (from, to, why).

@@ -9,6 +9,8 @@
 - The bucket blocks every kind of public access and its policy refuses requests without TLS, on the
   bucket and on every object.
 - No credential in the template: the secret is referenced by name only.
+- Every function logs JSON lines at a level the template sets (LoggingConfig, which the runtime's
+  log subscriber reads) and is traced by X-Ray (Tracing: Active).
 - Personal data has an end: every function has its own log group with a retention (at most
   731 days by default), every log group has one, the bucket expires each prefix the bridge
   writes (and the noncurrent versions there, the bucket being versioned), and every queue says
@@ -168,6 +170,16 @@ def retention_findings(template):
                 if lambda_log_group_target(group.get("Properties", {}).get("LogGroupName"))
                 in (("ref", name), ("name", properties.get("FunctionName")))
             ]
+        if function["Type"] == "AWS::Serverless::Function":
+            # The runtime's subscriber reads the format and level Lambda passes from LoggingConfig.
+            if logging.get("LogFormat") != "JSON" or "ApplicationLogLevel" not in logging:
+                findings.append(
+                    f"{name}: LoggingConfig must set LogFormat JSON and an ApplicationLogLevel "
+                    "(the runtime's log subscriber reads both)"
+                )
+            global_tracing = ((template.get("Globals") or {}).get("Function") or {}).get("Tracing")
+            if properties.get("Tracing", global_tracing) != "Active":
+                findings.append(f"{name}: Tracing is not Active (X-Ray traces every invocation)")
         if not groups:
             findings.append(
                 f"{name}: no log group of the template is the function's (/aws/lambda/<its name>): "

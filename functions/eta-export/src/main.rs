@@ -3,28 +3,40 @@
 //! detail-type `Eta`, detail a `RoutedUpdate`) → `bridge::jobs::eta_export`.
 //!
 //! Thin by design: it builds the bridge once at cold start, calls the job and answers its report as
-//! JSON. A failure worth retrying is an error, so Lambda's retries, the dead-letter queue and its
-//! alarm see it; so is an event of another kind routed here by mistake, which would otherwise be
-//! lost. Without an Optimize API key the job acknowledges every update and sends nothing.
+//! JSON. A failure worth retrying is a `Retryable.…` error, so Lambda's retries, the dead-letter
+//! queue and its alarm see it; an event of another kind routed here by mistake is
+//! `NotRetryable.MisroutedUpdate`, dead-lettered instead of lost (`bridge::lambda`). Without an
+//! Optimize API key the job acknowledges every update and sends nothing.
 
-use bridge::routing::{EVENT_SOURCE, Trigger, handle_bus_update, read_trigger};
+use bridge::lambda::{ColdStartLayer, EventBridgeEvent, Failure, Trigger, handle_update, invocation, read_trigger};
+use bridge::routing::EVENT_SOURCE;
 use bridge::visibility::UpdateKind;
 use bridge::wiring::Bridge;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bridge::telemetry::init_tracing();
-    let bridge = bridge::wiring::CloudPorts::from_env().await?.bridge();
+    bridge::lambda::init_logging();
+    let bridge = bridge::wiring::CloudPorts::from_env().await.map_err(bridge::lambda::start_failed)?.bridge();
     let bridge = &bridge;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(bridge, event))).await
+    Runtime::new(service_fn(move |event| invocation(handle(bridge, event))))
+        .layer(TracingLayer::new())
+        .layer(ColdStartLayer)
+        .run()
+        .await
 }
 
-async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let (payload, _context) = event.into_parts();
-    let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Eta)? else {
-        return Err(format!("eta-export takes Eta updates from the bus ({EVENT_SOURCE}), not {payload}").into());
+async fn handle(bridge: &Bridge, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, Failure> {
+    let Trigger::Update(update) = read_trigger(&event.payload, UpdateKind::Eta)? else {
+        return Err(Failure::not_retryable(
+            "MisroutedUpdate",
+            format!(
+                "eta-export takes Eta updates from the bus ({EVENT_SOURCE}), not a {:?} event",
+                event.payload.detail_type
+            ),
+        ));
     };
-    Ok(handle_bus_update(bridge, &update).await?)
+    handle_update(bridge, &update).await
 }

@@ -5,33 +5,38 @@
 //!   within the invocation's remaining time less a reserve.
 //!
 //! Thin by design: it builds the bridge once at cold start, calls the job and answers its outcome or
-//! report as JSON. A failure worth retrying is an error, so EventBridge's and Lambda's retries, the
-//! dead-letter queue and its alarm see it; so is a visibility update of another kind routed here by
-//! mistake, which would otherwise be lost.
+//! report as JSON. A failure worth retrying is a `Retryable.…` error, so EventBridge's and Lambda's
+//! retries, the dead-letter queue and its alarm see it; a visibility update of another kind routed
+//! here by mistake is `NotRetryable.MisroutedUpdate`, dead-lettered instead of lost
+//! (`bridge::lambda`).
 
 use std::time::SystemTime;
 
 use bridge::http::DEADLINE_RESERVE;
-
 use bridge::jobs::status_sync::{SyncOptions, sync_statuses};
-use bridge::routing::{Trigger, handle_bus_update, read_trigger};
+use bridge::lambda::{ColdStartLayer, EventBridgeEvent, Failure, Trigger, handle_update, invocation, read_trigger};
 use bridge::visibility::UpdateKind;
 use bridge::wiring::Bridge;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bridge::telemetry::init_tracing();
-    let bridge = bridge::wiring::CloudPorts::from_env().await?.bridge();
+    bridge::lambda::init_logging();
+    let bridge = bridge::wiring::CloudPorts::from_env().await.map_err(bridge::lambda::start_failed)?.bridge();
     let bridge = &bridge;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(bridge, event))).await
+    Runtime::new(service_fn(move |event| invocation(handle(bridge, event))))
+        .layer(TracingLayer::new())
+        .layer(ColdStartLayer)
+        .run()
+        .await
 }
 
-async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let (payload, context) = event.into_parts();
-    if let Trigger::Update(update) = read_trigger(&payload, UpdateKind::Stop)? {
-        return Ok(handle_bus_update(bridge, &update).await?);
+async fn handle(bridge: &Bridge, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, Failure> {
+    let (event, context) = event.into_parts();
+    if let Trigger::Update(update) = read_trigger(&event, UpdateKind::Stop)? {
+        return handle_update(bridge, &update).await;
     }
     let remaining = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
     match sync_statuses(bridge, &SyncOptions::within(remaining.saturating_sub(DEADLINE_RESERVE))).await {
@@ -43,7 +48,7 @@ async fn handle(bridge: &Bridge, event: LambdaEvent<Value>) -> Result<Value, Err
         }
         Err(failed) => {
             tracing::error!(report = %serde_json::to_string(&failed.report)?, "status sync failed");
-            Err(Error::from(failed))
+            Err(failed.into())
         }
     }
 }
