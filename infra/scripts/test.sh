@@ -6,6 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+infra/scripts/toolchain.sh >/dev/null
 infra/scripts/tools.sh
 # shellcheck source=moto.sh
 source infra/scripts/moto.sh
