@@ -6,7 +6,8 @@
 //!   request id and X-Ray trace id (the runtime's `Lambda runtime invoke` span) inside the
 //!   cold-start flag (the [`ColdStartLayer`]'s `invocation` span): start a function with
 //!   `Runtime::new(handler).layer(TracingLayer::new()).layer(ColdStartLayer)`;
-//! - the scheduled and bus triggers read as typed EventBridge events;
+//! - API Gateway's requests answered by the HTTP API ([`answer_http`]), the scheduled and bus
+//!   triggers read as typed EventBridge events;
 //! - a failed invocation answered as a [`Diagnostic`] whose `error_type` says whether a retry can
 //!   mend it (`Retryable.…` or `NotRetryable.…`), logged with that type and counted as the
 //!   `FailedInvocations` metric (dimension `Retryable`), which the template alarms on.
@@ -93,6 +94,27 @@ pub async fn invocation<T>(work: impl Future<Output = Result<T, Failure>>) -> Re
         );
     }
     result
+}
+
+/// The dispatch function's handler: API Gateway's request (method, path, `Authorization`, body) to
+/// the library's HTTP API ([`crate::api::route`]) and its answer back as JSON. A refusal (4xx, 5xx)
+/// is logged with its status, method and path only: its message can quote the body.
+pub async fn answer_http(
+    bridge: &crate::wiring::Bridge,
+    router: &dyn crate::routing::VisibilityRouter,
+    request: lambda_http::Request,
+) -> Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error> {
+    let authorization = request.headers().get("authorization").and_then(|value| value.to_str().ok());
+    let (method, path) = (request.method().as_str(), request.uri().path());
+    let answer = crate::api::route(bridge, router, method, path, authorization, request.body().as_ref()).await;
+    if answer.status >= 400 {
+        tracing::warn!(status = answer.status, method, path = %crate::error::shown(path), "request refused");
+    }
+    lambda_http::Response::builder()
+        .status(answer.status)
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::from(answer.body.to_string()))
+        .map_err(lambda_http::Error::from)
 }
 
 /// Logs a function that cannot start (its settings or secrets) with `NotRetryable.Config`, and

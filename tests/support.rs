@@ -1,7 +1,10 @@
-//! Test support: the AWS stand-in (moto) the real adapters are tested against.
+//! Test support: the AWS stand-in (moto) the real adapters are tested against, and a stand-in of
+//! Lambda's runtime API for the functions' own tests ([`lambda_runtime_api`]).
 //!
 //! The tests never skip: without `BRIDGE_TEST_AWS_ENDPOINT` they fail and say how to start moto.
 //! `infra/scripts/test.sh` (the README's test command) starts it and sets the variable.
+
+pub mod lambda_runtime_api;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use bridge::store::dynamo::DynamoStore;
