@@ -10,6 +10,10 @@
 //! - **Tolerant reads**: every JSON answer is read through [`super::tolerant`] (property names in
 //!   any case, numbers as strings, datetimes with or without offsets, lists bare or in an envelope,
 //!   one unreadable list record skipped and counted); files are typed by their bytes.
+//!
+//! Kept as one file: one client, one method per Nexus route; the token source, the retries and the
+//! routes are methods of the one `NexusClient` sharing its session and pacer, which a split would
+//! only scatter.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

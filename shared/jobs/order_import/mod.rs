@@ -55,6 +55,8 @@
 //! limit that the other jobs share. `QARGO_ORDER_DOOR=upload` keeps the other door, e.g. for a
 //! tenant whose webhook integration is not configured yet, or to see every import's outcome.
 
+mod doors;
+mod listing;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,19 +66,17 @@ use std::time::{Duration, Instant};
 use jiff::civil::DateTime;
 use serde::Serialize;
 
-use self::state::{ImportState, Imported, Rejected};
+use self::state::{ImportState, Rejected};
 use crate::config::OrderDoor;
-use crate::domain::{ConsignmentStatus, DepotCode, Network, NexusConsignmentId};
+use crate::domain::{DepotCode, Network};
 use crate::error::StoreError;
 use crate::jobs::seen_listing;
 use crate::nexus::wire::Consignment;
 use crate::nexus::{NexusClient, NexusError};
 use crate::qargo::QargoError;
-use crate::qargo::inbound_order::{
-    MappingError, customer_by_id, customer_of, fingerprint, order_content, order_identifier,
-};
-use crate::qargo::wire::{OrderInput, OrderOperation, Upload, UploadStatus};
-use crate::store::{CursorKey, SyncKey};
+use crate::qargo::inbound_order::{MappingError, customer_by_id, fingerprint};
+use crate::qargo::wire::{OrderInput, OrderOperation};
+use crate::store::CursorKey;
 use crate::wiring::Bridge;
 
 /// The job's name in cursor keys.
@@ -84,9 +84,6 @@ pub const JOB: &str = "order-import";
 
 /// Consignments handled between two cursor updates: what a cut-short run may have to redo.
 pub const CHUNK: usize = 25;
-
-/// Reads of one upload before the chunk is given up as unconfirmed (and redone next run).
-const MAX_STATUS_READS: u32 = 12;
 
 /// How the run is bounded.
 #[derive(Debug, Clone, Copy, Default)]
@@ -362,36 +359,6 @@ struct Work {
     day: jiff::civil::Date,
 }
 
-/// How Qargo answered one piece of work.
-#[derive(Debug, Clone)]
-enum Outcome {
-    Done,
-    Duplicate,
-    Refused(String),
-}
-
-/// What to do with one listed consignment.
-enum Decision {
-    /// Requested by one of our depots.
-    Own,
-    /// Not for this depot, or not on one of its networks.
-    Elsewhere,
-    /// Finished; nothing for Qargo.
-    Finished {
-        network: Network,
-        id: i64,
-        day: jiff::civil::Date,
-    },
-    /// Nothing new for Qargo.
-    Unchanged(Network),
-    Reject {
-        network: Network,
-        id: i64,
-        refusal: Rejected,
-    },
-    Send(Work),
-}
-
 struct DepotRun<'a> {
     bridge: &'a Bridge,
     options: &'a ImportOptions,
@@ -517,288 +484,6 @@ impl<'a> DepotRun<'a> {
         Ok(())
     }
 
-    // ---- the listing -----------------------------------------------------------------------------
-
-    async fn import_listing(&mut self, window_start: DateTime) -> Result<(), Stop> {
-        let nexus = self.nexus.clone();
-        let mut pages = nexus.changed_since(window_start, self.bridge.settings.nexus_list_page_size());
-        loop {
-            if self.options.out_of_time() {
-                return Err(Stop::Deadline);
-            }
-            let Some(page) = pages.next_page().await.map_err(Stop::Nexus)? else {
-                self.report.unreadable = pages.skipped() as u32;
-                return Ok(());
-            };
-            self.report.nexus_requests += 1;
-            for chunk in page.chunks(CHUNK) {
-                self.import_chunk(chunk).await?;
-            }
-        }
-    }
-
-    /// The seen listing ([`seen_listing`]): for each mapped customer on one of the depot's networks,
-    /// every consignment created in the window; one whose record changed since the last run is read
-    /// with its route details (for its pallet count), told whose it is from what the bridge booked,
-    /// and decided as with the delta listing.
-    async fn import_seen(&mut self) -> Result<(), Stop> {
-        let nexus = self.nexus.clone();
-        let settings = &self.bridge.settings;
-        let uk_today = self.uk_today();
-        let mut listed = BTreeSet::new();
-        let mut complete = true;
-        for customer in settings.customer_map.nexus_ids() {
-            let network = match settings.customer_map.network_of(customer) {
-                Some(network) if self.depot.is_member_of(network) => network,
-                Some(_) => continue,
-                None if self.depot.networks().len() == 1 => self.depot.networks()[0],
-                None => {
-                    complete = false;
-                    let problem = format!(
-                        "customer {customer} is not listed: this Nexus does not say a consignment's network and {} is on both; \
-                         name it in BRIDGE_CUSTOMER_MAP, e.g. {customer}:{}:PALLEX",
-                        self.depot,
-                        settings.customer_map.qargo_customer(customer).unwrap_or("CODE")
-                    );
-                    tracing::warn!(depot = %self.depot, customer, "customer without a network; not listed");
-                    self.report.problems.push(problem);
-                    continue;
-                }
-            };
-            if self.options.out_of_time() {
-                return Err(Stop::Deadline);
-            }
-            let listing = seen_listing::list_recent(&nexus, Some(customer), uk_today, settings.nexus_list_page_size())
-                .await
-                .map_err(Stop::Nexus)?;
-            self.report.nexus_requests += listing.requests;
-            self.report.unreadable += listing.skipped as u32;
-            complete &= listing.skipped == 0;
-            let mut fresh = Vec::new();
-            for record in listing.consignments {
-                let id = record.consignment_id;
-                listed.insert(id);
-                let state =
-                    &self.cursors.iter().find(|c| c.key.network == network).expect("a cursor per network").state;
-                if state.listed.unchanged(Some(network), &record) {
-                    let report = self.report.network_mut(network);
-                    report.listed += 1;
-                    report.unchanged += 1;
-                    continue;
-                }
-                let key = SyncKey { network, nexus_consignment_id: NexusConsignmentId(id) };
-                let booked =
-                    self.bridge.sync_state.load(&key).await.map_err(Stop::Store)?.is_some_and(|s| s.qargo.is_some());
-                let mut consignment = record.clone();
-                let whose = if booked {
-                    seen_listing::Whose::Booked { network }
-                } else {
-                    if consignment.pallets.is_empty() && consignment.route_details.is_empty() {
-                        self.report.nexus_requests += 1;
-                        match nexus.consignment(NexusConsignmentId(id), &["routedetails"]).await {
-                            Ok(detail) => consignment = detail,
-                            // Listed but not readable by this user any more: the next listing tells.
-                            Err(NexusError::NotFound { .. }) => continue,
-                            Err(err) => return Err(Stop::Nexus(err)),
-                        }
-                    }
-                    seen_listing::Whose::Imported { network, customer: Some(customer) }
-                };
-                seen_listing::fill(&mut consignment, self.depot, &whose);
-                self.listed_as.insert((network, id), record);
-                fresh.push(consignment);
-            }
-            for chunk in fresh.chunks(CHUNK) {
-                self.import_chunk(chunk).await?;
-            }
-        }
-        if complete {
-            let mut draft = self.draft();
-            for cursor in &mut draft {
-                cursor.state.listed.keep_only(&listed);
-            }
-            self.checkpoint(draft).await?;
-        }
-        Ok(())
-    }
-
-    /// Handles listed consignments: decides, sends, records, and moves the cursor past them.
-    async fn import_chunk(&mut self, consignments: &[Consignment]) -> Result<(), Stop> {
-        if self.options.out_of_time() {
-            return Err(Stop::Deadline);
-        }
-        let mut draft = self.draft();
-        let mut works = Vec::new();
-        for consignment in consignments {
-            match self.decide(consignment, &draft) {
-                Decision::Own => self.report.own += 1,
-                Decision::Elsewhere => {}
-                Decision::Finished { network, id, day } => {
-                    self.touched.insert((network, id));
-                    self.report.network_mut(network).listed += 1;
-                    let state = &mut state_of(&mut draft, network).state;
-                    match state.imported.get_mut(&id) {
-                        Some(entry) => {
-                            entry.finished.get_or_insert(day);
-                        }
-                        None => self.report.network_mut(network).finished += 1,
-                    }
-                    state.rejected.remove(&id);
-                }
-                Decision::Unchanged(network) => {
-                    let report = self.report.network_mut(network);
-                    report.listed += 1;
-                    report.unchanged += 1;
-                }
-                Decision::Reject { network, id, refusal } => {
-                    self.touched.insert((network, id));
-                    self.report.network_mut(network).listed += 1;
-                    tracing::info!(depot = %self.depot, %network, id, reason = %refusal.reason, "consignment not imported");
-                    state_of(&mut draft, network).state.reject(id, refusal);
-                }
-                Decision::Send(work) => {
-                    self.touched.insert((work.network, work.id));
-                    self.report.network_mut(work.network).listed += 1;
-                    works.push(work);
-                }
-            }
-        }
-        self.exchange(works, &mut draft).await?;
-        for consignment in consignments {
-            let network = consignment.network.as_ref().and_then(|n| n.code.parse::<Network>().ok());
-            if let Some(network) = network
-                && let Some(record) = self.listed_as.remove(&(network, consignment.consignment_id))
-            {
-                state_of(&mut draft, network).state.listed.remember(Some(network), &record);
-            }
-        }
-        let uk_now = self.bridge.clock.now().to_zoned(london()).datetime();
-        let last = consignments.iter().rev().find_map(|c| crate::jobs::lookup::cursor_time(c.last_updated, uk_now));
-        if let Some(last) = last {
-            for cursor in &mut draft {
-                if cursor.state.since.is_none_or(|since| since < last) {
-                    cursor.state.since = Some(last);
-                }
-            }
-        }
-        self.checkpoint(draft).await
-    }
-
-    fn decide(&self, c: &Consignment, draft: &[NetworkCursor]) -> Decision {
-        let is_ours = |code: &Option<String>| {
-            code.as_deref()
-                .and_then(|code| code.parse::<DepotCode>().ok())
-                .is_some_and(|code| self.ours.contains(&code))
-        };
-        if is_ours(&c.requesting_depot_code) {
-            return Decision::Own;
-        }
-        let network = match c.network.as_ref().map(|n| n.code.parse::<Network>()) {
-            Some(Ok(network)) => network,
-            _ if self.depot.networks().len() == 1 => self.depot.networks()[0],
-            _ => {
-                tracing::warn!(id = c.consignment_id, "consignment without a known network; skipped");
-                return Decision::Elsewhere;
-            }
-        };
-        let ours_to_handle = |code: &Option<String>| {
-            code.as_deref().is_some_and(|code| code.trim().eq_ignore_ascii_case(self.depot.as_str()))
-        };
-        if !self.depot.is_member_of(network)
-            || !(ours_to_handle(&c.delivery_depot_code) || ours_to_handle(&c.collecting_depot_code))
-        {
-            return Decision::Elsewhere;
-        }
-        let id = c.consignment_id;
-        let state = &draft.iter().find(|cursor| cursor.key.network == network).expect("a cursor per network").state;
-        let known = state.imported.get(&id);
-        let status = crate::jobs::lookup::consignment_status(c);
-        let day = c.last_updated.map_or_else(|| self.uk_today(), |at| at.date());
-        let now = self.bridge.clock.now();
-        let depot_address =
-            self.bridge.settings.depots.iter().find(|d| &d.code == self.depot).and_then(|d| d.address.as_ref());
-        let content = order_content(c, network, depot_address);
-
-        if status.is_some_and(|s| s.code() == "CAN") {
-            return match known {
-                Some(entry) if !entry.cancelled => {
-                    // Qargo's `OrderInput` requires `customer` and `consignments` on a DELETE too: a
-                    // cancellation that no longer maps is refused here, named, for a person to finish.
-                    let cancel_refusal = |reason: String| Rejected {
-                        number: c.consignment_number.clone(),
-                        reason: format!(
-                            "cancelled on Nexus, but the Qargo order {} cannot be cancelled by the bridge ({reason}); cancel it in Qargo",
-                            order_identifier(network, NexusConsignmentId(id))
-                        ),
-                        attempts: 0,
-                        first_at: now,
-                        last_at: now,
-                        operation: OrderOperation::Delete,
-                        customer: c.customer_id,
-                        order: None,
-                    };
-                    let mut order = match content {
-                        Ok(order) => order,
-                        Err(err) => return Decision::Reject { network, id, refusal: cancel_refusal(err.to_string()) },
-                    };
-                    match customer_of(c, &self.bridge.settings.customer_map) {
-                        Ok(customer) => order.customer = Some(customer),
-                        Err(err) => return Decision::Reject { network, id, refusal: cancel_refusal(err.to_string()) },
-                    }
-                    let fingerprint = fingerprint(&order);
-                    Decision::Send(Work {
-                        network,
-                        id,
-                        number: c.consignment_number.clone(),
-                        operation: OrderOperation::Delete,
-                        customer: c.customer_id,
-                        order,
-                        fingerprint,
-                        day,
-                    })
-                }
-                _ => Decision::Finished { network, id, day },
-            };
-        }
-        if status.is_some_and(ConsignmentStatus::is_terminal) || known.is_some_and(|k| k.cancelled) {
-            return Decision::Finished { network, id, day };
-        }
-        let operation = if known.is_some() { OrderOperation::Update } else { OrderOperation::Create };
-        let refusal = |reason: String, order: Option<OrderInput>| Rejected {
-            number: c.consignment_number.clone(),
-            reason,
-            attempts: 0,
-            first_at: now,
-            last_at: now,
-            operation,
-            customer: c.customer_id,
-            order,
-        };
-        let mut order = match content {
-            Ok(order) => order,
-            // Nothing to retry until the consignment changes on Nexus (it is listed again then).
-            Err(err) => return Decision::Reject { network, id, refusal: refusal(err.to_string(), None) },
-        };
-        match customer_of(c, &self.bridge.settings.customer_map) {
-            Ok(customer) => order.customer = Some(customer),
-            Err(err) => return Decision::Reject { network, id, refusal: refusal(err.to_string(), Some(order)) },
-        }
-        let fingerprint = fingerprint(&order);
-        if known.is_some_and(|k| k.fingerprint == fingerprint) && !state.rejected.contains_key(&id) {
-            return Decision::Unchanged(network);
-        }
-        Decision::Send(Work {
-            network,
-            id,
-            number: c.consignment_number.clone(),
-            operation,
-            customer: c.customer_id,
-            order,
-            fingerprint,
-            day,
-        })
-    }
-
     // ---- earlier rejections ----------------------------------------------------------------------
 
     /// Tries again what was refused before and has not changed on Nexus since.
@@ -858,142 +543,6 @@ impl<'a> DepotRun<'a> {
         Ok(())
     }
 
-    // ---- Qargo -----------------------------------------------------------------------------------
-
-    /// Sends `works` through the configured door, follows every import to its end, and records the
-    /// outcomes in `draft`. A DUPLICATE CREATE is followed by an UPDATE (Qargo has the order, but
-    /// maybe not this version of it).
-    async fn exchange(&mut self, works: Vec<Work>, draft: &mut [NetworkCursor]) -> Result<(), Stop> {
-        let outcomes = self.send_and_follow(&works).await?;
-        let mut follow_ups = Vec::new();
-        for (work, outcome) in works.into_iter().zip(outcomes) {
-            if let (OrderOperation::Create, Outcome::Duplicate) = (work.operation, &outcome) {
-                self.report.network_mut(work.network).duplicates += 1;
-                follow_ups.push(Work { operation: OrderOperation::Update, ..work });
-                continue;
-            }
-            self.record(work, outcome, draft, false);
-        }
-        if !follow_ups.is_empty() {
-            let outcomes = self.send_and_follow(&follow_ups).await?;
-            for (work, outcome) in follow_ups.into_iter().zip(outcomes) {
-                self.record(work, outcome, draft, true);
-            }
-        }
-        Ok(())
-    }
-
-    fn record(&mut self, work: Work, outcome: Outcome, draft: &mut [NetworkCursor], after_duplicate: bool) {
-        let now = self.bridge.clock.now();
-        let report = self.report.network_mut(work.network);
-        let state = &mut state_of(draft, work.network).state;
-        match (work.operation, outcome) {
-            (OrderOperation::Delete, outcome) => {
-                if let Outcome::Refused(reason) = outcome {
-                    // Nothing to cancel in Qargo: the consignment is finished either way.
-                    tracing::warn!(id = work.id, %reason, "Qargo refused the cancel; marked cancelled");
-                }
-                let entry = state.imported.entry(work.id).or_default();
-                entry.cancelled = true;
-                entry.finished.get_or_insert(work.day);
-                state.rejected.remove(&work.id);
-                report.cancelled += 1;
-            }
-            (operation, Outcome::Done | Outcome::Duplicate) => {
-                state.imported.insert(
-                    work.id,
-                    Imported { fingerprint: work.fingerprint, customer: work.customer, ..Imported::default() },
-                );
-                state.rejected.remove(&work.id);
-                match operation {
-                    _ if after_duplicate => {}
-                    OrderOperation::Create => report.created += 1,
-                    _ => report.updated += 1,
-                }
-            }
-            (operation, Outcome::Refused(reason)) => {
-                tracing::info!(depot = %self.depot, network = %work.network, id = work.id, %reason, "Qargo refused the order");
-                if after_duplicate {
-                    // In Qargo, content unknown: the next sighting or retry updates it.
-                    state.imported.insert(work.id, Imported::default());
-                }
-                let mut order = work.order;
-                order.customer = None;
-                state.reject(
-                    work.id,
-                    Rejected {
-                        number: work.number,
-                        reason,
-                        attempts: 0,
-                        first_at: now,
-                        last_at: now,
-                        operation,
-                        customer: work.customer,
-                        order: Some(order),
-                    },
-                );
-            }
-        }
-    }
-
-    /// Posts every work, then reads each import's status until it ends; outcomes in `works` order.
-    async fn send_and_follow(&mut self, works: &[Work]) -> Result<Vec<Outcome>, Stop> {
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; works.len()];
-        let mut following: Vec<(usize, String)> = Vec::new();
-        for (index, work) in works.iter().enumerate() {
-            let order = OrderInput { operation: Some(work.operation), ..work.order.clone() };
-            match self.post(&order).await {
-                Ok(Some(upload)) if upload.upload_status.is_final() => outcomes[index] = Some(outcome_of(&upload)),
-                Ok(Some(upload)) => following.push((index, upload.upload_id)),
-                // The order webhook's answer (`OrderImportResponse | null`) has no upload to follow:
-                // no errors means Qargo took the order, and its de-duplication on
-                // `order_identifier` makes a repeat harmless.
-                Ok(None) => outcomes[index] = Some(Outcome::Done),
-                Err(err) if refusal(&err) => outcomes[index] = Some(Outcome::Refused(err.to_string())),
-                Err(err) => return Err(Stop::Qargo(err)),
-            }
-        }
-        let mut reads = 0;
-        while !following.is_empty() {
-            if reads > 0 {
-                // Give Qargo's importer time; the pacer spaces the reads themselves.
-                tokio::time::sleep(Duration::from_millis(250 * u64::from(reads.min(8)))).await;
-            }
-            reads += 1;
-            if reads > MAX_STATUS_READS {
-                return Err(Stop::Unconfirmed(format!(
-                    "Qargo had not finished {} imports after {MAX_STATUS_READS} status reads; they are sent again next run",
-                    following.len()
-                )));
-            }
-            let mut still = Vec::new();
-            for (index, upload_id) in following {
-                self.report.qargo_api_requests += 1;
-                match self.bridge.qargo.upload_status(&upload_id).await {
-                    Ok(upload) if upload.upload_status.is_final() => outcomes[index] = Some(outcome_of(&upload)),
-                    Ok(_) => still.push((index, upload_id)),
-                    Err(err) if refusal(&err) => outcomes[index] = Some(Outcome::Refused(err.to_string())),
-                    Err(err) => return Err(Stop::Qargo(err)),
-                }
-            }
-            following = still;
-        }
-        Ok(outcomes.into_iter().map(|o| o.expect("every work has an outcome")).collect())
-    }
-
-    async fn post(&mut self, order: &OrderInput) -> Result<Option<Upload>, QargoError> {
-        match self.bridge.settings.order_door {
-            OrderDoor::Webhook => {
-                self.report.qargo_webhook_requests += 1;
-                self.bridge.qargo.order_webhook(order).await.map(|_| None)
-            }
-            OrderDoor::Upload => {
-                self.report.qargo_api_requests += 1;
-                self.bridge.qargo.upload_order(order).await.map(Some)
-            }
-        }
-    }
-
     // ---- the cursors -----------------------------------------------------------------------------
 
     fn draft(&self) -> Vec<NetworkCursor> {
@@ -1036,25 +585,6 @@ fn state_of(draft: &mut [NetworkCursor], network: Network) -> &mut NetworkCursor
     draft.iter_mut().find(|cursor| cursor.key.network == network).expect("a cursor per network")
 }
 
-/// Whether Qargo refused this order for good (as opposed to being unavailable).
-fn refusal(err: &QargoError) -> bool {
-    matches!(
-        err,
-        QargoError::Invalid { .. }
-            | QargoError::Unprocessable { .. }
-            | QargoError::NotFound { .. }
-            | QargoError::UploadFailed { .. }
-    ) || matches!(err, QargoError::WebhookRefused { errors } if errors.iter().all(|e| e.error_type != "INTERNAL_ERROR"))
-}
-
-fn outcome_of(upload: &Upload) -> Outcome {
-    match upload.upload_status {
-        UploadStatus::Duplicate => Outcome::Duplicate,
-        UploadStatus::Completed => Outcome::Done,
-        status => Outcome::Refused(format!("Qargo answered {status:?}")),
-    }
-}
-
 fn london() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC)
 }
@@ -1068,27 +598,5 @@ mod tests {
         assert!(!ImportOptions::unbounded().out_of_time());
         assert!(ImportOptions::within(Duration::from_secs(10)).out_of_time(), "10 s is inside the 45 s reserve");
         assert!(!ImportOptions::within(Duration::from_secs(600)).out_of_time());
-    }
-
-    #[test]
-    fn qargo_outcomes() {
-        let upload = |status| Upload {
-            upload_id: "u".into(),
-            upload_status: status,
-            upload_url: None,
-            order_id: None,
-            order_url: None,
-        };
-        assert!(matches!(outcome_of(&upload(UploadStatus::Completed)), Outcome::Done));
-        assert!(matches!(outcome_of(&upload(UploadStatus::Duplicate)), Outcome::Duplicate));
-        let Outcome::Refused(why) = outcome_of(&upload(UploadStatus::Error)) else { panic!("an error is a refusal") };
-        assert_eq!(why, "Qargo answered Error");
-        let refused = |error_type: &str| QargoError::WebhookRefused {
-            errors: vec![crate::qargo::wire::WebhookError { error_type: error_type.into(), error_message: "x".into() }],
-        };
-        assert!(refusal(&refused("USER_INPUT_ERROR")), "the order webhook refused the order for good");
-        assert!(!refusal(&refused("INTERNAL_ERROR")), "Qargo's own failure is worth a retry");
-        assert!(refusal(&QargoError::Invalid { message: "bad".into(), errors: vec![] }));
-        assert!(!refusal(&QargoError::TokenLimit { retry_after: Duration::from_secs(60) }));
     }
 }
