@@ -29,8 +29,10 @@ const LAYERS: &[&[&str]] = &[
     &["jobs"],
     // 9. How updates reach the jobs.
     &["routing"],
-    // 10. The edges: the HTTP API, the Lambda runtime's conventions and the operations.
-    &["api", "lambda", "ops"],
+    // 10. The edges: the HTTP API and the operations.
+    &["api", "ops"],
+    // 11. The Lambda runtime's conventions, around the HTTP API and the jobs.
+    &["lambda"],
 ];
 
 /// Same-layer imports allowed, one way only: (from, to, why).
@@ -123,4 +125,135 @@ fn the_check_catches_an_import_that_goes_up() {
     assert_eq!(imports(&code), ["jobs", "wiring"]);
     assert!(layer_of("jobs") > layer_of("store"), "a store file importing jobs would be refused");
     assert!(layer_of("routing") > layer_of("jobs") && layer_of("visibility") < layer_of("jobs"));
+}
+
+/// Each file of `shared/` as its module path (`jobs::pod_sync::upload`), with its code.
+fn library_modules() -> BTreeMap<String, String> {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let mut files = Vec::new();
+    rust_files(&shared, &mut files);
+    files
+        .iter()
+        .filter_map(|file| {
+            let relative = file.strip_prefix(&shared).ok()?.to_string_lossy().replace('\\', "/");
+            let mut parts: Vec<&str> = relative.trim_end_matches(".rs").split('/').collect();
+            if parts.last() == Some(&"mod") {
+                parts.pop();
+            }
+            if parts == ["lib"] || parts == ["hostile_input_tests"] {
+                return None;
+            }
+            Some((parts.join("::"), code_of(&std::fs::read_to_string(file).ok()?)))
+        })
+        .collect()
+}
+
+/// The files a file's code names: each `crate::a::b::…` path (and each path of a `crate::a::{…}`
+/// group) to the longest module it reaches, and each `super::x` to its sibling module `x`. A child
+/// naming its own parent is not counted: a folder's `mod.rs` and its files are one module.
+fn file_imports(module: &str, code: &str, modules: &BTreeMap<String, String>) -> Vec<String> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut paths = Vec::new();
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        let base: String = rest.chars().take_while(|c| word(*c)).collect();
+        let base = base.trim_end_matches(':').to_owned();
+        let after = &rest[base.len()..];
+        match after.strip_prefix("::{").and_then(|group| group.split('}').next()) {
+            Some(group) => paths.extend(group.split(',').map(|item| format!("{base}::{}", item.trim()))),
+            None => paths.push(base),
+        }
+    }
+    let parent = module.rsplit_once("::").map_or("", |(parent, _)| parent);
+    for (at, _) in code.match_indices("super::") {
+        let name: String =
+            code[at + "super::".len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        paths.push(if parent.is_empty() { name } else { format!("{parent}::{name}") });
+    }
+    let mut found = Vec::new();
+    for path in paths {
+        let segments: Vec<&str> = path.split("::").map(|s| s.split_whitespace().next().unwrap_or_default()).collect();
+        let reached = (1..=segments.len()).rev().map(|n| segments[..n].join("::")).find(|m| modules.contains_key(m));
+        if let Some(reached) = reached
+            && reached != module
+            && !module.starts_with(&format!("{reached}::"))
+            && !found.contains(&reached)
+        {
+            found.push(reached);
+        }
+    }
+    found
+}
+
+/// The circles of a graph (its strongly connected parts of more than one node), by Tarjan's method.
+fn circles(graph: &BTreeMap<String, Vec<String>>) -> Vec<Vec<String>> {
+    struct Walk<'a> {
+        graph: &'a BTreeMap<String, Vec<String>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        found: Vec<Vec<String>>,
+    }
+    fn visit<'a>(walk: &mut Walk<'a>, node: &'a str) {
+        let at = walk.index.len();
+        walk.index.insert(node, at);
+        walk.low.insert(node, at);
+        walk.stack.push(node);
+        for next in walk.graph.get(node).into_iter().flatten() {
+            if !walk.index.contains_key(next.as_str()) {
+                visit(walk, next);
+                let low = walk.low[next.as_str()].min(walk.low[node]);
+                walk.low.insert(node, low);
+            } else if walk.stack.contains(&next.as_str()) {
+                let low = walk.index[next.as_str()].min(walk.low[node]);
+                walk.low.insert(node, low);
+            }
+        }
+        if walk.low[node] == walk.index[node] {
+            let mut part = Vec::new();
+            while let Some(member) = walk.stack.pop() {
+                part.push(member.to_owned());
+                if member == node {
+                    break;
+                }
+            }
+            if part.len() > 1 {
+                part.sort();
+                walk.found.push(part);
+            }
+        }
+    }
+    let mut walk = Walk { graph, index: BTreeMap::new(), low: BTreeMap::new(), stack: Vec::new(), found: Vec::new() };
+    for node in graph.keys() {
+        if !walk.index.contains_key(node.as_str()) {
+            visit(&mut walk, node);
+        }
+    }
+    walk.found
+}
+
+#[test]
+fn no_two_files_of_the_library_import_each_other() {
+    let modules = library_modules();
+    let graph: BTreeMap<String, Vec<String>> =
+        modules.iter().map(|(module, code)| (module.clone(), file_imports(module, code, &modules))).collect();
+    let imports: usize = graph.values().map(Vec::len).sum();
+    assert!(modules.len() > 90 && imports > 350, "the check saw {} files and {imports} imports", modules.len());
+    let found = circles(&graph);
+    assert!(found.is_empty(), "import circles between files of shared/: {found:?}");
+}
+
+#[test]
+fn the_circle_check_finds_a_circle() {
+    let modules: BTreeMap<String, String> =
+        ["jobs::a", "jobs::b", "jobs::c", "jobs"].iter().map(|m| ((*m).to_owned(), String::new())).collect();
+    assert_eq!(file_imports("jobs::a", "use crate::jobs::{b::X, c};", &modules), ["jobs::b", "jobs::c"]);
+    assert_eq!(file_imports("jobs::b", "use super::a::Y; use crate::jobs::Z;", &modules), ["jobs::a"]);
+    let graph: BTreeMap<String, Vec<String>> = [
+        ("jobs::a".to_owned(), vec!["jobs::b".to_owned()]),
+        ("jobs::b".to_owned(), vec!["jobs::a".to_owned()]),
+        ("jobs::c".to_owned(), vec!["jobs::a".to_owned()]),
+    ]
+    .into();
+    assert_eq!(circles(&graph), [vec!["jobs::a".to_owned(), "jobs::b".to_owned()]]);
 }

@@ -9,7 +9,8 @@
 //!   is how it learns whose customer a consignment is. Every run lists the whole window again.
 //! - **Changed**: a [`fingerprint`] of each record as read, kept in the job's own cursor
 //!   ([`Fingerprints`]); a record read again unchanged costs nothing more.
-//! - **Whose** ([`Followed`]): a consignment whose sync state holds the Qargo link the dispatch
+//! - **Whose** ([`Followed`](crate::jobs::order_import::Followed), kept beside the import's state it
+//!   reads): a consignment whose sync state holds the Qargo link the dispatch
 //!   recorded is one we booked (our depot requested it); one in the import's state is one another
 //!   depot booked for us, which the bridge takes as delivered by our depot (a seen record does not
 //!   say whether our depot collects or delivers it). [`fill`] writes that into the record, so the
@@ -28,12 +29,11 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{DepotCode, Network, NexusConsignmentId};
+use crate::domain::{DepotCode, Network};
 use crate::nexus::capabilities::Capability;
 use crate::nexus::client::ConsignmentQuery;
 use crate::nexus::wire::{CodeName, Consignment};
 use crate::nexus::{NexusClient, NexusError};
-use crate::store::{CursorKey, SyncKey};
 use crate::wiring::Bridge;
 
 /// How far back (by creation day) the seen listing reaches.
@@ -58,21 +58,6 @@ pub struct Listing {
     pub requests: u32,
     /// Records left out because they could not be read (each logged by the client).
     pub skipped: usize,
-}
-
-/// What the status sync and the POD download start from: the depot user's whole window (today in
-/// the UK on the bridge's clock), and what the bridge follows of it.
-pub async fn list_followed(
-    bridge: &Bridge,
-    depot: &DepotCode,
-    nexus: &NexusClient,
-) -> Result<(Listing, Followed), String> {
-    let uk_today = bridge.clock.now().to_zoned(crate::clock::london()).date();
-    let listing = list_recent(nexus, None, uk_today, bridge.settings.nexus_list_page_size())
-        .await
-        .map_err(|err| format!("Nexus: {err}"))?;
-    let followed = Followed::load(bridge, depot).await?;
-    Ok((listing, followed))
 }
 
 /// Lists the consignments created from [`WINDOW_DAYS`] before `uk_today` that `nexus`'s user may
@@ -194,45 +179,6 @@ impl Whose {
         match self {
             Whose::Booked { network } | Whose::Imported { network, .. } => *network,
         }
-    }
-}
-
-/// The consignments a depot's runs follow, as far as the import's state says (read once a run).
-#[derive(Debug, Default)]
-pub struct Followed {
-    imported: BTreeMap<(Network, i64), Option<i64>>,
-}
-
-impl Followed {
-    /// Reads what the import brought into Qargo for `depot`, on each of its networks.
-    pub async fn load(bridge: &Bridge, depot: &DepotCode) -> Result<Followed, String> {
-        let mut imported = BTreeMap::new();
-        for network in depot.networks() {
-            let key = CursorKey { job: crate::jobs::order_import::JOB, depot: depot.clone(), network: *network };
-            let Some(cursor) = bridge.cursors.read(&key).await.map_err(|err| err.to_string())? else { continue };
-            let state = crate::jobs::order_import::state::ImportState::decode(&cursor.position)
-                .map_err(|err| format!("the cursor {} is unreadable ({err})", key.storage_key()))?;
-            for (id, entry) in state.imported {
-                imported.insert((*network, id), entry.customer);
-            }
-        }
-        Ok(Followed { imported })
-    }
-
-    /// Whose consignment `id` is, as seen by `depot`: booked by us (its sync state holds a Qargo
-    /// link) or imported for us; `None` when the bridge does not follow it.
-    pub async fn whose(&self, bridge: &Bridge, depot: &DepotCode, id: i64) -> Result<Option<Whose>, String> {
-        for network in depot.networks() {
-            let key = SyncKey { network: *network, nexus_consignment_id: NexusConsignmentId(id) };
-            let state = bridge.sync_state.load(&key).await.map_err(|err| err.to_string())?;
-            if state.is_some_and(|state| state.qargo.is_some()) {
-                return Ok(Some(Whose::Booked { network: *network }));
-            }
-        }
-        Ok(depot.networks().iter().find_map(|network| {
-            let customer = self.imported.get(&(*network, id))?;
-            Some(Whose::Imported { network: *network, customer: *customer })
-        }))
     }
 }
 

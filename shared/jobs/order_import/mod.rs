@@ -56,8 +56,11 @@
 //! tenant whose webhook integration is not configured yet, or to see every import's outcome.
 
 mod doors;
+mod followed;
 mod listing;
 pub mod state;
+
+pub use followed::{Followed, list_followed};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -45,7 +45,7 @@ pub(super) async fn download_depot_seen(
     report: &mut PodReport,
 ) -> Result<(), Stop> {
     let now = bridge.clock.now();
-    let (listing, followed) = seen_listing::list_followed(bridge, depot, nexus).await?;
+    let (listing, followed) = crate::jobs::order_import::list_followed(bridge, depot, nexus).await?;
     report.nexus_requests += listing.requests;
     report.listed += listing.consignments.len() as u32;
     report.unreadable += listing.skipped as u32;

@@ -8,7 +8,8 @@ use futures::future::FutureExt;
 use super::consignment::{Outcome, sync_consignment};
 use super::{DepotRun, Position, StatusReport, Stop, SyncOptions, Turn, bounded, is_finished, roles_of};
 use crate::domain::{DepotCode, Network};
-use crate::jobs::seen_listing::{self, Followed};
+use crate::jobs::order_import::Followed;
+use crate::jobs::seen_listing;
 use crate::nexus::NexusClient;
 use crate::nexus::wire::Consignment;
 use crate::rules::status_effects::is_status_synced;
@@ -27,7 +28,7 @@ pub(super) async fn sync_depot_seen(
     report: &mut StatusReport,
 ) -> Result<Position, (Position, Stop)> {
     let mut next = position;
-    let (listing, followed) = match seen_listing::list_followed(bridge, depot, nexus).await {
+    let (listing, followed) = match crate::jobs::order_import::list_followed(bridge, depot, nexus).await {
         Ok(listed) => listed,
         Err(reason) => return Err((next, reason)),
     };
