@@ -4,8 +4,8 @@
 //!   logging configuration (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`, set by the template's
 //!   `LoggingConfig`) apply; every line of an invocation, the runtime's own included, carries the
 //!   request id and X-Ray trace id (the runtime's `Lambda runtime invoke` span) inside the
-//!   cold-start flag (the [`ColdStartLayer`]'s `invocation` span): start a function with
-//!   `Runtime::new(handler).layer(TracingLayer::new()).layer(ColdStartLayer)`;
+//!   cold-start flag (the [`ColdStartLayer`]'s `invocation` span);
+//! - one way to start ([`start`]) and serve ([`serve_events`], [`serve_http`]) a function;
 //! - API Gateway's requests answered by the HTTP API ([`answer_http`]), the scheduled and bus
 //!   triggers read as typed EventBridge events;
 //! - a failed invocation answered as a [`Diagnostic`] whose `error_type` says whether a retry can
@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 pub use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::tower::{Layer, Service};
-use lambda_runtime::{Diagnostic, LambdaInvocation};
+use lambda_runtime::{Diagnostic, LambdaEvent, LambdaInvocation, Runtime};
 use serde_json::Value;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
@@ -28,6 +29,39 @@ use crate::jobs::pod_sync::PodSyncFailed;
 use crate::jobs::status_sync::SyncFailed;
 use crate::routing::EVENT_SOURCE;
 use crate::visibility::{RoutedUpdate, UpdateKind};
+
+/// Starts a function: the runtime's logging, then the bridge from the environment (settings,
+/// secrets, store), once per process. A function that cannot start says why first
+/// ([`start_failed`]).
+pub async fn start() -> Result<crate::wiring::Bridge, lambda_runtime::Error> {
+    init_logging();
+    Ok(crate::wiring::CloudPorts::from_env().await.map_err(start_failed)?.bridge())
+}
+
+/// Serves EventBridge invocations (the schedule, bus updates) with `handler` until the process
+/// ends: each in the runtime's request span inside the cold-start span, a failure logged and
+/// counted ([`Failure`]) and answered to Lambda as a [`Diagnostic`].
+pub async fn serve_events<H, F>(mut handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: FnMut(LambdaEvent<EventBridgeEvent<Value>>) -> F,
+    F: Future<Output = Result<Value, Failure>>,
+{
+    Runtime::new(lambda_runtime::service_fn(move |event| invocation(handler(event))))
+        .layer(TracingLayer::new())
+        .layer(ColdStartLayer)
+        .run()
+        .await
+}
+
+/// Serves API Gateway's requests with the library's HTTP API ([`answer_http`]) until the process
+/// ends, each in the runtime's request span inside the cold-start span.
+pub async fn serve_http(
+    bridge: &crate::wiring::Bridge,
+    router: &dyn crate::routing::VisibilityRouter,
+) -> Result<(), lambda_runtime::Error> {
+    let handler = lambda_http::service_fn(move |request| answer_http(bridge, router, request));
+    Runtime::new(lambda_http::Adapter::from(handler)).layer(TracingLayer::new()).layer(ColdStartLayer).run().await
+}
 
 /// Installs `lambda_runtime`'s subscriber: the level from `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`,
 /// else `INFO`), JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `JSON`. Call once, first in `main`.
@@ -39,13 +73,14 @@ pub fn init_logging() {
 static INVOKED: AtomicBool = AtomicBool::new(false);
 
 /// The span of one invocation: `cold_start` is true for the first of this process.
-pub fn invocation_span() -> tracing::Span {
+fn invocation_span() -> tracing::Span {
     let cold_start = !INVOKED.swap(true, Ordering::Relaxed);
     tracing::info_span!("invocation", cold_start)
 }
 
-/// The runtime's outermost layer: each invocation runs in an [`invocation_span`], so every line
-/// logged while it runs (the runtime's own lines included) says whether it is the cold start.
+/// The runtime's outermost layer: each invocation runs in a span of its own (`invocation`, with
+/// `cold_start`), so every line logged while it runs (the runtime's own lines included) says
+/// whether it is the cold start.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ColdStartLayer;
 
@@ -82,7 +117,7 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for ColdStartServic
 
 /// Runs one invocation's work; a failure is logged with its `error_type` and counted
 /// (`FailedInvocations`, dimension `Retryable`) before Lambda gets it.
-pub async fn invocation<T>(work: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+async fn invocation<T>(work: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
     let result = work.await;
     if let Err(failure) = &result {
         tracing::error!(error_type = %failure.error_type(), error = %failure.message, "invocation failed");

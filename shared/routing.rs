@@ -14,7 +14,7 @@
 //!   5xx and sends the body again: nothing is lost between Qargo and the bus.
 //! - [`InProcessRouter`] on the local bridge and in tests runs the jobs before answering.
 //!
-//! A function invoked by the bus reads its trigger with [`read_trigger`] and runs the update with
+//! A function invoked by the bus reads its trigger with [`read_trigger`](crate::lambda::read_trigger) and runs the update with
 //! [`handle_bus_update`].
 
 use std::sync::Arc;

@@ -5,8 +5,9 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -14,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Notify, mpsc};
 
 /// What the function answered to one invocation.
@@ -74,6 +76,38 @@ async fn answered(
     let body = serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
     let _ = api.answers.send(Answer { request_id, outcome, body });
     StatusCode::ACCEPTED
+}
+
+/// Runs the function `binary` (named `function`) as Lambda would, with nothing else reachable
+/// ([`function_environment`]), hands it `events` (request id, event) and waits up to a minute for
+/// each answer; answers them with the lines the function wrote to standard output.
+pub async fn run_function(binary: &str, function: &str, events: Vec<(String, Value)>) -> (Vec<Answer>, Vec<String>) {
+    let expected = events.len();
+    let (runtime_api, mut answers) = start(events).await;
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .envs(function_environment(function, runtime_api, &closed_address()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|err| panic!("{binary} does not start: {err}"));
+    let mut stdout = BufReader::new(child.stdout.take().expect("its standard output")).lines();
+    let lines = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = stdout.next_line().await {
+            lines.push(line);
+        }
+        lines
+    });
+    let mut received = Vec::new();
+    for _ in 0..expected {
+        let answer = tokio::time::timeout(Duration::from_secs(60), answers.recv()).await;
+        received.push(answer.expect("the function answers within a minute").expect("the stand-in runs"));
+    }
+    child.kill().await.expect("the function stops");
+    (received, lines.await.expect("its output was read"))
 }
 
 /// A loopback address nothing listens on: the store, Nexus and Qargo, down.

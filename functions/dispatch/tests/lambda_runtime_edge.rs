@@ -3,12 +3,8 @@
 //! request id and the cold-start flag on the log lines. Nothing else is reachable, so only answers
 //! that need no partner are asked for.
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use end_to_end::lambda_runtime_api::{self, closed_address, function_environment};
+use end_to_end::lambda_runtime_api::run_function;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// An API Gateway HTTP API (payload 2.0) event for `POST path`.
 fn api_gateway_event(path: &str, authorization: Option<&str>, body: &str) -> Value {
@@ -33,35 +29,15 @@ fn api_gateway_event(path: &str, authorization: Option<&str>, body: &str) -> Val
 async fn api_gateway_requests_reach_the_http_api_and_its_answers_come_back() {
     // "qargo:inbound-pass", the inbound credentials of the test secrets.
     let authorized = "Basic cWFyZ286aW5ib3VuZC1wYXNz";
-    let (runtime_api, mut answers) = lambda_runtime_api::start(vec![
-        ("req-unauthorized".to_owned(), api_gateway_event("/qargo/dispatch", None, "{}")),
-        ("req-not-json".to_owned(), api_gateway_event("/qargo/dispatch", Some(authorized), "not json")),
-    ])
+    let (outcomes, lines) = run_function(
+        env!("CARGO_BIN_EXE_dispatch"),
+        "dispatch",
+        vec![
+            ("req-unauthorized".to_owned(), api_gateway_event("/qargo/dispatch", None, "{}")),
+            ("req-not-json".to_owned(), api_gateway_event("/qargo/dispatch", Some(authorized), "not json")),
+        ],
+    )
     .await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dispatch"))
-        .env_clear()
-        .envs(function_environment("dispatch", runtime_api, &closed_address()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the dispatch binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let lines = tokio::spawn(async move {
-        let mut lines = Vec::new();
-        while let Ok(Some(line)) = stdout.next_line().await {
-            lines.push(line);
-        }
-        lines
-    });
-    let mut outcomes = Vec::new();
-    for _ in 0..2 {
-        let answer = tokio::time::timeout(Duration::from_secs(60), answers.recv()).await;
-        outcomes.push(answer.expect("the function answers within a minute").unwrap());
-    }
-    child.kill().await.unwrap();
-    let lines = lines.await.unwrap();
 
     let unauthorized = &outcomes[0];
     assert_eq!((unauthorized.request_id.as_str(), unauthorized.outcome), ("req-unauthorized", "response"));

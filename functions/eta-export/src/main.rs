@@ -8,24 +8,17 @@
 //! `NotRetryable.MisroutedUpdate`, dead-lettered instead of lost (`bridge::lambda`). Without an
 //! Optimize API key the job acknowledges every update and sends nothing.
 
-use bridge::lambda::{ColdStartLayer, EventBridgeEvent, Failure, Trigger, handle_update, invocation, read_trigger};
+use bridge::lambda::{EventBridgeEvent, Failure, Trigger, handle_update, read_trigger};
 use bridge::routing::EVENT_SOURCE;
 use bridge::visibility::UpdateKind;
 use bridge::wiring::Bridge;
-use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bridge::lambda::init_logging();
-    let bridge = bridge::wiring::CloudPorts::from_env().await.map_err(bridge::lambda::start_failed)?.bridge();
-    let bridge = &bridge;
-    Runtime::new(service_fn(move |event| invocation(handle(bridge, event))))
-        .layer(TracingLayer::new())
-        .layer(ColdStartLayer)
-        .run()
-        .await
+    let bridge = bridge::lambda::start().await?;
+    bridge::lambda::serve_events(|event| handle(&bridge, event)).await
 }
 
 async fn handle(bridge: &Bridge, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, Failure> {

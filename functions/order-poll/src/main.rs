@@ -9,22 +9,15 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bridge::jobs::order_import::{ImportOptions, import_orders};
-use bridge::lambda::{ColdStartLayer, EventBridgeEvent, Failure, invocation};
+use bridge::lambda::{EventBridgeEvent, Failure};
 use bridge::wiring::Bridge;
-use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bridge::lambda::init_logging();
-    let bridge = bridge::wiring::CloudPorts::from_env().await.map_err(bridge::lambda::start_failed)?.bridge();
-    let bridge = &bridge;
-    Runtime::new(service_fn(move |event| invocation(handle(bridge, event))))
-        .layer(TracingLayer::new())
-        .layer(ColdStartLayer)
-        .run()
-        .await
+    let bridge = bridge::lambda::start().await?;
+    bridge::lambda::serve_events(|event| handle(&bridge, event)).await
 }
 
 async fn handle(bridge: &Bridge, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, Failure> {

@@ -17,23 +17,16 @@ use std::time::SystemTime;
 use bridge::http::DEADLINE_RESERVE;
 use bridge::jobs::pod_sync::sync_documents;
 use bridge::jobs::status_sync::SyncOptions;
-use bridge::lambda::{ColdStartLayer, EventBridgeEvent, Failure, Trigger, handle_update, invocation, read_trigger};
+use bridge::lambda::{EventBridgeEvent, Failure, Trigger, handle_update, read_trigger};
 use bridge::visibility::UpdateKind;
 use bridge::wiring::Bridge;
-use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    bridge::lambda::init_logging();
-    let bridge = bridge::wiring::CloudPorts::from_env().await.map_err(bridge::lambda::start_failed)?.bridge();
-    let bridge = &bridge;
-    Runtime::new(service_fn(move |event| invocation(handle(bridge, event))))
-        .layer(TracingLayer::new())
-        .layer(ColdStartLayer)
-        .run()
-        .await
+    let bridge = bridge::lambda::start().await?;
+    bridge::lambda::serve_events(|event| handle(&bridge, event)).await
 }
 
 async fn handle(bridge: &Bridge, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, Failure> {

@@ -3,12 +3,8 @@
 //! cold-start flag on each, and its failures reach Lambda with an `error_type` that says whether a
 //! retry can help. Nothing else is reachable: the store, Nexus and Qargo are closed ports.
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use end_to_end::lambda_runtime_api::{self, closed_address, function_environment};
+use end_to_end::lambda_runtime_api::run_function;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn bus_event(source: &str, detail_type: &str, detail: Value) -> Value {
     json!({
@@ -22,34 +18,12 @@ fn bus_event(source: &str, detail_type: &str, detail: Value) -> Value {
 async fn logs_carry_the_request_and_cold_start_and_failures_say_whether_to_retry() {
     let misrouted = bus_event("nexus-bridge.qargo-visibility", "Eta", json!({}));
     let schedule = bus_event("aws.events", "Scheduled Event", json!({}));
-    let (runtime_api, mut answers) =
-        lambda_runtime_api::start(vec![("req-misrouted".to_owned(), misrouted), ("req-schedule".to_owned(), schedule)])
-            .await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_status-poll"))
-        .env_clear()
-        .envs(function_environment("status-poll", runtime_api, &closed_address()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the status-poll binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let lines = tokio::spawn(async move {
-        let mut lines = Vec::new();
-        while let Ok(Some(line)) = stdout.next_line().await {
-            lines.push(line);
-        }
-        lines
-    });
-
-    let mut outcomes = Vec::new();
-    for _ in 0..2 {
-        let answer = tokio::time::timeout(Duration::from_secs(60), answers.recv()).await;
-        outcomes.push(answer.expect("the function answers within a minute").unwrap());
-    }
-    child.kill().await.unwrap();
-    let lines = lines.await.unwrap();
+    let (outcomes, lines) = run_function(
+        env!("CARGO_BIN_EXE_status-poll"),
+        "status-poll",
+        vec![("req-misrouted".to_owned(), misrouted), ("req-schedule".to_owned(), schedule)],
+    )
+    .await;
 
     // Each failure reaches Lambda as an error whose type says whether a retry can mend it.
     assert_eq!(outcomes[0].request_id, "req-misrouted");
