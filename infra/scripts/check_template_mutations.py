@@ -115,6 +115,7 @@ MUTATIONS = [
     ),
     ("turn X-Ray tracing off for the POD sync", set_property("PodSyncFunction", "Tracing", "PassThrough"), ("PodSyncFunction", "Tracing")),
     ("log text lines from the dispatch", set_property("DispatchFunction", "LoggingConfig", {"LogFormat": "Text"}), ("DispatchFunction", "LoggingConfig")),
+    ("build the dispatch from the workspace root", set_property("DispatchFunction", "CodeUri", "."), ("DispatchFunction", "CodeUri")),
     ("add a wildcard action", add_wildcard_action, ("OrderPollFunction", "wildcard")),
     ("let the bucket's policy be public", public_bucket, ("Bucket", "BlockPublicPolicy")),
     ("put a credential in the template", credential_in_environment, ("template.yaml", "client_secret")),
