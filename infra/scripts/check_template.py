@@ -258,22 +258,18 @@ def check(template, text=None):
             findings.append(f"{name}: lacks {action} on {resource}, which its code calls")
 
     for name, resource in resources.items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        code_uri = resource["Properties"].get("CodeUri")
-        if code_uri != f"functions/{binary}":
-            findings.append(
-                f"{name}: CodeUri is {code_uri!r}, not functions/{binary}: the deploy build must run in the "
-                "function's own package, or cargo builds the library with every workspace member's features "
-                "(redb, progress bars, the SQS client)"
-            )
-
-    for name, resource in resources.items():
         policies = []
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
             policies = list(statements(properties.get("Policies")))
+            binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            code_uri = properties.get("CodeUri")
+            if code_uri != f"functions/{binary}":
+                findings.append(
+                    f"{name}: CodeUri is {code_uri!r}, not functions/{binary}: the deploy build must run in the "
+                    "function's own package, or cargo builds the library with every workspace member's features "
+                    "(redb, progress bars, the SQS client)"
+                )
         elif resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
             policies = list(statements([properties["PolicyDocument"]]))
         for statement in policies:
