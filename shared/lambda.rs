@@ -1,5 +1,5 @@
-//! The Lambda edge the five functions share, so that each `main.rs` only builds the bridge and
-//! calls its job:
+//! The Lambda edge the five functions share, so that each function of their bootstrap
+//! (`functions/`, `bridge-lambda`) only builds the bridge and calls its job:
 //! - logging through `lambda_runtime`'s own subscriber, so the level and format of the function's
 //!   logging configuration (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`, set by the template's
 //!   `LoggingConfig`) apply; every line of an invocation, the runtime's own included, carries the

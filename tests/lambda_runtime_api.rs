@@ -1,7 +1,7 @@
 //! A stand-in for Lambda's runtime API (the real HTTP protocol over a socket), to run a built
 //! function binary as Lambda would: it hands out the queued events one at a time and reports what
 //! the function answered. With [`function_environment`], the functions' own tests start their
-//! binary with nothing else reachable.
+//! bootstrap as one of the five functions with nothing else reachable.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -78,7 +78,7 @@ async fn answered(
     StatusCode::ACCEPTED
 }
 
-/// Runs the function `binary` (named `function`) as Lambda would, with nothing else reachable
+/// Runs the bootstrap `binary` as Lambda would run the function whose `Handler` is `function`, with nothing else reachable
 /// ([`function_environment`]), hands it `events` (request id, event) and waits up to a minute for
 /// each answer; answers them with the lines the function wrote to standard output.
 pub async fn run_function(binary: &str, function: &str, events: Vec<(String, Value)>) -> (Vec<Answer>, Vec<String>) {
@@ -116,8 +116,9 @@ pub fn closed_address() -> String {
     format!("http://{}", probe.local_addr().expect("its address"))
 }
 
-/// A function's environment as Lambda sets it (JSON logs at INFO), with the bridge's settings and
-/// placeholder secrets for depot PGD302, and every service it could call at `closed`.
+/// A function's environment as Lambda sets it (its `Handler`, here `function`, in `_HANDLER`; JSON
+/// logs at INFO), with the bridge's settings and placeholder secrets for depot PGD302, and every
+/// service it could call at `closed`.
 pub fn function_environment(function: &str, runtime_api: SocketAddr, closed: &str) -> Vec<(&'static str, String)> {
     let secrets = json!({
         "nexus": {"PGD302": {"username": "pgd302.api", "password": "not-a-real-one"}},
@@ -127,6 +128,7 @@ pub fn function_environment(function: &str, runtime_api: SocketAddr, closed: &st
     });
     vec![
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("_HANDLER", function.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_owned()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),

@@ -32,6 +32,11 @@ SECRET = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS:
 STORE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 
 
+# The five functions' one bootstrap: the bridge-lambda package (functions/) and its binary. Each
+# function's Handler names the function it runs (functions/src/main.rs checks the names).
+BOOTSTRAP_PACKAGE = "functions"
+BOOTSTRAP_BINARY = "bridge-lambda"
+
 def grants(*pairs):
     """(actions, resource) pairs → the set of (action, resource as JSON) a policy must grant."""
     return {(action, json.dumps(resource, sort_keys=True)) for actions, resource in pairs for action in actions}
@@ -257,6 +262,7 @@ def check(template, text=None):
         for action, resource in sorted(expected - granted):
             findings.append(f"{name}: lacks {action} on {resource}, which its code calls")
 
+    handlers = {}
     for name, resource in resources.items():
         policies = []
         properties = resource.get("Properties", {})
@@ -264,12 +270,20 @@ def check(template, text=None):
             policies = list(statements(properties.get("Policies")))
             binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
             code_uri = properties.get("CodeUri")
-            if code_uri != f"functions/{binary}":
+            if (code_uri, binary) != (BOOTSTRAP_PACKAGE, BOOTSTRAP_BINARY):
                 findings.append(
-                    f"{name}: CodeUri is {code_uri!r}, not functions/{binary}: the deploy build must run in the "
-                    "function's own package, or cargo builds the library with every workspace member's features "
-                    "(redb, progress bars, the SQS client)"
+                    f"{name}: CodeUri {code_uri!r} and Binary {binary!r}, not {BOOTSTRAP_PACKAGE!r} and "
+                    f"{BOOTSTRAP_BINARY!r}: every function runs the one bootstrap, built in its own package (from "
+                    "the workspace root cargo builds the library with every member's features: redb, progress "
+                    "bars, the SQS client)"
                 )
+            handler = properties.get("Handler")
+            if not handler:
+                findings.append(f"{name}: no Handler: the bootstrap runs the function its Handler names")
+            elif handler in handlers:
+                findings.append(f"{name}: the same Handler {handler!r} as {handlers[handler]}: it would run that function")
+            else:
+                handlers[handler] = name
         elif resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
             policies = list(statements([properties["PolicyDocument"]]))
         for statement in policies:

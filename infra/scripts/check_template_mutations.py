@@ -116,6 +116,8 @@ MUTATIONS = [
     ("turn X-Ray tracing off for the POD sync", set_property("PodSyncFunction", "Tracing", "PassThrough"), ("PodSyncFunction", "Tracing")),
     ("log text lines from the dispatch", set_property("DispatchFunction", "LoggingConfig", {"LogFormat": "Text"}), ("DispatchFunction", "LoggingConfig")),
     ("build the dispatch from the workspace root", set_property("DispatchFunction", "CodeUri", "."), ("DispatchFunction", "CodeUri")),
+    ("give the status poll the order poll's Handler", set_property("StatusPollFunction", "Handler", "order-poll"), ("StatusPollFunction", "Handler")),
+    ("leave the POD sync without a Handler", remove_property("PodSyncFunction", "Handler"), ("PodSyncFunction", "Handler")),
     ("add a wildcard action", add_wildcard_action, ("OrderPollFunction", "wildcard")),
     ("let the bucket's policy be public", public_bucket, ("Bucket", "BlockPublicPolicy")),
     ("put a credential in the template", credential_in_environment, ("template.yaml", "client_secret")),

@@ -504,6 +504,9 @@ async fn run_function(
         ("CUTOFF_POLICY", "reject".to_owned()),
         ("VISIBILITY_BUS", "bench-bus".to_owned()),
         ("RUST_LOG", "info".to_owned()),
+        // The bootstrap runs the function its Handler names (a binary from before the five shared
+        // one bootstrap ignores it).
+        ("_HANDLER", "dispatch".to_owned()),
     ];
     let spawned = Instant::now();
     let mut child = tokio::process::Command::new(&params.function_binary)

@@ -105,8 +105,8 @@ struct DispatchArgs {
     /// Invocations of the function binary (needs moto: `BRIDGE_TEST_AWS_ENDPOINT`).
     #[arg(long, default_value_t = 100)]
     invocations: usize,
-    /// The release dispatch function (`cargo build --release -p dispatch`).
-    #[arg(long, default_value = "target/release/dispatch")]
+    /// The release bootstrap, run as the dispatch function (`cargo build --release -p bridge-lambda`).
+    #[arg(long, default_value = "target/release/bridge-lambda")]
     function_binary: std::path::PathBuf,
     /// Latency of every Nexus request in the function binary's run, in milliseconds.
     #[arg(long, default_value_t = 0)]

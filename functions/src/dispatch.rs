@@ -7,8 +7,8 @@
 
 use lambda_http::Error;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// Starts the function and serves its invocations until the process ends.
+pub async fn run() -> Result<(), Error> {
     let bridge = bridge::lambda::start().await?;
     let router = bridge::routing::EventBridgeRouter::from_env(&bridge::aws::load_config().await)
         .map_err(bridge::lambda::start_failed)?;

@@ -14,8 +14,8 @@ use bridge::wiring::Bridge;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// Starts the function and serves its invocations until the process ends.
+pub async fn run() -> Result<(), Error> {
     let bridge = bridge::lambda::start().await?;
     bridge::lambda::serve_events(|event| handle(&bridge, event)).await
 }
