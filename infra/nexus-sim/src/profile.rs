@@ -72,7 +72,7 @@ impl Profile {
     }
 }
 
-/// The largest page the seen profile serves (see [`Profile::max_limit`]).
+/// The largest page the seen profile serves (`Profile::max_limit` of [`Profile::Seen`]).
 pub const SEEN_MAX_LIMIT: usize = 50;
 
 impl fmt::Display for Profile {
