@@ -51,14 +51,17 @@ impl Function {
 
     /// The function a `Handler` names, or why it names none (bounded: the value is not echoed whole).
     fn from_handler(handler: Option<&str>) -> Result<Function, String> {
-        let handlers = Function::ALL.map(Function::handler).join(", ");
+        let handlers = || Function::ALL.map(Function::handler).join(", ");
         let Some(handler) = handler else {
-            return Err(format!("{HANDLER_VARIABLE} is not set: give the function a Handler, one of {handlers}"));
+            return Err(format!("{HANDLER_VARIABLE} is not set: give the function a Handler, one of {}", handlers()));
         };
         Function::ALL.into_iter().find(|function| function.handler() == handler).ok_or_else(|| {
             let shown: String = handler.chars().take(40).collect();
             let cut = if shown.len() < handler.len() { "…" } else { "" };
-            format!("the function's Handler is {shown:?}{cut}, which names no function of this bootstrap: use one of {handlers} (template.yaml)")
+            format!(
+                "the function's Handler is {shown:?}{cut}, which names no function of this bootstrap: use one of {} (template.yaml)",
+                handlers()
+            )
         })
     }
 }
