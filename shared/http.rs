@@ -61,7 +61,7 @@ impl RetryPolicy {
 
     /// An HTTP client with this policy's timeouts.
     pub fn http_client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
+        client_builder()
             .timeout(self.request_timeout)
             .connect_timeout(Duration::from_secs(5))
             // A redirect is followed only on the host first asked (with our token), never elsewhere.
@@ -75,6 +75,17 @@ impl RetryPolicy {
             .build()
             .expect("the HTTP client builds with static settings")
     }
+}
+
+/// A builder of HTTP clients whose TLS is rustls with the ring provider. The process's default
+/// provider is installed first: reqwest takes it from there, and without one a client does not
+/// build. Every HTTP client of the workspace starts here (clippy's `disallowed-methods` refuses
+/// reqwest's own constructors).
+#[expect(clippy::disallowed_methods, reason = "the one place reqwest's builder is called")]
+pub fn client_builder() -> reqwest::ClientBuilder {
+    // Once per process: a second call finds the provider installed, which is what it asks for.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
 
 /// The largest file the bridge reads from a partner: Nexus's attachment limit, 25 MiB.
@@ -116,9 +127,55 @@ pub fn base_with_slash(base: &str) -> String {
     format!("{}/", base.trim_end_matches('/'))
 }
 
+/// Probes of the TLS clients for the tests: what a client sends first to a listener on loopback.
+#[cfg(test)]
+pub(crate) mod tls_probe {
+    use std::time::Duration;
+
+    /// What a client sent first to a listener on loopback, given the listener's `https://` URL:
+    /// the first five bytes of its first connection (a TLS record's header). Fails after 5 s.
+    pub async fn first_bytes_to_loopback(
+        call: impl FnOnce(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/", listener.local_addr().unwrap());
+        let read = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut bytes = vec![0u8; 5];
+            socket.read_exact(&mut bytes).await.unwrap();
+            bytes
+        });
+        let caller = tokio::spawn(call(url));
+        let bytes = tokio::time::timeout(Duration::from_secs(5), read).await.expect("a connection").unwrap();
+        caller.abort();
+        bytes
+    }
+
+    /// A TLS handshake's first record: a handshake (22) of TLS 1.x (3, 1 to 3).
+    pub fn is_tls_handshake(bytes: &[u8]) -> bool {
+        bytes.len() >= 3 && bytes[0] == 22 && bytes[1] == 3 && (1..=3).contains(&bytes[2])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::tls_probe::{first_bytes_to_loopback, is_tls_handshake};
+
+    #[tokio::test]
+    async fn the_partners_client_builds_and_speaks_tls_through_the_ring_provider() {
+        // Without a provider installed, reqwest refuses to build a client (it panics).
+        let client = client_builder().build().expect("the client builds with the ring provider");
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some(), "the process has its TLS provider");
+        let bytes = first_bytes_to_loopback(move |url| {
+            Box::pin(async move {
+                let _ = client.get(url).send().await;
+            })
+        })
+        .await;
+        assert!(is_tls_handshake(&bytes), "a TLS ClientHello, not {bytes:?}");
+    }
 
     #[tokio::test]
     async fn a_body_is_read_up_to_the_limit_and_no_further() {
@@ -139,7 +196,8 @@ mod tests {
         let sized = serve("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world").await;
         let chunked =
             serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n").await;
-        let get = |url: &String| reqwest::get(url.clone());
+        let http = client_builder().build().unwrap();
+        let get = |url: &String| http.get(url.clone()).send();
         assert_eq!(read_capped(get(&sized).await.unwrap(), 11).await.unwrap(), b"hello world");
         assert_eq!(read_capped(get(&chunked).await.unwrap(), 11).await.unwrap(), b"hello world");
         let by_length = read_capped(get(&sized).await.unwrap(), 10).await.unwrap_err();

@@ -81,7 +81,7 @@ pub(crate) async fn world_with(storage: Storage, adjust: impl FnOnce(&mut Bridge
     adjust(&mut bridge);
     let bridge = Arc::new(bridge);
     bridge_local::serve_api(bridge.clone(), listener);
-    World { nexus, qargo, bridge, clock, api_url, http: reqwest::Client::new() }
+    World { nexus, qargo, bridge, clock, api_url, http: bridge::http::client_builder().build().unwrap() }
 }
 
 /// Retries that give up within two seconds, so outage tests do not wait out production budgets.

@@ -211,7 +211,7 @@ async fn kill_proxy(upstream: &str, switch: Arc<KillSwitch>) -> String {
     let address = listener.local_addr().unwrap();
     let upstream_url = reqwest::Url::parse(upstream).unwrap();
     let origin = format!("{}://{}", upstream_url.scheme(), upstream_url.authority());
-    let proxy = Arc::new(Proxy { origin, switch, http: reqwest::Client::new() });
+    let proxy = Arc::new(Proxy { origin, switch, http: bridge::http::client_builder().build().unwrap() });
     let app = axum::Router::new().fallback(forward).with_state(proxy);
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{address}{}", upstream_url.path())

@@ -233,7 +233,7 @@ impl Env {
         let inbound = bridge_local::simulator_secrets(&[])["inbound"].clone();
         let user = inbound["username"].as_str().unwrap().to_owned();
         let password = inbound["password"].as_str().unwrap().to_owned();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let http = bridge::http::client_builder().timeout(Duration::from_secs(60)).build().unwrap();
         // The header reqwest writes for the credential: the exact bytes Qargo sends.
         let probe = http.post("http://127.0.0.1/").basic_auth(&user, Some(&password)).build().unwrap();
         let good_auth = probe.headers()["authorization"].to_str().unwrap().to_owned();
@@ -1073,7 +1073,13 @@ fn padded(body: &Value, size: usize) -> Vec<u8> {
 fn basic(credentials: &str) -> Vec<u8> {
     // The header reqwest writes for `user:password` split at the first colon.
     let (user, password) = credentials.split_once(':').map_or((credentials, None), |(u, p)| (u, Some(p)));
-    let probe = reqwest::Client::new().post("http://127.0.0.1/").basic_auth(user, password).build().unwrap();
+    let probe = bridge::http::client_builder()
+        .build()
+        .unwrap()
+        .post("http://127.0.0.1/")
+        .basic_auth(user, password)
+        .build()
+        .unwrap();
     probe.headers()["authorization"].as_bytes().to_vec()
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 async fn sim(profile: Profile) -> RunningSim {
     let sim = NexusSim::start(SimOptions::default().profile(profile)).await.expect("the simulator starts");
     sim.handle().set_rate_limit(0);
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = bridge::http::client_builder().no_proxy().build().unwrap();
     let login: Value = http
         .post(format!("{}Account/login", sim.base_url()))
         .json(&json!({ "username": "pgd302.api", "password": "Sim!PGD302" }))
@@ -192,7 +192,7 @@ async fn dialect_relay(sim: &RunningSim) -> String {
     let address = listener.local_addr().unwrap();
     let relay = Arc::new(Relay {
         origin: format!("http://{}", sim.address()),
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        http: bridge::http::client_builder().no_proxy().build().unwrap(),
     });
     let app = axum::Router::new().fallback(forward).with_state(relay);
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -158,7 +158,7 @@ async fn dialect_proxy(upstream: &str, dialect: Dialect) -> String {
     let address = listener.local_addr().unwrap();
     let upstream_url = reqwest::Url::parse(upstream).unwrap();
     let origin = format!("{}://{}", upstream_url.scheme(), upstream_url.authority());
-    let proxy = Arc::new(Proxy { origin, dialect, http: reqwest::Client::new() });
+    let proxy = Arc::new(Proxy { origin, dialect, http: bridge::http::client_builder().build().unwrap() });
     let app = axum::Router::new().fallback(forward).with_state(proxy);
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{address}{}", upstream_url.path())
@@ -265,7 +265,7 @@ async fn dialect_world(dialect: Dialect) -> (World, String) {
     );
     let bridge = Arc::new(bridge);
     bridge_local::serve_api(bridge.clone(), listener);
-    (World { nexus, qargo, bridge, clock, api_url, http: reqwest::Client::new() }, nexus_url)
+    (World { nexus, qargo, bridge, clock, api_url, http: bridge::http::client_builder().build().unwrap() }, nexus_url)
 }
 
 /// The Nexus record's pallet barcodes, as the simulator holds them.

@@ -44,7 +44,9 @@ async fn world_on_moto() -> (World, String) {
 
 /// No late scanned POD from the simulator's driver: the tests upload the late ones themselves.
 async fn no_driver_late_pods(world: &World) {
-    let answer = reqwest::Client::new()
+    let answer = bridge::http::client_builder()
+        .build()
+        .unwrap()
         .post(format!("{}driver", world.nexus.admin_url()))
         .json(&json!({"latePodPercent": 0}))
         .send()

@@ -90,7 +90,7 @@ async fn world_of(storage: Storage, echo: bool, capabilities: Capabilities) -> W
     };
     let bridge = Arc::new(bridge);
     bridge_local::serve_api(bridge.clone(), listener);
-    World { nexus, qargo, bridge, api_url, http: reqwest::Client::new() }
+    World { nexus, qargo, bridge, api_url, http: bridge::http::client_builder().build().unwrap() }
 }
 
 /// Retries that give up within two seconds, so the outage test does not wait out production budgets.
@@ -449,7 +449,7 @@ async fn an_unauthenticated_visibility_call_is_a_401() {
 /// not check signatures.
 async fn aws_json(service: &str, target: &str, body: Value) -> Value {
     let content_type = if service == "sqs" { "application/x-amz-json-1.0" } else { "application/x-amz-json-1.1" };
-    let response = reqwest::Client::new()
+    let response = bridge::http::client_builder().build().unwrap()
         .post(format!("{}/", end_to_end::aws_endpoint()))
         .header("content-type", content_type)
         .header("x-amz-target", target)

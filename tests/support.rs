@@ -32,6 +32,7 @@ pub fn aws_config() -> SdkConfig {
         .region(Region::new("eu-west-2"))
         .endpoint_url(aws_endpoint())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
+        .http_client(bridge::aws::https_client())
         .build()
 }
 

@@ -293,7 +293,7 @@ impl TimingProxy {
         let inner = Arc::new(ProxyState {
             target: Mutex::new(String::new()),
             calls: Mutex::new(Vec::new()),
-            http: reqwest::Client::new(),
+            http: bridge::http::client_builder().build().expect("an HTTP client builds"),
         });
         let app = axum::Router::new().fallback(forward).with_state(inner.clone());
         tokio::spawn(async move {
@@ -605,5 +605,6 @@ fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
         .region(aws_config::Region::new("eu-west-2"))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
+        .http_client(bridge::aws::https_client())
         .build()
 }

@@ -48,7 +48,11 @@ impl StatusProxy {
         let origin = format!("{}://{}", url.scheme(), url.authority());
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let address: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
-        let state = Arc::new(ProxyState { origin, http: reqwest::Client::new(), calls: Mutex::new(Vec::new()) });
+        let state = Arc::new(ProxyState {
+            origin,
+            http: bridge::http::client_builder().build().expect("an HTTP client builds"),
+            calls: Mutex::new(Vec::new()),
+        });
         let app = axum::Router::new().fallback(forward).with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -60,6 +60,16 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+
+/// A builder of HTTP clients whose TLS is rustls with the ring provider, installed first as the
+/// process's default: reqwest takes its provider from there and, without one, does not build a
+/// client. The simulator's own outbound client and its tests start here.
+#[expect(clippy::disallowed_methods, reason = "the simulator's one place reqwest's builder is called")]
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // Once per process: a second call finds the provider installed, which is what it asks for.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
 pub use errors::{ApiError, FieldError};
 pub use limits::{ApiLimit, Limits, TokenLimit};
 pub use model::{ErrorStatus, OutboundRecord, ScanRecord, StatusUpdateRecord};

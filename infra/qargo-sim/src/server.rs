@@ -170,7 +170,7 @@ impl AppState {
             .clone()
             .map(|u| u.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://{addr}"));
-        let http = reqwest::Client::builder()
+        let http = crate::http_client_builder()
             .timeout(options.outbound.timeout)
             .connect_timeout(options.outbound.timeout.min(Duration::from_secs(10)))
             .build()

@@ -40,7 +40,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(sim: &RunningSim) -> Client {
-        Client { http: reqwest::Client::new(), base: sim.base_url() }
+        Client { http: qargo_sim::http_client_builder().build().unwrap(), base: sim.base_url() }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -71,7 +71,7 @@ impl Http {
         let base = format!("{}/", input.base_url.trim().trim_end_matches('/'));
         let url = reqwest::Url::parse(&base).map_err(|err| OpsError::Invalid(format!("{base}: {err}")))?;
         let mut builder =
-            reqwest::Client::builder().timeout(input.request_timeout).connect_timeout(Duration::from_secs(10));
+            crate::http::client_builder().timeout(input.request_timeout).connect_timeout(Duration::from_secs(10));
         if matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "::1" | "[::1]")) {
             builder = builder.no_proxy();
         }

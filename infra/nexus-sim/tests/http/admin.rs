@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Sim, booking, id_of};
+use crate::support::{Sim, booking, http_client, id_of};
 
 #[tokio::test]
 async fn the_clock_starts_at_the_documented_time_and_moves_only_forward() {
@@ -131,7 +131,7 @@ async fn the_binary_serves_the_default_world_on_the_given_port() {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.contains(&format!("http://127.0.0.1:{port}/v1/")), "{line}");
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = http_client();
     let login = http
         .post(format!("http://127.0.0.1:{port}/v1/Account/login"))
         .json(&json!({ "username": "pgd302.api", "password": "Sim!PGD302" }))

@@ -27,7 +27,7 @@ impl Sim {
 
     pub async fn start_with(options: SimOptions) -> Sim {
         let running = NexusSim::start(options).await.expect("the simulator starts");
-        let http = reqwest::Client::builder().no_proxy().build().expect("a client");
+        let http = http_client();
         Sim { running, http }
     }
 
@@ -154,4 +154,12 @@ pub fn barcodes_of(consignment: &Value) -> Vec<String> {
 
 pub fn codes_of(events: &Value) -> Vec<String> {
     events.as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap().to_owned()).collect()
+}
+
+/// A plain HTTP client. reqwest takes its TLS provider from the process's default (rustls with ring,
+/// installed here first) and, without one, does not build a client.
+#[expect(clippy::disallowed_methods, reason = "the tests' one place reqwest's builder is called")]
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().expect("a client")
 }
