@@ -446,6 +446,31 @@ async fn a_cancel_this_nexus_cannot_do_is_refused_as_not_supported_and_cancels_n
 }
 
 #[tokio::test]
+async fn an_update_this_nexus_cannot_re_book_is_refused_as_not_supported_and_changes_nothing() {
+    let world = world_with(Storage::Memory, |bridge| {
+        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::Cancel)
+    })
+    .await;
+    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
+    let booked = world.dispatch(&created, "CREATE").await;
+    let (_, nexus_id, number) = booking_of(&response(&booked));
+    let mut payload = world.payload(&created, "UPDATE").await;
+    payload["payload"]["orders"][0]["consignments"][0]["goods"][0]["quantity"] = json!(3);
+    let (status, answer) = world.post(&payload).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"][0]["error_type"], "NOT_SUPPORTED", "{answer}");
+    let message = answer["errors"][0]["error_message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("re-booking {number} with the change needs the cancel capability"))
+            && message.contains(&format!("ask the network to amend {number}")),
+        "{message}"
+    );
+    assert_ne!(world.nexus.handle().status_of(nexus_id as u64), Some("CAN"), "nothing cancelled on Nexus");
+    assert_eq!(world.creates(), 1, "nothing booked again");
+    assert_eq!(world.ledger(&created).await.state, DispatchState::Labelled, "the booking stands");
+}
+
+#[tokio::test]
 async fn huge_inputs_get_small_answers_that_name_the_field() {
     let world = world(Storage::Memory).await;
     let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));

@@ -6,12 +6,12 @@ use serde_json::json;
 use super::{DispatchAnswer, DispatchErrorType, nexus_failure};
 use crate::domain::QargoConsignmentId;
 use crate::domain::booking::Violation;
-use crate::nexus::NexusError;
 use crate::nexus::capabilities::Capability;
+use crate::nexus::{NexusClient, NexusError};
 use crate::qargo::QargoError;
 use crate::qargo::dispatch_webhook::DispatchTrip;
 use crate::qargo::order_update::order_update;
-use crate::store::{DispatchState, SyncKey};
+use crate::store::{Booking, DispatchState, SyncKey};
 use crate::wiring::Bridge;
 
 /// A CANCEL: cancel each booked consignment of the trip on Nexus and mark it.
@@ -88,24 +88,10 @@ async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsign
     let Some(nexus) = bridge.nexus.for_depot(&depot) else {
         return DispatchAnswer::internal(format!("no Nexus credentials for depot {depot}"));
     };
-    if let Err(refusal) = bridge
-        .settings
-        .nexus_capabilities
-        .require(Capability::Cancel, format!("cancelling {}", booking.consignment_number))
-    {
-        return DispatchAnswer::error(
-            DispatchErrorType::NotSupported,
-            format!("{refusal}: cancel {} on Nexus by hand", booking.consignment_number),
-        );
-    }
-    if let Err(err) = nexus.cancel(booking.nexus_consignment_id).await {
-        return match err {
-            NexusError::Conflict { .. } => DispatchAnswer::error(
-                DispatchErrorType::NotSupported,
-                format!("{} cannot be cancelled: {err}", booking.consignment_number),
-            ),
-            other => nexus_failure(&other, "cancelling"),
-        };
+    let number = &booking.consignment_number;
+    let (what, by_hand) = (format!("cancelling {number}"), format!("cancel {number} on Nexus by hand"));
+    if let Err(answer) = cancel_on_nexus(bridge, &nexus, &booking, what, &by_hand).await {
+        return answer;
     }
     let record = match bridge.ledger.record_cancelled(id, bridge.clock.now()).await {
         Ok(record) => record,
@@ -134,6 +120,30 @@ async fn cancel_one(bridge: &Bridge, order_id: Option<String>, id: &QargoConsign
         }
     }
     DispatchAnswer::with_booking("cancelled", &record, warnings)
+}
+
+/// Cancels `booking` on Nexus where this Nexus offers cancelling. `what` names the step in the
+/// messages ("cancelling OR-1"); `instead` is what the dispatcher can do when Nexus does not offer
+/// it ("cancel OR-1 on Nexus by hand"). A booking Nexus will no longer cancel (collected, or
+/// already cancelled there) is refused as not supported; any other failure is `nexus_failure`'s.
+pub(super) async fn cancel_on_nexus(
+    bridge: &Bridge,
+    nexus: &NexusClient,
+    booking: &Booking,
+    what: String,
+    instead: &str,
+) -> Result<(), DispatchAnswer> {
+    if let Err(refusal) = bridge.settings.nexus_capabilities.require(Capability::Cancel, what.as_str()) {
+        return Err(DispatchAnswer::error(DispatchErrorType::NotSupported, format!("{refusal}: {instead}")));
+    }
+    match nexus.cancel(booking.nexus_consignment_id).await {
+        Ok(_) => Ok(()),
+        Err(err @ NexusError::Conflict { .. }) => Err(DispatchAnswer::error(
+            DispatchErrorType::NotSupported,
+            format!("{} cannot be cancelled: {err}", booking.consignment_number),
+        )),
+        Err(err) => Err(nexus_failure(&err, &what)),
+    }
 }
 
 fn qargo_warning(err: &QargoError) -> String {

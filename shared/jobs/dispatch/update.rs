@@ -1,12 +1,12 @@
 //! An UPDATE of a booked dispatch: acknowledged when Nexus's view is unchanged, cancelled and
 //! booked again before collection, refused after it.
 
+use super::cancel::cancel_on_nexus;
 use super::labels::{Attached, finish_labels, webhook_ok};
 use super::{DispatchAnswer, DispatchErrorType, create, nexus_failure};
 use crate::domain::booking::Violation;
 use crate::jobs::dispatch_plan::DispatchPlan;
 use crate::jobs::lookup::consignment_status;
-use crate::nexus::capabilities::Capability;
 use crate::qargo::order_update::{GoodsBarcodes, order_update};
 use crate::store::{Booking, DispatchState};
 use crate::wiring::Bridge;
@@ -61,18 +61,10 @@ pub(super) async fn update(bridge: &Bridge, plan: DispatchPlan) -> DispatchAnswe
             ),
         );
     }
-    if let Err(refusal) = bridge
-        .settings
-        .nexus_capabilities
-        .require(Capability::Cancel, format!("re-booking {} with the change", booking.consignment_number))
-    {
-        return DispatchAnswer::error(
-            DispatchErrorType::NotSupported,
-            format!("{refusal}: ask the network to amend {}", booking.consignment_number),
-        );
-    }
-    if let Err(err) = nexus.cancel(booking.nexus_consignment_id).await {
-        return nexus_failure(&err, "cancelling the booking to re-book it");
+    let number = &booking.consignment_number;
+    let (what, amend) = (format!("re-booking {number} with the change"), format!("ask the network to amend {number}"));
+    if let Err(answer) = cancel_on_nexus(bridge, &nexus, &booking, what, &amend).await {
+        return answer;
     }
     if let Err(err) = bridge.ledger.record_cancelled(&plan.qargo_consignment_id, bridge.clock.now()).await {
         return DispatchAnswer::internal(format!(
