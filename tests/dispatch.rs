@@ -427,14 +427,20 @@ async fn cancel_before_collection_cancels_and_after_collection_explains() {
     assert_eq!(world.ledger(&created).await.state, DispatchState::Labelled);
 }
 
-#[tokio::test]
-async fn a_cancel_this_nexus_cannot_do_is_refused_as_not_supported_and_cancels_nothing() {
+/// A PALL-EX dispatch booked and labelled on a Nexus that offers no cancel route.
+async fn booked_on_a_nexus_without_cancel() -> (World, qargo_sim::CreatedOrder, OutboundRecord) {
     let world = world_with(Storage::Memory, |bridge| {
         bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::Cancel)
     })
     .await;
     let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
     let booked = world.dispatch(&created, "CREATE").await;
+    (world, created, booked)
+}
+
+#[tokio::test]
+async fn a_cancel_this_nexus_cannot_do_is_refused_as_not_supported_and_cancels_nothing() {
+    let (world, created, booked) = booked_on_a_nexus_without_cancel().await;
     let nexus_id = booking_of(&response(&booked)).1 as u64;
     let record = world.dispatch(&created, "CANCEL").await;
     let body = response(&record);
@@ -447,12 +453,7 @@ async fn a_cancel_this_nexus_cannot_do_is_refused_as_not_supported_and_cancels_n
 
 #[tokio::test]
 async fn an_update_this_nexus_cannot_re_book_is_refused_as_not_supported_and_changes_nothing() {
-    let world = world_with(Storage::Memory, |bridge| {
-        bridge.settings.nexus_capabilities = Capabilities::full().without(Capability::Cancel)
-    })
-    .await;
-    let created = world.create_order(order("PALLEX_OUT", "2026-06-17"));
-    let booked = world.dispatch(&created, "CREATE").await;
+    let (world, created, booked) = booked_on_a_nexus_without_cancel().await;
     let (_, nexus_id, number) = booking_of(&response(&booked));
     let mut payload = world.payload(&created, "UPDATE").await;
     payload["payload"]["orders"][0]["consignments"][0]["goods"][0]["quantity"] = json!(3);
